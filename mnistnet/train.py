@@ -1,0 +1,193 @@
+"""fit(): train a NetConfig with a Recipe on device-resident MNIST; evaluate(): accuracy and loss.
+
+The whole training split sits on the device as one uint8 tensor; each epoch is a random
+permutation of it, sliced into batches, augmented in one batched op. Loss and accuracy are
+accumulated on the device and read once per epoch, so the step loop never waits on the host.
+"""
+from __future__ import annotations
+
+import math
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .augment import augment, to_float
+from .data import MNIST, Split
+from .model import NetConfig, build, trace
+from .recipe import Recipe
+
+EVAL_BATCH = 2000
+
+
+@dataclass
+class EpochMetrics:
+    epoch: int  # 1-based
+    train_loss: float
+    train_acc: float
+    val_loss: float
+    val_acc: float
+    lr: float
+    seconds: float  # wall time of this epoch's training and validation
+
+
+@dataclass
+class FitResult:
+    model: nn.Module
+    history: list[EpochMetrics] = field(default_factory=list)
+    status: str = "completed"  # "completed" | "stopped" (callback asked) | "diverged" (non-finite loss)
+    params: int = 0
+    seconds: float = 0.0
+
+    @property
+    def best_val_acc(self) -> float:
+        return max((m.val_acc for m in self.history), default=0.0)
+
+    @property
+    def final_val_acc(self) -> float:
+        return self.history[-1].val_acc if self.history else 0.0
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda asked for, but no CUDA GPU is visible: use --device cpu or auto")
+    return torch.device(name)
+
+
+def _optimizer(model: nn.Module, r: Recipe) -> torch.optim.Optimizer:
+    params = model.parameters()
+    if r.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=r.lr, momentum=r.momentum, nesterov=r.nesterov,
+                               weight_decay=r.weight_decay)
+    betas = (r.momentum, 0.999)
+    if r.optimizer == "adam":
+        return torch.optim.Adam(params, lr=r.lr, betas=betas, weight_decay=r.weight_decay)
+    return torch.optim.AdamW(params, lr=r.lr, betas=betas, weight_decay=r.weight_decay)
+
+
+def _scheduler(opt, r: Recipe, steps_per_epoch: int):
+    """A per-step scheduler (or None): StepLR's epoch boundaries are expressed in steps."""
+    total = r.epochs * steps_per_epoch
+    if r.scheduler == "step":
+        return torch.optim.lr_scheduler.StepLR(opt, step_size=r.step_size * steps_per_epoch, gamma=r.gamma)
+    if r.scheduler == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=r.lr, total_steps=total)
+    if r.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
+    return None
+
+
+def _autocast(device: torch.device):
+    # bf16 on CUDA halves activation traffic and needs no loss scaling; CPU stays in fp32.
+    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, split: Split, batch_size: int = EVAL_BATCH):
+    """(mean cross-entropy loss, accuracy) of `model` on a split, in large batches."""
+    was_training = model.training
+    model.eval()
+    device = split.x.device
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    for i in range(0, len(split), batch_size):
+        x, y = to_float(split.x[i:i + batch_size]), split.y[i:i + batch_size]
+        with _autocast(device):
+            logits = model(x).float()
+        loss_sum += F.cross_entropy(logits, y, reduction="sum")
+        correct += (logits.argmax(1) == y).sum()
+    model.train(was_training)
+    n = max(len(split), 1)
+    return loss_sum.item() / n, correct.item() / n
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = EVAL_BATCH) -> torch.Tensor:
+    """Class probabilities [N, 10] for float images [N, 1, 28, 28] in [0, 1]."""
+    model.eval()
+    return torch.cat([F.softmax(model(x[i:i + batch_size]).float(), 1) for i in range(0, len(x), batch_size)])
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+OnEpoch = Callable[[EpochMetrics], bool | None]
+
+
+def fit(config: NetConfig, recipe: Recipe, data: MNIST, device=None,
+        on_epoch: OnEpoch | None = None, progress: bool = False) -> FitResult:
+    """Train from scratch; after each epoch call on_epoch(metrics), and stop early if it returns True.
+
+    A non-finite training loss ends the run with status "diverged" instead of raising.
+    """
+    recipe.validate()
+    device = torch.device(device) if device is not None else data.device
+    if data.device != device:
+        data = data.to(device)
+    seed_everything(recipe.seed)
+    model = build(config).to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    result = FitResult(model, params=trace(config).params)
+    opt = _optimizer(model, recipe)
+    n = len(data.train)
+    batch = min(recipe.batch_size, n)
+    steps = n // batch  # drop the ragged last batch: BatchNorm dislikes tiny batches
+    sched = _scheduler(opt, recipe, steps)
+    gen = torch.Generator(device=device).manual_seed(recipe.seed)
+    start = time.perf_counter()
+    for epoch in range(1, recipe.epochs + 1):
+        t0 = time.perf_counter()
+        model.train()
+        order = torch.randperm(n, device=device, generator=gen)
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        bar = _progress(steps, epoch, recipe.epochs) if progress else None
+        for step in range(steps):
+            idx = order[step * batch:(step + 1) * batch]
+            x = augment(to_float(data.train.x[idx]), recipe.augment, gen)
+            y = data.train.y[idx]
+            if device.type == "cuda":
+                x = x.contiguous(memory_format=torch.channels_last)
+            with _autocast(device):
+                logits = model(x).float()
+            loss = F.cross_entropy(logits, y, label_smoothing=recipe.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if sched is not None:
+                sched.step()
+            loss_sum += loss.detach() * len(y)
+            correct += (logits.detach().argmax(1) == y).sum()
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        seen = steps * batch
+        train_loss = loss_sum.item() / seen
+        if not math.isfinite(train_loss):
+            result.status = "diverged"
+            break
+        val_loss, val_acc = evaluate(model, data.val)
+        metrics = EpochMetrics(epoch, train_loss, correct.item() / seen, val_loss, val_acc,
+                               opt.param_groups[0]["lr"], time.perf_counter() - t0)
+        result.history.append(metrics)
+        if on_epoch is not None and on_epoch(metrics):
+            result.status = "stopped"
+            break
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _progress(total: int, epoch: int, epochs: int):
+    from tqdm import tqdm  # only the interactive path pays for the import
+    return tqdm(total=total, desc=f"epoch {epoch}/{epochs}", unit="batch", leave=False, dynamic_ncols=True)

@@ -1,0 +1,1 @@
+"""Pruned Optuna studies over mnistnet configurations, stored in SQLite (or any SQLAlchemy URL)."""

@@ -1,0 +1,1 @@
+"""Named search spaces: each maps an Optuna trial to a (NetConfig, Recipe)."""
