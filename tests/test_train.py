@@ -1,0 +1,76 @@
+"""Real training on small slices of real MNIST."""
+import json
+
+import pytest
+
+from mnistnet import ConvLayer, Head, NetConfig, Recipe, fit
+from search.cli import main
+
+SMALL = NetConfig([ConvLayer(8, 3, bn=True, pool=True), ConvLayer(16, 3, bn=True, pool=True)], Head(pool="flatten"))
+
+
+def test_small_net_learns_in_one_epoch(mnist):
+    recipe = Recipe(optimizer="adam", lr=3e-3, batch_size=32, epochs=1)
+    result = fit(SMALL, recipe, mnist.subset(4000))
+    assert result.status == "completed"
+    assert result.history[0].val_acc >= 0.90
+
+
+def test_training_is_reproducible_on_cpu(mnist):
+    recipe = Recipe(optimizer="sgd", lr=0.05, momentum=0.9, batch_size=100, epochs=1, seed=3)
+    a = fit(SMALL, recipe, mnist.subset(1000)).history[0]
+    b = fit(SMALL, recipe, mnist.subset(1000)).history[0]
+    assert a.train_loss == b.train_loss and a.val_acc == b.val_acc
+
+
+def test_callback_stops_training(mnist):
+    seen = []
+    result = fit(SMALL, Recipe(epochs=5, batch_size=100), mnist.subset(500),
+                 on_epoch=lambda m: seen.append(m.epoch) or m.epoch >= 2)
+    assert result.status == "stopped" and seen == [1, 2] and len(result.history) == 2
+
+
+def test_nan_loss_is_a_reported_failure_not_a_crash(mnist):
+    result = fit(SMALL, Recipe(optimizer="sgd", lr=1e12, momentum=0.9, batch_size=50, epochs=3),
+                 mnist.subset(500))
+    assert result.status == "diverged" and result.history == []
+
+
+@pytest.mark.parametrize("scheduler", ["step", "cosine", "onecycle"])
+@pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
+def test_every_optimizer_and_scheduler_runs(mnist, optimizer, scheduler):
+    recipe = Recipe(optimizer=optimizer, lr=1e-3, scheduler=scheduler, step_size=1, batch_size=100,
+                    epochs=2, label_smoothing=0.1, nesterov=optimizer == "sgd")
+    result = fit(SMALL, recipe, mnist.subset(300))
+    assert result.status == "completed" and len(result.history) == 2
+
+
+def test_train_command_writes_a_complete_run_folder(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["train", "--preset", "seed002", "--epochs", "2", "--subset", "3000", "--batch-size", "50",
+                 "--no-progress", "--out", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "epoch 1/2" in printed and "epoch 2/2" in printed and "test loss" in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["params"] == 21_840 and len(metrics["val_acc"]) == 2
+    assert 0.8 < metrics["test_acc"] <= 1.0  # it learned
+    assert (out / "curves.html").read_text().count("Validation accuracy") >= 1
+    for name in ("config.json", "recipe.json", "weights.pt"):
+        assert (out / name).stat().st_size > 0
+    assert json.loads((out / "recipe.json").read_text())["batch_size"] == 50
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["train", "--epochs", "0"], "positive whole number"),
+    (["train", "--epochs", "abc"], "positive whole number"),
+    (["train", "--lr", "-1"], "positive number"),
+    (["train", "--preset", "nope"], "unknown preset"),
+])
+def test_bad_train_arguments_give_one_line(argv, message, capsys):
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = exc.code
+    err = capsys.readouterr().err.strip()
+    assert code in (2, 5) and message in err and len(err.splitlines()) == 1
