@@ -73,7 +73,64 @@ def build_parser() -> Parser:
     p.add_argument("--no-progress", action="store_true", help="no tqdm bars")
     add_data_args(p)
     p.set_defaults(func=_lazy("train_cmd", "run_train"))
+    _add_search_commands(sub)
     return parser
+
+
+def subset_arg(text: str) -> int:
+    """A number of training images, or 'all' (returned as 0)."""
+    return 0 if text == "all" else positive_int(text)
+
+
+def budget_arg(text: str) -> int:
+    """A non-negative bound where 0 means none."""
+    try:
+        value = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number (0 for no bound), got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number (0 for no bound), got {text!r}")
+    return value
+
+
+def add_storage_args(p, study_help: str) -> None:
+    from .storage import DEFAULT_URL
+    p.add_argument("--study", help=study_help)
+    p.add_argument("--storage", default=DEFAULT_URL, help=f"SQLAlchemy URL (default: {DEFAULT_URL})")
+
+
+def _add_search_commands(sub) -> None:
+    p = sub.add_parser("run", help="run (or resume) a pruned search study")
+    p.add_argument("--trials", type=positive_int, default=100, help="trials to add in this run (default 100)")
+    p.add_argument("--timeout", type=positive_float, metavar="S", help="stop starting trials after S seconds")
+    p.add_argument("--space", default="arch", help="search space: arch (default) or recipe; see `spaces`")
+    p.add_argument("--base", default="seed001", help="base preset of the recipe space (default seed001)")
+    add_storage_args(p, "study name (default: the space's name; an existing study is resumed)")
+    p.add_argument("--epochs", type=positive_int, help="epochs per trial (default: the device profile's)")
+    p.add_argument("--subset", type=subset_arg, metavar="N|all", help="training images per trial "
+                   "(default: the device profile's)")
+    p.add_argument("--pruner", default="hyperband", choices=["hyperband", "median", "none"])
+    p.add_argument("--max-params", type=budget_arg, default=20000, help="parameter budget (default 20000; 0: none)")
+    p.add_argument("--max-macs", type=budget_arg, help="MACs-per-image budget (default: the device profile's; 0: none)")
+    p.add_argument("--objective", default="accuracy", choices=["accuracy", "pareto"],
+                   help="accuracy (pruned) or pareto: accuracy vs parameters (not prunable)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=positive_int, default=1, help="processes on the same study (default 1)")
+    p.add_argument("--artifacts", metavar="DIR", help="trial artifact folder (default: beside the SQLite file)")
+    p.add_argument("--no-progress", action="store_true")
+    add_data_args(p)
+    p.set_defaults(func=_lazy("run_cmd", "run_search"))
+
+    p = sub.add_parser("best", help="print a study's best trial and Pareto front")
+    add_storage_args(p, "study name (default: the only study in the storage)")
+    p.set_defaults(func=_lazy("run_cmd", "run_best"))
+
+    p = sub.add_parser("studies", help="list the studies in a storage")
+    add_storage_args(p, argparse.SUPPRESS)
+    p.set_defaults(func=_lazy("run_cmd", "run_studies"))
+
+    p = sub.add_parser("spaces", help="list the named search spaces")
+    p.set_defaults(func=_lazy("run_cmd", "run_spaces"))
 
 
 def _lazy(module: str, name: str):
@@ -88,6 +145,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from mnistnet.data import DataError
     from mnistnet.model import ConfigError
+    _quiet_optuna()
     try:
         return args.func(args) or errors.OK
     except CliError as exc:
@@ -102,6 +160,12 @@ def main(argv=None) -> int:
         if "--device" in str(exc):
             return _fail(str(exc), errors.USAGE)
         raise
+
+
+def _quiet_optuna() -> None:
+    """Optuna logs every trial at INFO; our own progress bar and tables say what matters."""
+    import logging
+    logging.getLogger("optuna").setLevel(logging.WARNING)
 
 
 def _fail(message: str, code: int) -> int:

@@ -1,0 +1,92 @@
+"""Study storage: any SQLAlchemy URL, SQLite by default, with heartbeats so crashed trials are retried."""
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from .errors import STORAGE, CliError
+
+DEFAULT_URL = "sqlite:///studies/mnist.db"
+HEARTBEAT_SECONDS = int(os.environ.get("MNIST_SEARCH_HEARTBEAT", "30"))
+
+
+def mask(url: str) -> str:
+    """The URL with its password hidden, for printing."""
+    try:
+        from sqlalchemy.engine import make_url
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1] if "@" in url else url
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a sqlite:/// URL (None for other backends or in-memory SQLite)."""
+    from sqlalchemy.engine import make_url
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    return Path(u.database)
+
+
+def artifact_dir(url: str, explicit: str | None = None) -> Path:
+    """Where trial artifacts go: beside the SQLite file, else studies/artifacts."""
+    if explicit:
+        return Path(explicit)
+    db = sqlite_path(url)
+    return (db.parent if db else Path("studies")) / "artifacts"
+
+
+def _prepare_sqlite(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(path, timeout=60)
+        try:
+            # WAL lets readers (the dashboard) and one writer work at once; it persists in the file.
+            con.execute("PRAGMA journal_mode=WAL")
+        finally:
+            con.close()
+    except (OSError, sqlite3.Error) as exc:
+        raise CliError(f"cannot open or create the SQLite database {path}: {exc}; "
+                       f"choose a writable --storage path", STORAGE) from None
+
+
+def open_storage(url: str, create: bool = True, heartbeat: bool = True):
+    """An Optuna RDBStorage for `url`; malformed, unreachable or unwritable storage is a CliError."""
+    import warnings
+
+    import optuna
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    try:
+        make_url(url)
+    except ArgumentError:
+        raise CliError(f"malformed storage URL {mask(url)!r}: expected e.g. sqlite:///studies/mnist.db "
+                       f"or postgresql://user:password@host/dbname", STORAGE) from None
+    engine_kwargs = {}
+    db = sqlite_path(url)
+    if db is not None:
+        if not create and not db.exists():
+            raise CliError(f"no study database at {db}: run `mnist-search run` first or pass --storage",
+                           STORAGE)
+        _prepare_sqlite(db)
+        engine_kwargs = {"connect_args": {"timeout": 60}}  # wait for a writer rather than fail
+    else:
+        engine_kwargs = {"pool_pre_ping": True}
+    kwargs = {}
+    if heartbeat:
+        # A worker that dies mid-trial stops beating; its trial is then marked FAIL and re-run once.
+        kwargs = dict(heartbeat_interval=HEARTBEAT_SECONDS, grace_period=2 * HEARTBEAT_SECONDS,
+                      heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
+    except ModuleNotFoundError as exc:
+        raise CliError(f"the storage URL needs the Python driver {exc.name!r}: pip install it "
+                       f"(e.g. psycopg2-binary for postgresql://)", STORAGE) from None
+    except (SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise CliError(f"cannot use storage {mask(url)}: {reason}", STORAGE) from None
