@@ -123,6 +123,7 @@ def seed_everything(seed: int) -> None:
 OnEpoch = Callable[[EpochMetrics], bool | None]
 
 
+@torch.enable_grad()  # callers may have switched autograd off (e.g. inside an inference block)
 def fit(config: NetConfig, recipe: Recipe, data: MNIST, device=None,
         on_epoch: OnEpoch | None = None, progress: bool = False) -> FitResult:
     """Train from scratch; after each epoch call on_epoch(metrics), and stop early if it returns True.

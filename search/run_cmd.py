@@ -11,7 +11,7 @@ import space as spaces
 from . import fronts, profiles
 from .errors import FAILED, NOT_FOUND, CliError
 from .storage import artifact_dir, mask, open_storage
-from .study import StudySpec, enqueue_warm_starts, load_existing, open_study
+from .study import StudySpec, enqueue_warm_starts, open_study, pick_study
 from .workers import WorkerJob, run_worker, run_workers
 
 
@@ -92,21 +92,9 @@ def run_search(args) -> int:
     return 0 if fronts.best_trial(study) is not None else FAILED
 
 
-def _pick_study(args, storage) -> optuna.Study:
-    if args.study:
-        return load_existing(args.storage, args.study, storage)
-    names = optuna.get_all_study_names(storage)
-    if len(names) == 1:
-        return load_existing(args.storage, names[0], storage)
-    if not names:
-        raise CliError(f"{mask(args.storage)} holds no study yet: run `mnist-search run` first", NOT_FOUND)
-    raise CliError(f"several studies in {mask(args.storage)} ({', '.join(names)}): choose one with --study",
-                   NOT_FOUND)
-
-
 def run_best(args) -> int:
     storage = open_storage(args.storage, create=False, heartbeat=False)
-    study = _pick_study(args, storage)
+    study = pick_study(args.storage, args.study, storage)
     print(fronts.summary(study))
     return 0 if fronts.best_trial(study) is not None else FAILED
 

@@ -75,14 +75,14 @@ def open_storage(url: str, create: bool = True, heartbeat: bool = True):
         engine_kwargs = {"connect_args": {"timeout": 60}}  # wait for a writer rather than fail
     else:
         engine_kwargs = {"pool_pre_ping": True}
-    kwargs = {}
-    if heartbeat:
-        # A worker that dies mid-trial stops beating; its trial is then marked FAIL and re-run once.
-        kwargs = dict(heartbeat_interval=HEARTBEAT_SECONDS, grace_period=2 * HEARTBEAT_SECONDS,
-                      heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            kwargs = {}
+            if heartbeat:
+                # A worker that dies mid-trial stops beating; its trial is marked FAIL and re-run once.
+                kwargs = dict(heartbeat_interval=HEARTBEAT_SECONDS, grace_period=2 * HEARTBEAT_SECONDS,
+                              heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
             return RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
     except ModuleNotFoundError as exc:
         raise CliError(f"the storage URL needs the Python driver {exc.name!r}: pip install it "

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 import optuna
 
 from .errors import NOT_FOUND, USAGE, CliError
-from .storage import open_storage
+from .storage import mask, open_storage
 
 PRUNERS = ("hyperband", "median", "none")
 OBJECTIVES = ("accuracy", "pareto")
@@ -64,6 +64,20 @@ def load_existing(storage_url: str, name: str, storage=None) -> optuna.Study:
         known = f"known studies: {', '.join(names)}" if names else "the storage holds no study yet"
         raise CliError(f"no study named {name!r} ({known}); run `mnist-search studies` to list them",
                        NOT_FOUND) from None
+
+
+def pick_study(storage_url: str, name: str | None, storage=None) -> optuna.Study:
+    """The named study, or the storage's only study when no name is given."""
+    storage = storage or open_storage(storage_url, create=False, heartbeat=False)
+    if name:
+        return load_existing(storage_url, name, storage)
+    names = optuna.get_all_study_names(storage)
+    if len(names) == 1:
+        return load_existing(storage_url, names[0], storage)
+    if not names:
+        raise CliError(f"{mask(storage_url)} holds no study yet: run `mnist-search run` first", NOT_FOUND)
+    raise CliError(f"several studies in {mask(storage_url)} ({', '.join(names)}): choose one with --study",
+                   NOT_FOUND)
 
 
 def open_study(spec: StudySpec, storage=None, sampler_seed: int | None = None) -> optuna.Study:

@@ -1,7 +1,11 @@
+import optuna
 import pytest
 import torch
 
 from mnistnet import data as mdata
+from search.cli import main
+
+TINY = ["--subset", "1000", "--epochs", "2", "--no-progress", "--seed", "1"]
 
 
 @pytest.fixture(scope="session")
@@ -14,3 +18,14 @@ def mnist():
 def _two_threads():
     # The CI machine has 2 cores; more threads only add contention.
     torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def tiny_study(tmp_path_factory):
+    """A real arch study on CPU: 8 trials, then 3 more by re-running the same command."""
+    folder = tmp_path_factory.mktemp("study")
+    url = f"sqlite:///{folder / 'mnist.db'}"
+    assert main(["run", "--trials", "8", "--storage", url, *TINY]) == 0
+    first = len(optuna.load_study(study_name="arch", storage=url).trials)
+    assert main(["run", "--trials", "3", "--storage", url, *TINY]) == 0
+    return url, folder, first

@@ -1,0 +1,40 @@
+"""An exported model folder: what it holds, and loading it back safely (weights_only=True)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .errors import NOT_FOUND, USAGE, CliError
+
+CARD_JSON = "card.json"
+REQUIRED = ("config.json", "weights.pt")
+
+
+def check(folder) -> Path:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CliError(f"no model folder at {folder}: pass a folder written by `mnist-search export`", NOT_FOUND)
+    missing = [name for name in REQUIRED if not (folder / name).is_file()]
+    if missing:
+        raise CliError(f"{folder} is not an mnist-search model folder (missing {', '.join(missing)}): "
+                       f"pass a folder written by `mnist-search export`", USAGE)
+    return folder
+
+
+def load(folder, device="cpu"):
+    """(config, model in eval mode, card dict) of an exported model folder."""
+    from mnistnet.model import ConfigError
+    from mnistnet.rundir import load_run
+
+    folder = check(folder)
+    try:
+        config, model = load_run(folder, device)
+    except (ConfigError, json.JSONDecodeError, RuntimeError, KeyError, EOFError, ValueError,
+            __import__("pickle").UnpicklingError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CliError(f"{folder} holds an unreadable or foreign model ({reason[:200]}): "
+                       f"re-export it with `mnist-search export`", USAGE) from None
+    card = {}
+    if (folder / CARD_JSON).is_file():
+        card = json.loads((folder / CARD_JSON).read_text())
+    return config, model, card

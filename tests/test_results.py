@@ -1,0 +1,191 @@
+"""Export, evaluate, predict and report on a real (tiny) study and a real trained model."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mnistnet.augment import to_float
+from mnistnet.preprocess import load_images, to_mnist
+from mnistnet.rundir import load_run
+from search.cli import main
+
+
+def run(capsys, *argv):
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture(scope="session")
+def exported(tiny_study, tmp_path_factory):
+    url, _, _ = tiny_study
+    out = tmp_path_factory.mktemp("export") / "best"
+    assert main(["export", "--storage", url, "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def good_model(tmp_path_factory):
+    """A ~97 % classic net (seed002 recipe, 10k images, 1 epoch) as a model folder."""
+    out = tmp_path_factory.mktemp("model") / "seed002"
+    assert main(["train", "--preset", "seed002", "--epochs", "1", "--subset", "20000", "--no-progress",
+                 "--out", str(out)]) == 0
+    return out
+
+
+def test_export_writes_every_format_and_a_card(exported):
+    names = {p.name for p in exported.iterdir()}
+    assert {"config.json", "recipe.json", "weights.pt", "model.ts", "model.onnx", "card.json",
+            "MODEL_CARD.md"} <= names
+    card = json.loads((exported / "card.json").read_text())
+    for key in ("params", "macs", "val_acc", "test_acc", "recipe", "study", "trial"):
+        assert key in card
+    assert card["study"] == "arch" and 0.3 < card["test_acc"] <= 1.0
+    assert f"{card['params']:,}" in (exported / "MODEL_CARD.md").read_text()
+    state = torch.load(exported / "weights.pt", weights_only=True)
+    assert sum(v.numel() for k, v in state.items() if "running" not in k and "num_batches" not in k) == card["params"]
+
+
+def test_exported_models_take_raw_pixels_and_agree(exported, mnist):
+    _, model = load_run(exported)
+    x = to_float(mnist.test.x[:500])  # raw [0, 1] pixels, no normalization by the caller
+    with torch.no_grad():
+        logits = model(x)
+    acc = (logits.argmax(1) == mnist.test.y[:500]).float().mean().item()
+    card = json.loads((exported / "card.json").read_text())
+    assert abs(acc - card["test_acc"]) < 0.06
+    scripted = torch.jit.load(str(exported / "model.ts"))
+    assert torch.allclose(scripted(x), logits, atol=1e-4)
+
+
+def test_onnx_model_gives_the_pytorch_predictions_in_onnxruntime(exported, mnist):
+    ort = pytest.importorskip("onnxruntime")
+    _, model = load_run(exported)
+    x = to_float(mnist.test.x[:300])
+    with torch.no_grad():
+        expected = model(x).numpy()
+    session = ort.InferenceSession(str(exported / "model.onnx"), providers=["CPUExecutionProvider"])
+    for batch in (x[:1], x[:7], x):  # the batch dimension is dynamic
+        got = session.run(["logits"], {"pixels": batch.numpy()})[0]
+        assert got.shape == (len(batch), 10)
+        assert (got.argmax(1) == expected[:len(batch)].argmax(1)).all()
+        assert np.allclose(got, expected[:len(batch)], atol=1e-3)
+
+
+def test_export_retrain_reports_mean_and_std_over_seeds(tiny_study, tmp_path, capsys):
+    url, _, _ = tiny_study
+    out = tmp_path / "retrained"
+    code, printed, _ = run(capsys, "export", "--storage", url, "--retrain", "--seeds", "2", "--subset", "2000",
+                           "--epochs", "1", "--format", "pt", "--out", str(out))
+    assert code == 0 and "±" in printed
+    card = json.loads((out / "card.json").read_text())
+    assert card["retrain_seeds"] == 2 and len(card["test_accs"]) == 2
+    assert card["test_acc_mean"] == pytest.approx(sum(card["test_accs"]) / 2)
+    assert not (out / "model.onnx").exists()
+
+
+def test_export_refuses_an_untrained_trial_and_a_foreign_folder(tiny_study, tmp_path, capsys):
+    url, _, _ = tiny_study
+    import optuna
+    study = optuna.load_study(study_name="arch", storage=url)
+    infeasible = next(t.number for t in study.trials if "infeasible" in t.user_attrs)
+    code, _, err = run(capsys, "export", "--storage", url, "--trial", str(infeasible), "--out", str(tmp_path / "x"))
+    assert code == 2 and "never trained" in err and not (tmp_path / "x").exists()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    code, _, err = run(capsys, "export", "--storage", url, "--out", str(tmp_path / "mine"))
+    assert code == 2 and "not an earlier export" in err
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+def test_evaluate_prints_accuracy_confusion_and_draws_the_errors(good_model, capsys):
+    code, out, _ = run(capsys, "evaluate", str(good_model))
+    assert code == 0 and "test accuracy" in out and "true\\pred" in out
+    report = json.loads((good_model / "evaluation.json").read_text())
+    cm = np.array(report["confusion"])
+    assert cm.shape == (10, 10) and cm.sum() == 10_000
+    assert report["test_acc"] == pytest.approx(np.trace(cm) / 10_000) and report["test_acc"] > 0.9
+    png = Image.open(good_model / "misclassified.png")
+    assert png.size[0] == 10 * 84 and png.size[1] >= 98
+
+
+def paper_digit(digit: np.ndarray, size=(120, 90), dark_on_light=True) -> Image.Image:
+    """An MNIST digit drawn large, off-centre, as if photographed on paper."""
+    big = Image.fromarray(digit).resize((84, 84), Image.BILINEAR)
+    canvas = Image.new("L", size, color=0)
+    canvas.paste(big, (size[0] - 90, 3))
+    arr = np.asarray(canvas)
+    return Image.fromarray(255 - arr if dark_on_light else arr)
+
+
+def test_preprocessing_recovers_mnist_style_digits(mnist, tmp_path):
+    scores = []
+    for i in range(20):
+        original = mnist.test.x[i].numpy()
+        path = tmp_path / f"{i}.png"
+        paper_digit(original, dark_on_light=i % 2 == 0).convert("RGB").save(path)
+        recovered = load_images([path])[0, 0].numpy()
+        scores.append(np.corrcoef(recovered.ravel(), original.ravel() / 255.0)[0, 1])
+    assert np.median(scores) > 0.7
+
+
+def test_preprocessing_centres_by_mass():
+    img = np.ones((50, 200), dtype=np.float32)  # white paper
+    img[10:40, 150:160] = 0.0  # a dark bar at the right edge
+    out = to_mnist(img)[0].numpy()
+    ys, xs = np.indices(out.shape)
+    assert abs((ys * out).sum() / out.sum() - 13.5) < 1.5 and abs((xs * out).sum() / out.sum() - 13.5) < 1.5
+    assert out.max() == pytest.approx(1.0, abs=0.05) and out[0].sum() == 0
+
+
+def test_predict_reads_image_files_in_order(good_model, mnist, tmp_path, capsys):
+    files = []
+    for i in range(10):
+        path = tmp_path / f"digit{i}.{'png' if i % 2 else 'jpg'}"
+        paper_digit(mnist.test.x[i].numpy(), dark_on_light=i % 3 != 0).save(path)
+        files.append(str(path))
+    code, out, _ = run(capsys, "predict", str(good_model), *files, "--json")
+    assert code == 0
+    results = json.loads(out)
+    assert [r["file"] for r in results] == files
+    assert all(0 <= r["digit"] <= 9 and 0.1 <= r["confidence"] <= 1 for r in results)
+    correct = sum(r["digit"] == int(mnist.test.y[i]) for i, r in enumerate(results))
+    assert correct >= 8
+    code, out, _ = run(capsys, "predict", str(good_model), files[0])
+    assert code == 0 and out.startswith(f"{files[0]}: {results[0]['digit']} (")
+
+
+@pytest.mark.parametrize("make,code,message", [
+    (lambda d: [str(d / "missing")], 5, "no model folder"),
+    (lambda d: [str(d)], 2, "not an mnist-search model folder"),
+])
+def test_predict_and_evaluate_reject_bad_model_folders(make, code, message, tmp_path, capsys):
+    (tmp_path / "img.png").write_bytes(b"")
+    for command in ("evaluate", "predict"):
+        extra = [str(tmp_path / "img.png")] if command == "predict" else []
+        got, _, err = run(capsys, command, *make(tmp_path), *extra)
+        assert got == code and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_predict_rejects_a_non_image_file(good_model, tmp_path, capsys):
+    bad = tmp_path / "notes.png"
+    bad.write_text("this is text, not a picture")
+    code, _, err = run(capsys, "predict", str(good_model), str(bad))
+    assert code == 2 and "not a readable image" in err and len(err.strip().splitlines()) == 1
+
+
+def test_report_is_one_self_contained_page(tiny_study, tmp_path, capsys):
+    url, _, _ = tiny_study
+    code, _, _ = run(capsys, "report", "--storage", url, "--out", str(tmp_path))
+    assert code == 0
+    page = (tmp_path / "arch.html").read_text()
+    for title in ("Optimization history", "Pareto front", "Hyperparameter importances", "Parallel coordinates",
+                  "Intermediate values", "Training curves of the best trials", "Best models"):
+        assert f"<h2>{title}" in page
+    assert "seed001" in page and "seed002" in page  # presets as reference points
+    assert page.count("plotly.js") >= 1 and 'src="https://cdn.plot.ly' not in page
