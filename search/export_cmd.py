@@ -11,6 +11,7 @@ import json
 import shutil
 import statistics
 import tempfile
+import warnings
 from pathlib import Path
 
 import optuna
@@ -93,6 +94,15 @@ def retrain(config: NetConfig, recipe: Recipe, data: MNIST, seeds: int, device, 
 
 
 def write_formats(model: torch.nn.Module, folder: Path, formats) -> list[str]:
+    with warnings.catch_warnings():
+        # TorchScript and the TorchScript-based ONNX exporter are deprecated upstream but remain the
+        # formats that load everywhere (C++ libtorch, onnxruntime) without extra packages.
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return _write_formats(model, folder, formats)
+
+
+def _write_formats(model: torch.nn.Module, folder: Path, formats) -> list[str]:
     model = model.cpu().eval()
     written = []
     example = torch.rand(2, 1, 28, 28)
