@@ -179,6 +179,9 @@ def fit(config: NetConfig, recipe: Recipe, data: MNIST, device=None,
             result.status = "diverged"
             break
         val_loss, val_acc = evaluate(model, data.val)
+        if len(data.val) and not math.isfinite(val_loss):  # the last step blew the weights up
+            result.status = "diverged"
+            break
         metrics = EpochMetrics(epoch, train_loss, correct.item() / seen, val_loss, val_acc,
                                opt.param_groups[0]["lr"], time.perf_counter() - t0)
         result.history.append(metrics)

@@ -122,6 +122,8 @@ def _add_search_commands(sub) -> None:
     p.add_argument("--pruner", default="hyperband", choices=["hyperband", "median", "none"])
     p.add_argument("--max-params", type=budget_arg, default=20000, help="parameter budget (default 20000; 0: none)")
     p.add_argument("--max-macs", type=budget_arg, help="MACs-per-image budget (default: the device profile's; 0: none)")
+    p.add_argument("--val-size", type=positive_int, default=5000,
+                   help="validation images carved from the 60k (default 5000)")
     p.add_argument("--objective", default="accuracy", choices=["accuracy", "pareto"],
                    help="accuracy (pruned) or pareto: accuracy vs parameters (not prunable)")
     p.add_argument("--seed", type=int, default=0)
@@ -130,6 +132,17 @@ def _add_search_commands(sub) -> None:
     p.add_argument("--no-progress", action="store_true")
     add_data_args(p)
     p.set_defaults(func=_lazy("run_cmd", "run_search"))
+
+    p = sub.add_parser("worker", help="join a running study (e.g. from another machine) and run trials")
+    p.add_argument("--study", required=True, help="the study to join (created by `mnist-search run`)")
+    from .storage import DEFAULT_URL
+    p.add_argument("--storage", default=DEFAULT_URL, help=f"SQLAlchemy URL (default: {DEFAULT_URL})")
+    p.add_argument("--trials", type=positive_int, default=100, help="trials this worker runs (default 100)")
+    p.add_argument("--timeout", type=positive_float, metavar="S", help="stop starting trials after S seconds")
+    p.add_argument("--artifacts", metavar="DIR", help="trial artifact folder (default: beside the SQLite file)")
+    p.add_argument("--no-progress", action="store_true")
+    add_data_args(p)
+    p.set_defaults(func=_lazy("run_cmd", "run_join"))
 
     p = sub.add_parser("best", help="print a study's best trial and Pareto front")
     add_storage_args(p, "study name (default: the only study in the storage)")
@@ -206,13 +219,25 @@ def main(argv=None) -> int:
     except RuntimeError as exc:
         if "--device" in str(exc):
             return _fail(str(exc), errors.USAGE)
-        raise
+        return _unexpected(exc)
+    except Exception as exc:  # noqa: BLE001 - the user gets one line, not a traceback
+        return _unexpected(exc)
+
+
+def _unexpected(exc: Exception) -> int:
+    import os
+    if os.environ.get("MNIST_SEARCH_DEBUG"):
+        raise exc
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    return _fail(f"unexpected {type(exc).__name__}: {first} (set MNIST_SEARCH_DEBUG=1 for the traceback)",
+                 errors.FAILED)
 
 
 def _quiet_optuna() -> None:
-    """Optuna logs every trial at INFO; our own progress bar and tables say what matters."""
+    """Optuna logs every trial, and a failed one with its traceback; our bar and tables say what matters
+    (a failed trial gets one line from the progress callback)."""
     import optuna
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 
 def _fail(message: str, code: int) -> int:

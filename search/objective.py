@@ -15,7 +15,6 @@ from mnistnet.model import ConfigError, trace
 from mnistnet.rundir import save_weights
 from mnistnet.train import fit
 
-from .profiles import Profile
 
 INFEASIBLE_ATTR = "infeasible"
 
@@ -39,9 +38,9 @@ class Budget:
 class Objective:
     """Callable for study.optimize. Single objective: validation accuracy. Pareto: (accuracy, params)."""
 
-    def __init__(self, space, data: MNIST, profile: Profile, budget: Budget, device: torch.device,
+    def __init__(self, space, data: MNIST, epochs: int, budget: Budget, device: torch.device,
                  pareto: bool = False, artifact_store=None, seed: int = 0):
-        self.space, self.data, self.profile, self.budget = space, data.subset(profile.subset), profile, budget
+        self.space, self.data, self.epochs, self.budget = space, data, epochs, budget
         self.device, self.pareto, self.artifact_store, self.seed = device, pareto, artifact_store, seed
 
     def _infeasible(self, trial, params: int, reason: str):
@@ -51,7 +50,7 @@ class Objective:
     def __call__(self, trial: optuna.Trial):
         start = time.perf_counter()
         config, recipe = self.space.sample(trial)
-        recipe = recipe.replace(epochs=self.profile.epochs, seed=self.seed)
+        recipe = recipe.replace(epochs=self.epochs, seed=self.seed)
         try:
             shape = trace(config)
         except ConfigError as exc:
@@ -77,7 +76,17 @@ class Objective:
             trial.report(m.val_acc, m.epoch)
             return trial.should_prune()
 
-        result = fit(config, recipe, self.data, self.device, on_epoch=report)
+        try:
+            result = fit(config, recipe, self.data, self.device, on_epoch=report)
+        except torch.OutOfMemoryError as exc:
+            # This trial's net or batch does not fit beside the others on the GPU: fail it, keep going.
+            trial.set_user_attr("fail_reason", f"out of memory: {str(exc).splitlines()[0][:300]}")
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            raise
+        except Exception as exc:
+            trial.set_user_attr("fail_reason", f"{type(exc).__name__}: {str(exc)[:300]}")
+            raise
         h = result.history
         trial.set_user_attr("val_acc_curve", [m.val_acc for m in h])
         trial.set_user_attr("train_loss_curve", [m.train_loss for m in h])

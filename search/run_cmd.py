@@ -11,7 +11,7 @@ import space as spaces
 from . import fronts, profiles
 from .errors import FAILED, NOT_FOUND, CliError
 from .storage import artifact_dir, mask, open_storage
-from .study import StudySpec, enqueue_warm_starts, open_study, pick_study
+from .study import StudySpec, enqueue_warm_starts, load_existing, open_study, pick_study
 from .workers import WorkerJob, run_worker, run_workers
 
 
@@ -35,6 +35,9 @@ class TrialBar:
         self.bar.refresh()
 
     def __call__(self, study, trial) -> None:  # an Optuna callback
+        if trial.state == optuna.trial.TrialState.FAIL:
+            reason = trial.user_attrs.get("fail_reason", "see the trial's attributes")
+            self.bar.write(f"trial {trial.number} failed: {reason}")
         self.refresh()
 
     def close(self) -> None:
@@ -59,7 +62,8 @@ def run_search(args) -> int:
     spec = StudySpec(name=args.study or default_study_name(args.space, args.objective), storage=args.storage,
                      space=args.space, base=args.base if args.space == "recipe" else "",
                      objective=args.objective, max_params=args.max_params or None,
-                     max_macs=profile.max_macs, epochs=profile.epochs, pruner=args.pruner, seed=args.seed)
+                     max_macs=profile.max_macs, epochs=profile.epochs, pruner=args.pruner, seed=args.seed,
+                     subset=profile.subset, val_size=args.val_size)
     storage = open_storage(spec.storage)
     study = open_study(spec, storage)
     from .objective import Budget
@@ -74,7 +78,7 @@ def run_search(args) -> int:
     workers = args.workers
     threads = max(1, (os.cpu_count() or 1) // workers) if device.type == "cpu" else 1
     arts = str(artifact_dir(spec.storage, args.artifacts))
-    job = WorkerJob(spec, profile, args.device, args.data_root, arts, args.trials, args.timeout, threads)
+    job = WorkerJob(spec, args.device, args.data_root, arts, args.trials, args.timeout, threads)
     bar = TrialBar(study, args.trials, enabled=not args.no_progress)
     start = time.perf_counter()
     try:
@@ -90,6 +94,27 @@ def run_search(args) -> int:
     print(f"\n{args.trials} trials requested, {wall:.0f}s wall time")
     print(fronts.summary(study))
     return 0 if fronts.best_trial(study) is not None else FAILED
+
+
+def run_join(args) -> int:
+    """`mnist-search worker`: join a study created by `run` (possibly from another machine)."""
+    import secrets
+
+    storage = open_storage(args.storage, create=False)
+    study = load_existing(args.storage, args.study, storage)
+    spec = StudySpec.from_study(study, args.storage)
+    print(f"joining study {spec.name!r} in {mask(args.storage)}: space {spec.space}, {spec.epochs} epochs, "
+          f"{spec.subset or 'all'} training images per trial; {args.trials} trials from this worker")
+    # A sampler seed of its own, so workers on several machines do not propose the same points.
+    job = WorkerJob(spec, args.device, args.data_root, str(artifact_dir(args.storage, args.artifacts)),
+                    args.trials, args.timeout, max(1, os.cpu_count() or 1), sampler_seed=secrets.randbelow(2**31))
+    bar = TrialBar(study, args.trials, enabled=not args.no_progress)
+    try:
+        run_worker(job, callbacks=[bar])
+    finally:
+        bar.close()
+    print(fronts.summary(study))
+    return 0
 
 
 def run_best(args) -> int:

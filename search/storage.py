@@ -84,9 +84,10 @@ def open_storage(url: str, create: bool = True, heartbeat: bool = True):
                 kwargs = dict(heartbeat_interval=HEARTBEAT_SECONDS, grace_period=2 * HEARTBEAT_SECONDS,
                               heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
             return RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
-    except ModuleNotFoundError as exc:
-        raise CliError(f"the storage URL needs the Python driver {exc.name!r}: pip install it "
-                       f"(e.g. psycopg2-binary for postgresql://)", STORAGE) from None
+    except ImportError as exc:
+        missing = getattr(exc.__cause__, "name", None) or getattr(exc, "name", None) or "its database driver"
+        raise CliError(f"the storage URL needs the Python module {missing!r}: install it (for postgresql:// "
+                       f"run `pip install 'mnist-search[postgres]'`, which brings psycopg)", STORAGE) from None
     except (SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         raise CliError(f"cannot use storage {mask(url)}: {reason}", STORAGE) from None

@@ -1,6 +1,7 @@
 """Creating or resuming a study: directions, sampler, pruner, its settings, and the warm-start trials."""
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import asdict, dataclass
 
@@ -12,7 +13,7 @@ from .storage import mask, open_storage
 PRUNERS = ("hyperband", "median", "none")
 OBJECTIVES = ("accuracy", "pareto")
 # Settings that define what a study's values mean; a resumed study must be run with the same ones.
-DEFINING = ("space", "base", "objective", "max_params", "max_macs")
+DEFINING = ("space", "base", "objective", "max_params", "max_macs", "val_size")
 
 
 @dataclass
@@ -27,6 +28,22 @@ class StudySpec:
     epochs: int
     pruner: str
     seed: int
+    subset: int | None = None  # training images per trial (None: all)
+    val_size: int = 5000
+
+    @classmethod
+    def from_study(cls, study: optuna.Study, storage: str) -> "StudySpec":
+        """The settings a study was created with (what `mnist-search worker` joins with)."""
+        from dataclasses import fields
+        attrs = study.user_attrs
+        missing = [f.name for f in fields(cls) if f.name not in ("storage", "name") and f.name not in attrs
+                   and f.default is dataclasses.MISSING]
+        if missing:
+            raise CliError(f"study {study.study_name!r} was not created by `mnist-search run` "
+                           f"(no {', '.join(missing)} recorded): start it with `mnist-search run`", USAGE)
+        known = {f.name for f in fields(cls)}
+        return cls(name=study.study_name, storage=storage,
+                   **{k: v for k, v in attrs.items() if k in known and k not in ("storage", "name")})
 
     @property
     def pareto(self) -> bool:

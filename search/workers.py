@@ -12,14 +12,12 @@ from dataclasses import dataclass
 
 import optuna
 
-from .profiles import Profile
 from .study import StudySpec
 
 
 @dataclass
 class WorkerJob:
     spec: StudySpec
-    profile: Profile
     device: str
     data_root: str | None
     artifact_dir: str | None
@@ -27,6 +25,7 @@ class WorkerJob:
     timeout: float | None
     threads: int
     worker: int = 0
+    sampler_seed: int | None = None  # default: the study's seed + the worker's index
 
 
 def _objective(job: WorkerJob):
@@ -38,26 +37,28 @@ def _objective(job: WorkerJob):
 
     from .objective import Budget, Objective
 
+    spec = job.spec
     device = resolve_device(job.device)
-    data = mdata.load(job.data_root, device=device)
+    data = mdata.load(job.data_root, val_size=spec.val_size, device=device).subset(spec.subset)
     store = None
     if job.artifact_dir:
         from optuna.artifacts import FileSystemArtifactStore
         os.makedirs(job.artifact_dir, exist_ok=True)
         store = FileSystemArtifactStore(job.artifact_dir)
     torch.set_num_threads(job.threads)
-    return Objective(spaces.get(job.spec.space, job.spec.base), data, job.profile,
-                     Budget(job.spec.max_params, job.spec.max_macs), device,
-                     pareto=job.spec.pareto, artifact_store=store, seed=job.spec.seed)
+    return Objective(spaces.get(spec.space, spec.base or "seed001"), data, spec.epochs,
+                     Budget(spec.max_params, spec.max_macs), device,
+                     pareto=spec.pareto, artifact_store=store, seed=spec.seed)
 
 
 def run_worker(job: WorkerJob, callbacks=()) -> None:
     """Run `job.trials` trials (or until the timeout) of the study in this process."""
     from .study import open_study
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are reported by the caller
     objective = _objective(job)
-    study = open_study(job.spec, sampler_seed=job.spec.seed + job.worker)
+    seed = job.sampler_seed if job.sampler_seed is not None else job.spec.seed + job.worker
+    study = open_study(job.spec, sampler_seed=seed)
     # catch=Exception: one failing trial is recorded as FAIL and the study goes on.
     study.optimize(objective, n_trials=job.trials, timeout=job.timeout, catch=(Exception,),
                    callbacks=list(callbacks), gc_after_trial=False)

@@ -1,0 +1,231 @@
+"""Crashes, Ctrl-C, faults inside trials, concurrency on SQLite and PostgreSQL."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import optuna
+import pytest
+import torch
+from optuna.trial import TrialState
+
+import search.objective
+from search.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+# Small, quick trials: few images, a small validation split, one or two epochs.
+QUICK = ["--subset", "300", "--epochs", "1", "--val-size", "500", "--no-progress", "--seed", "2"]
+
+
+def cli(*argv, env=None, **kw):
+    """Run `python -m search ...` in a subprocess (a separate process, as a user would)."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.Popen([sys.executable, "-m", "search", *argv], cwd=REPO, env=full_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def trials_of(url, name="arch"):
+    return optuna.load_study(study_name=name, storage=url).trials
+
+
+def wait_for(predicate, timeout=120, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if predicate():
+                return
+        except (KeyError, OSError):
+            pass  # the study or the server is not there yet
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def running_after_a_completed_trial(url):
+    ts = trials_of(url)
+    done = [t for t in ts if t.state == TrialState.COMPLETE and "val_acc_curve" in t.user_attrs]
+    running = [t for t in ts if t.state == TrialState.RUNNING and "params" in t.user_attrs
+               and "infeasible" not in t.user_attrs]
+    return bool(done) and bool(running)
+
+
+SLOWER = ["--subset", "3000", "--epochs", "3", "--val-size", "500", "--no-progress", "--seed", "3"]
+
+
+def test_sigkill_mid_trial_is_failed_retried_and_loses_nothing(tmp_path):
+    url = f"sqlite:///{tmp_path / 'crash.db'}"
+    env = {"MNIST_SEARCH_HEARTBEAT": "1"}  # 1 s heartbeats, stale after 2 s
+    proc = cli("run", "--trials", "40", "--storage", url, *SLOWER, env=env)
+    try:
+        wait_for(lambda: running_after_a_completed_trial(url), what="a running trial after a completed one")
+        time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    before = {t.number: t for t in trials_of(url)}
+    killed = [t for t in before.values() if t.state == TrialState.RUNNING]
+    assert len(killed) == 1
+    killed = killed[0]
+    completed = {n: t.values for n, t in before.items() if t.state == TrialState.COMPLETE}
+    time.sleep(3)  # past the heartbeat grace period
+    rerun = cli("run", "--trials", "1", "--storage", url, *SLOWER, env=env)
+    _, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, err
+    after = {t.number: t for t in trials_of(url)}
+    assert after[killed.number].state == TrialState.FAIL
+    retries = [t for t in after.values() if t.system_attrs.get("failed_trial") == killed.number]
+    assert len(retries) == 1 and retries[0].params == killed.params
+    assert retries[0].state in (TrialState.COMPLETE, TrialState.PRUNED)
+    for n, values in completed.items():  # no completed trial lost
+        assert after[n].state == TrialState.COMPLETE and after[n].values == values
+    assert not [t for t in after.values() if t.state == TrialState.RUNNING]
+
+
+def test_ctrl_c_stops_cleanly_and_the_study_resumes(tmp_path):
+    url = f"sqlite:///{tmp_path / 'int.db'}"
+    proc = cli("run", "--trials", "40", "--storage", url, *SLOWER)
+    wait_for(lambda: running_after_a_completed_trial(url), what="a running trial")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.strip().splitlines()[-1] == "mnist-search: error: interrupted"
+    assert "Traceback" not in err
+    states = [t.state for t in trials_of(url)]
+    assert TrialState.RUNNING not in states and TrialState.FAIL in states
+    n = len(states)
+    assert main(["run", "--trials", "1", "--storage", url, *SLOWER]) == 0
+    assert len(trials_of(url)) == n + 1
+
+
+def test_out_of_memory_fails_one_trial_and_the_study_goes_on(tmp_path, monkeypatch):
+    real_fit, calls = search.objective.fit, []
+
+    def flaky_fit(*args, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_fit(*args, **kw)
+
+    monkeypatch.setattr(search.objective, "fit", flaky_fit)
+    url = f"sqlite:///{tmp_path / 'oom.db'}"
+    assert main(["run", "--trials", "6", "--storage", url, "--max-macs", "0", *QUICK]) == 0
+    trials = trials_of(url)
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    assert len(failed) == 1 and failed[0].user_attrs["fail_reason"].startswith("out of memory")
+    assert len(trials) == 6 and sum(t.state != TrialState.FAIL for t in trials) == 5
+
+
+def test_non_finite_loss_prunes_the_trial_with_its_reason(tmp_path, monkeypatch):
+    real_fit = search.objective.fit
+    monkeypatch.setattr(search.objective, "fit", lambda config, recipe, *a, **kw: real_fit(
+        config, recipe.replace(optimizer="sgd", lr=1e12, momentum=0.9), *a, **kw))
+    url = f"sqlite:///{tmp_path / 'nan.db'}"
+    main(["run", "--trials", "3", "--storage", url, "--max-macs", "0", *QUICK])
+    trained = [t for t in trials_of(url) if "infeasible" not in t.user_attrs]
+    assert trained and all(t.state == TrialState.PRUNED for t in trained)
+    assert all(t.user_attrs["fail_reason"] == "non-finite training loss" for t in trained)
+
+
+def poll_dashboard(base: str, stop: threading.Event, codes: list):
+    while not stop.is_set():
+        for path in ("/api/studies", "/api/studies/1?after=0"):
+            try:
+                with urllib.request.urlopen(base + path, timeout=10) as r:
+                    codes.append(r.status)
+            except Exception as exc:  # noqa: BLE001 - recorded and asserted on below
+                codes.append(repr(exc))
+        time.sleep(0.1)
+
+
+def test_four_sqlite_workers_and_a_live_dashboard_never_lock(tmp_path, capfd):
+    from test_dashboard import free_port
+    url = f"sqlite:///{tmp_path / 'busy.db'}"
+    tiny = ["--subset", "64", "--epochs", "1", "--val-size", "200", "--no-progress"]
+    assert main(["run", "--trials", "4", "--storage", url, *tiny]) in (0, 1)
+    port = free_port()
+    dash = cli("dashboard", "--storage", url, "--port", str(port))
+    stop, codes = threading.Event(), []
+    try:
+        wait_for(lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=2).status == 200,
+                 timeout=60, what="the dashboard")
+        poller = threading.Thread(target=poll_dashboard, args=(f"http://127.0.0.1:{port}", stop, codes))
+        poller.start()
+        main(["run", "--workers", "4", "--trials", "196", "--storage", url, *tiny])
+    finally:
+        stop.set()
+        dash.terminate()
+        dash.wait(timeout=20)
+    out, err = capfd.readouterr()
+    trials = trials_of(url)
+    assert len(trials) == 200 and sorted(t.number for t in trials) == list(range(200))
+    assert not [t for t in trials if t.state in (TrialState.FAIL, TrialState.RUNNING, TrialState.WAITING)]
+    assert "locked" not in (out + err).lower()
+    assert codes and all(c == 200 for c in codes), [c for c in codes if c != 200][:3]
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+def _pg_bin(name: str) -> str | None:
+    found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    return str(found[-1]) if found else None
+
+
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory):
+    """A real PostgreSQL server on loopback for this module; yields a URL with a password in it."""
+    pytest.importorskip("psycopg", reason="psycopg is not installed (pip install -e '.[test]')")
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if not initdb:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL server binaries missing: .ci/run installs Debian's postgresql package")
+        pytest.skip("PostgreSQL server not installed (apt-get install postgresql)")
+    from test_dashboard import free_port
+    # Not under pytest's tmp dir: that is private to root, and the server runs as another user.
+    root = Path(tempfile.mkdtemp(prefix="mnist-search-pg-"))
+    data, sock = root / "data", root / "sock"
+    sock.mkdir()
+    as_user = []
+    if os.geteuid() == 0:  # the server refuses to run as root
+        subprocess.run(["chown", "-R", "postgres:postgres", str(root)], check=True)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    subprocess.run([*as_user, initdb, "-D", str(data), "-A", "trust", "-U", "postgres"], check=True,
+                   capture_output=True)
+    port = free_port()
+    subprocess.run([*as_user, pg_ctl, "-D", str(data), "-w", "-l", str(root / "log"), "-o",
+                    f"-p {port} -k {sock} -c listen_addresses=127.0.0.1", "start"], check=True, capture_output=True)
+    try:
+        import psycopg
+        with psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres",
+                             autocommit=True) as con:
+            con.execute("CREATE DATABASE mnist")
+        yield f"postgresql://postgres:s3cret-pw@127.0.0.1:{port}/mnist"
+    finally:
+        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "fast", "stop"], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_three_workers_share_a_postgres_study(postgres, capsys):
+    assert main(["run", "--trials", "2", "--storage", postgres, *QUICK]) in (0, 1)
+    printed = capsys.readouterr().out
+    assert "s3cret-pw" not in printed and "***" in printed  # the password is masked
+    workers = [cli("worker", "--study", "arch", "--storage", postgres, "--trials", "3", "--no-progress")
+               for _ in range(3)]
+    outputs = [w.communicate(timeout=300) for w in workers]
+    for w, (out, err) in zip(workers, outputs):
+        assert w.returncode == 0, err
+        assert "s3cret-pw" not in out + err
+    trials = trials_of(postgres)
+    numbers = [t.number for t in trials]
+    assert len(numbers) == 11 and sorted(numbers) == list(range(11))  # unique, none lost
+    assert all(t.state.is_finished() for t in trials)
+
+
+def test_unreachable_postgres_is_one_masked_line(capsys):
+    code = main(["best", "--storage", "postgresql://me:hunter2@127.0.0.1:1/nothing"])
+    err = capsys.readouterr().err
+    assert code == 4 and "hunter2" not in err and len(err.strip().splitlines()) == 1
