@@ -44,6 +44,12 @@ class TrialBar:
         self.bar.close()
 
 
+def check_data(data_root) -> None:
+    """Verify the MNIST files before any study is touched, so a data problem writes nothing."""
+    from mnistnet import data as mdata
+    mdata.ensure_files(mdata.resolve_root(data_root))
+
+
 def default_study_name(space_name: str, objective: str) -> str:
     return space_name if objective == "accuracy" else f"{space_name}-{objective}"
 
@@ -58,6 +64,7 @@ def run_search(args) -> int:
     except KeyError as exc:
         raise CliError(exc.args[0], NOT_FOUND) from None
     device = resolve_device(args.device)
+    check_data(args.data_root)
     profile = profiles.for_device(device.type, args.subset, args.epochs, args.max_macs)
     spec = StudySpec(name=args.study or default_study_name(args.space, args.objective), storage=args.storage,
                      space=args.space, base=args.base if args.space == "recipe" else "",
@@ -100,6 +107,10 @@ def run_join(args) -> int:
     """`mnist-search worker`: join a study created by `run` (possibly from another machine)."""
     import secrets
 
+    from mnistnet.train import resolve_device
+
+    resolve_device(args.device)
+    check_data(args.data_root)
     storage = open_storage(args.storage, create=False)
     study = load_existing(args.storage, args.study, storage)
     spec = StudySpec.from_study(study, args.storage)

@@ -1,0 +1,88 @@
+"""Every command, fed bad input: one clear line on stderr, a non-zero documented exit code, no traceback,
+nothing half-written."""
+import gzip
+
+import pytest
+
+from search.cli import main
+
+
+@pytest.fixture(scope="module")
+def corrupt_root(tmp_path_factory):
+    from mnistnet import data as mdata
+    root = tmp_path_factory.mktemp("corrupt")
+    raw = mdata.ensure_files(root)
+    with gzip.open(raw / "train-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(b"garbage")
+    return root
+
+
+def cases(tmp, url, corrupt):
+    missing_db = f"sqlite:///{tmp / 'absent.db'}"
+    return [
+        # (argv, exit code, words the message must contain)
+        (["run", "--trials", "-1"], 2, "positive whole number"),
+        (["run", "--trials", "abc"], 2, "positive whole number"),
+        (["run", "--timeout", "0"], 2, "positive number"),
+        (["run", "--workers", "0"], 2, "positive whole number"),
+        (["run", "--space", "nope", "--storage", url], 5, "unknown space"),
+        (["run", "--space", "recipe", "--base", "nope", "--storage", url], 5, "unknown preset"),
+        (["run", "--pruner", "magic"], 2, "invalid choice"),
+        (["run", "--storage", "not a url"], 4, "malformed storage URL"),
+        (["run", "--storage", "sqlite:////proc/forbidden/x.db"], 4, "cannot open or create"),
+        (["run", "--storage", "postgresql://u:secretpw@127.0.0.1:1/db"], 4, "cannot use storage"),
+        (["run", "--storage", url, "--data-root", str(corrupt), "--trials", "1"], 3, "corrupt"),
+        (["run", "--storage", url, "--objective", "pareto", "--study", "s"], 2, "created with objective"),
+        (["train", "--preset", "nope"], 5, "unknown preset"),
+        (["train", "--epochs", "0"], 2, "positive whole number"),
+        (["train", "--data-root", str(corrupt)], 3, "corrupt"),
+        (["best", "--storage", missing_db], 4, "no study database"),
+        (["best", "--storage", url, "--study", "nope"], 5, "no study named 'nope'"),
+        (["studies", "--storage", "mysql+nodriver://x/y"], 4, "storage"),
+        (["report", "--storage", url, "--study", "nope"], 5, "no study named"),
+        (["export", "--storage", url, "--study", "nope", "--out", str(tmp / "e1")], 5, "no study named"),
+        (["export", "--storage", url, "--study", "s", "--trial", "999", "--out", str(tmp / "e2")], 5, "no trial 999"),
+        (["export", "--storage", url, "--study", "s", "--trial", "x", "--out", str(tmp / "e3")], 2, "trial number"),
+        (["export", "--storage", url, "--study", "s", "--format", "gif", "--out", str(tmp / "e4")], 2, "unknown --format"),
+        (["export", "--storage", url], 2, "required: --out"),
+        (["evaluate", str(tmp / "no-model")], 5, "no model folder"),
+        (["evaluate", str(tmp)], 2, "not an mnist-search model folder"),
+        (["predict", str(tmp / "no-model"), "x.png"], 5, "no model folder"),
+        (["predict"], 2, "required"),
+        (["dashboard", "--port", "99999"], 2, "port number"),
+        (["dashboard", "--storage", missing_db], 4, "no study database"),
+        (["worker", "--storage", url, "--study", "nope"], 5, "no study named"),
+        (["worker", "--storage", url], 2, "required: --study"),
+        (["frobnicate"], 2, "invalid choice"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory, corrupt_root):
+    tmp = tmp_path_factory.mktemp("bad")
+    url = f"sqlite:///{tmp / 'mnist.db'}"
+    assert main(["run", "--study", "s", "--trials", "1", "--storage", url, "--subset", "200", "--epochs", "1",
+                 "--val-size", "200", "--no-progress"]) in (0, 1)
+    return tmp, url, corrupt_root
+
+
+@pytest.mark.parametrize("index", range(33))
+def test_bad_input_gives_one_line_and_a_documented_exit_code(index, env, capsys):
+    tmp, url, corrupt = env
+    argv, code, words = cases(tmp, url, corrupt)[index]
+    before = sorted(p.name for p in tmp.iterdir())
+    try:
+        got = main(argv)
+    except SystemExit as exc:
+        got = exc.code
+    err = capsys.readouterr().err.strip()
+    assert got == code, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert words in err
+    assert "secretpw" not in err
+    assert sorted(p.name for p in tmp.iterdir()) == before  # nothing written on the way out
+
+
+def test_the_table_covers_every_case(env):
+    tmp, url, corrupt = env
+    assert len(cases(tmp, url, corrupt)) == 33
