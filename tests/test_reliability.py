@@ -149,7 +149,7 @@ def test_four_sqlite_workers_and_a_live_dashboard_never_lock(tmp_path, capfd):
     assert main(["run", "--trials", "4", "--storage", url, *tiny]) in (0, 1)
     port = free_port()
     dash = cli("dashboard", "--storage", url, "--port", str(port))
-    stop, codes = threading.Event(), []
+    stop, codes, poller = threading.Event(), [], None
     try:
         wait_for(lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=2).status == 200,
                  timeout=60, what="the dashboard")
@@ -158,14 +158,17 @@ def test_four_sqlite_workers_and_a_live_dashboard_never_lock(tmp_path, capfd):
         main(["run", "--workers", "4", "--trials", "196", "--storage", url, *tiny])
     finally:
         stop.set()
+        if poller is not None:
+            poller.join(timeout=30)  # no request in flight when the server goes down
         dash.terminate()
-        dash.wait(timeout=20)
+        dash_out, dash_err = dash.communicate(timeout=20)
     out, err = capfd.readouterr()
+    assert "locked" not in (dash_out + dash_err).lower(), dash_err[-2000:]
     trials = trials_of(url)
     assert len(trials) == 200 and sorted(t.number for t in trials) == list(range(200))
     assert not [t for t in trials if t.state in (TrialState.FAIL, TrialState.RUNNING, TrialState.WAITING)]
     assert "locked" not in (out + err).lower()
-    assert codes and all(c == 200 for c in codes), [c for c in codes if c != 200][:3]
+    assert codes and all(c == 200 for c in codes), ([c for c in codes if c != 200][:3], dash_err[-3000:])
 
 
 # ---------------------------------------------------------------- PostgreSQL
