@@ -33,6 +33,8 @@ class EpochMetrics:
     val_acc: float
     lr: float
     seconds: float  # wall time of this epoch's training and validation
+    train_seconds: float = 0.0  # of which training (the step loop, up to its one sync)
+    images: int = 0  # training images seen this epoch
 
 
 @dataclass
@@ -98,6 +100,7 @@ def evaluate(model: nn.Module, split: Split, batch_size: int = EVAL_BATCH):
     correct = torch.zeros((), device=device, dtype=torch.long)
     for i in range(0, len(split), batch_size):
         x, y = to_float(split.x[i:i + batch_size]), split.y[i:i + batch_size]
+        x = x.contiguous(memory_format=torch.channels_last)
         with _autocast(device):
             logits = model(x).float()
         loss_sum += F.cross_entropy(logits, y, reduction="sum")
@@ -135,9 +138,9 @@ def fit(config: NetConfig, recipe: Recipe, data: MNIST, device=None,
     if data.device != device:
         data = data.to(device)
     seed_everything(recipe.seed)
-    model = build(config).to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
+    # channels_last: NHWC convolutions are faster on both oneDNN (CPU, measured 1.4-1.7x on the
+    # presets) and cuDNN.
+    model = build(config).to(device).to(memory_format=torch.channels_last)
     result = FitResult(model, params=trace(config).params)
     opt = _optimizer(model, recipe)
     n = len(data.train)
@@ -157,8 +160,7 @@ def fit(config: NetConfig, recipe: Recipe, data: MNIST, device=None,
             idx = order[step * batch:(step + 1) * batch]
             x = augment(to_float(data.train.x[idx]), recipe.augment, gen)
             y = data.train.y[idx]
-            if device.type == "cuda":
-                x = x.contiguous(memory_format=torch.channels_last)
+            x = x.contiguous(memory_format=torch.channels_last)
             with _autocast(device):
                 logits = model(x).float()
             loss = F.cross_entropy(logits, y, label_smoothing=recipe.label_smoothing)
@@ -174,7 +176,8 @@ def fit(config: NetConfig, recipe: Recipe, data: MNIST, device=None,
         if bar is not None:
             bar.close()
         seen = steps * batch
-        train_loss = loss_sum.item() / seen
+        train_loss = loss_sum.item() / seen  # the epoch's one host sync
+        train_seconds = time.perf_counter() - t0
         if not math.isfinite(train_loss):
             result.status = "diverged"
             break
@@ -183,7 +186,7 @@ def fit(config: NetConfig, recipe: Recipe, data: MNIST, device=None,
             result.status = "diverged"
             break
         metrics = EpochMetrics(epoch, train_loss, correct.item() / seen, val_loss, val_acc,
-                               opt.param_groups[0]["lr"], time.perf_counter() - t0)
+                               opt.param_groups[0]["lr"], time.perf_counter() - t0, train_seconds, seen)
         result.history.append(metrics)
         if on_epoch is not None and on_epoch(metrics):
             result.status = "stopped"

@@ -144,6 +144,15 @@ def _add_search_commands(sub) -> None:
     add_data_args(p)
     p.set_defaults(func=_lazy("run_cmd", "run_join"))
 
+    p = sub.add_parser("bench", help="measure trainer and study speed against the source pipeline")
+    p.add_argument("--images", type=positive_int, help="training images per measurement (default: per model)")
+    p.add_argument("--trials", type=int, default=20, help="trials of the end-to-end study (0: skip; default 20)")
+    p.add_argument("--worker-trials", type=int, default=24, help="trials per GPU worker-count run (default 24)")
+    p.add_argument("--profile", action="store_true", help="also profile the CPU training step")
+    p.add_argument("--out", metavar="FILE", help="JSON output (default studies/bench/bench-DEVICE.json)")
+    add_data_args(p)
+    p.set_defaults(func=_lazy("bench", "run_bench"))
+
     p = sub.add_parser("best", help="print a study's best trial and Pareto front")
     add_storage_args(p, "study name (default: the only study in the storage)")
     p.set_defaults(func=_lazy("run_cmd", "run_best"))
