@@ -15,44 +15,24 @@ class Parser(argparse.ArgumentParser):
         self.exit(errors.USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return value
+def _number(cast, ok, expected: str):
+    """An argparse type: `cast` the text and check it with `ok`, else say what was expected."""
+    def parse(text: str):
+        try:
+            value = cast(text)
+        except ValueError:
+            value = None
+        if value is None or not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+    parse.__name__ = expected  # argparse names the type in some messages
+    return parse
 
 
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def unit_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
-    return value
-
-
-def port_arg(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port number 1-65535, got {text!r}")
-    return value
+positive_int = _number(int, lambda v: v >= 1, "a positive whole number")
+positive_float = _number(float, lambda v: v > 0, "a positive number")
+unit_float = _number(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
+port_arg = _number(int, lambda v: 1 <= v <= 65535, "a port number 1-65535")
 
 
 def add_data_args(p) -> None:
@@ -92,15 +72,8 @@ def subset_arg(text: str) -> int:
     return 0 if text == "all" else positive_int(text)
 
 
-def budget_arg(text: str) -> int:
-    """A non-negative bound where 0 means none."""
-    try:
-        value = int(text.replace("_", "").replace(",", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number (0 for no bound), got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number (0 for no bound), got {text!r}")
-    return value
+budget_arg = _number(lambda t: int(t.replace("_", "").replace(",", "")), lambda v: v >= 0,
+                     "a whole number (0 for no bound)")
 
 
 def add_storage_args(p, study_help: str) -> None:

@@ -8,6 +8,16 @@ from search.cli import main
 TINY = ["--subset", "1000", "--epochs", "2", "--no-progress", "--seed", "1"]
 
 
+def run_cli(capsys, *argv):
+    """(exit code, stdout, stderr) of `mnist-search ARGV`, run in-process."""
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
 @pytest.fixture(scope="session")
 def mnist():
     """Real MNIST (train/val/test) on the CPU, loaded once for the whole session."""

@@ -9,16 +9,8 @@ from PIL import Image
 from mnistnet.augment import to_float
 from mnistnet.preprocess import load_images, to_mnist
 from mnistnet.rundir import load_run
+from conftest import run_cli
 from search.cli import main
-
-
-def run(capsys, *argv):
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture(scope="session")
@@ -80,7 +72,7 @@ def test_onnx_model_gives_the_pytorch_predictions_in_onnxruntime(exported, mnist
 def test_export_retrain_reports_mean_and_std_over_seeds(tiny_study, tmp_path, capsys):
     url, _, _ = tiny_study
     out = tmp_path / "retrained"
-    code, printed, _ = run(capsys, "export", "--storage", url, "--retrain", "--seeds", "2", "--subset", "2000",
+    code, printed, _ = run_cli(capsys, "export", "--storage", url, "--retrain", "--seeds", "2", "--subset", "2000",
                            "--epochs", "1", "--format", "pt", "--out", str(out))
     assert code == 0 and "±" in printed
     card = json.loads((out / "card.json").read_text())
@@ -94,17 +86,17 @@ def test_export_refuses_an_untrained_trial_and_a_foreign_folder(tiny_study, tmp_
     import optuna
     study = optuna.load_study(study_name="arch", storage=url)
     infeasible = next(t.number for t in study.trials if "infeasible" in t.user_attrs)
-    code, _, err = run(capsys, "export", "--storage", url, "--trial", str(infeasible), "--out", str(tmp_path / "x"))
+    code, _, err = run_cli(capsys, "export", "--storage", url, "--trial", str(infeasible), "--out", str(tmp_path / "x"))
     assert code == 2 and "never trained" in err and not (tmp_path / "x").exists()
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
-    code, _, err = run(capsys, "export", "--storage", url, "--out", str(tmp_path / "mine"))
+    code, _, err = run_cli(capsys, "export", "--storage", url, "--out", str(tmp_path / "mine"))
     assert code == 2 and "not an earlier export" in err
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
 
 
 def test_evaluate_prints_accuracy_confusion_and_draws_the_errors(good_model, capsys):
-    code, out, _ = run(capsys, "evaluate", str(good_model))
+    code, out, _ = run_cli(capsys, "evaluate", str(good_model))
     assert code == 0 and "test accuracy" in out and "true\\pred" in out
     report = json.loads((good_model / "evaluation.json").read_text())
     cm = np.array(report["confusion"])
@@ -149,14 +141,14 @@ def test_predict_reads_image_files_in_order(good_model, mnist, tmp_path, capsys)
         path = tmp_path / f"digit{i}.{'png' if i % 2 else 'jpg'}"
         paper_digit(mnist.test.x[i].numpy(), dark_on_light=i % 3 != 0).save(path)
         files.append(str(path))
-    code, out, _ = run(capsys, "predict", str(good_model), *files, "--json")
+    code, out, _ = run_cli(capsys, "predict", str(good_model), *files, "--json")
     assert code == 0
     results = json.loads(out)
     assert [r["file"] for r in results] == files
     assert all(0 <= r["digit"] <= 9 and 0.1 <= r["confidence"] <= 1 for r in results)
     correct = sum(r["digit"] == int(mnist.test.y[i]) for i, r in enumerate(results))
     assert correct >= 8
-    code, out, _ = run(capsys, "predict", str(good_model), files[0])
+    code, out, _ = run_cli(capsys, "predict", str(good_model), files[0])
     assert code == 0 and out.startswith(f"{files[0]}: {results[0]['digit']} (")
 
 
@@ -168,20 +160,20 @@ def test_predict_and_evaluate_reject_bad_model_folders(make, code, message, tmp_
     (tmp_path / "img.png").write_bytes(b"")
     for command in ("evaluate", "predict"):
         extra = [str(tmp_path / "img.png")] if command == "predict" else []
-        got, _, err = run(capsys, command, *make(tmp_path), *extra)
+        got, _, err = run_cli(capsys, command, *make(tmp_path), *extra)
         assert got == code and message in err and len(err.strip().splitlines()) == 1
 
 
 def test_predict_rejects_a_non_image_file(good_model, tmp_path, capsys):
     bad = tmp_path / "notes.png"
     bad.write_text("this is text, not a picture")
-    code, _, err = run(capsys, "predict", str(good_model), str(bad))
+    code, _, err = run_cli(capsys, "predict", str(good_model), str(bad))
     assert code == 2 and "not a readable image" in err and len(err.strip().splitlines()) == 1
 
 
 def test_report_is_one_self_contained_page(tiny_study, tmp_path, capsys):
     url, _, _ = tiny_study
-    code, _, _ = run(capsys, "report", "--storage", url, "--out", str(tmp_path))
+    code, _, _ = run_cli(capsys, "report", "--storage", url, "--out", str(tmp_path))
     assert code == 0
     page = (tmp_path / "arch.html").read_text()
     for title in ("Optimization history", "Pareto front", "Hyperparameter importances", "Parallel coordinates",

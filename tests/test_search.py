@@ -9,16 +9,7 @@ from optuna.trial import TrialState
 
 from search.cli import main
 
-from conftest import TINY
-
-
-def run(capsys, *argv):
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from conftest import TINY, run_cli
 
 
 def test_tiny_study_has_complete_pruned_and_infeasible_trials(tiny_study):
@@ -72,27 +63,27 @@ def test_optuna_command_line_reads_our_database(tiny_study):
 
 def test_best_and_studies_commands(tiny_study, capsys):
     url, _, _ = tiny_study
-    code, out, _ = run(capsys, "best", "--storage", url)
+    code, out, _ = run_cli(capsys, "best", "--storage", url)
     assert code == 0 and "Pareto front" in out and "best trial" in out
-    code, out, _ = run(capsys, "studies", "--storage", url)
+    code, out, _ = run_cli(capsys, "studies", "--storage", url)
     assert code == 0 and "arch" in out and "11" in out
 
 
 def test_resuming_with_another_objective_is_refused(tiny_study, capsys):
     url, _, _ = tiny_study
-    code, _, err = run(capsys, "run", "--study", "arch", "--objective", "pareto", "--storage", url, *TINY)
+    code, _, err = run_cli(capsys, "run", "--study", "arch", "--objective", "pareto", "--storage", url, *TINY)
     assert code == 2 and "created with objective 'accuracy'" in err and len(err.splitlines()) == 1
 
 
 def test_unknown_study_is_exit_5(tiny_study, capsys):
     url, _, _ = tiny_study
-    code, _, err = run(capsys, "best", "--study", "nope", "--storage", url)
+    code, _, err = run_cli(capsys, "best", "--study", "nope", "--storage", url)
     assert code == 5 and "no study named 'nope'" in err and "arch" in err
 
 
 def test_pareto_study_keeps_accuracy_and_parameters(tmp_path, capsys):
     url = f"sqlite:///{tmp_path / 'p.db'}"
-    code, out, _ = run(capsys, "run", "--objective", "pareto", "--space", "recipe", "--base", "seed002",
+    code, out, _ = run_cli(capsys, "run", "--objective", "pareto", "--space", "recipe", "--base", "seed002",
                        "--max-params", "0", "--trials", "3", "--storage", url, *TINY)
     assert code == 0 and "Pareto front" in out
     study = optuna.load_study(study_name="recipe-pareto", storage=url)
@@ -105,7 +96,7 @@ def test_pareto_study_keeps_accuracy_and_parameters(tmp_path, capsys):
 
 def test_two_workers_share_one_study(tmp_path, capsys):
     url = f"sqlite:///{tmp_path / 'w.db'}"
-    code, _, _ = run(capsys, "run", "--workers", "2", "--trials", "4", "--storage", url,
+    code, _, _ = run_cli(capsys, "run", "--workers", "2", "--trials", "4", "--storage", url,
                      "--subset", "500", "--epochs", "1", "--no-progress")
     assert code in (0, 1)  # 1 only if every sampled net was over budget
     trials = optuna.load_study(study_name="arch", storage=url).trials
@@ -122,5 +113,5 @@ def test_two_workers_share_one_study(tmp_path, capsys):
     (["best", "--storage", "sqlite:////nonexistent/dir/x.db"], 4, "no study database"),
 ])
 def test_bad_run_input_gives_one_line(argv, code, message, capsys):
-    got, _, err = run(capsys, *argv)
+    got, _, err = run_cli(capsys, *argv)
     assert got == code and message in err and len(err.strip().splitlines()) == 1
