@@ -7,6 +7,7 @@ The folder is assembled under a temporary name and renamed into place, so it is 
 """
 from __future__ import annotations
 
+import datetime
 import json
 import shutil
 import statistics
@@ -157,7 +158,7 @@ def run_export(args) -> int:
     data = mdata.load(args.data_root, device=device)
     card = {"study": study.study_name, "trial": trial.number, "params": trace(config).params,
             "macs": trace(config).macs, "val_acc": fronts.accuracy(trial), "recipe": recipe.to_dict(),
-            "trial_params": trial.params, "exported": __import__("datetime").date.today().isoformat()}
+            "trial_params": trial.params, "exported": datetime.date.today().isoformat()}
     if args.retrain:
         print(f"retraining trial {trial.number} on train+validation with {args.seeds} seeds")
         model, accs = retrain(config, recipe, data, args.seeds, device, args.epochs, args.subset)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 from .errors import NOT_FOUND, USAGE, CliError
@@ -30,7 +31,7 @@ def load(folder, device="cpu"):
     try:
         config, model = load_run(folder, device)
     except (ConfigError, json.JSONDecodeError, RuntimeError, KeyError, EOFError, ValueError,
-            __import__("pickle").UnpicklingError) as exc:
+            pickle.UnpicklingError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CliError(f"{folder} holds an unreadable or foreign model ({reason[:200]}): "
                        f"re-export it with `mnist-search export`", USAGE) from None
