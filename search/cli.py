@@ -32,6 +32,7 @@ def _number(cast, ok, expected: str):
 positive_int = _number(int, lambda v: v >= 1, "a positive whole number")
 positive_float = _number(float, lambda v: v > 0, "a positive number")
 unit_float = _number(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
+count_arg = _number(int, lambda v: v >= 0, "a whole number >= 0")
 port_arg = _number(int, lambda v: 1 <= v <= 65535, "a port number 1-65535")
 
 
@@ -119,8 +120,8 @@ def _add_search_commands(sub) -> None:
 
     p = sub.add_parser("bench", help="measure trainer and study speed against the source pipeline")
     p.add_argument("--images", type=positive_int, help="training images per measurement (default: per model)")
-    p.add_argument("--trials", type=int, default=20, help="trials of the end-to-end study (0: skip; default 20)")
-    p.add_argument("--worker-trials", type=int, default=24, help="trials per GPU worker-count run (default 24)")
+    p.add_argument("--trials", type=count_arg, default=20, help="trials of the end-to-end study (0: skip; default 20)")
+    p.add_argument("--worker-trials", type=count_arg, default=24, help="trials per GPU worker-count run (default 24)")
     p.add_argument("--profile", action="store_true", help="also profile the CPU training step")
     p.add_argument("--out", metavar="FILE", help="JSON output (default studies/bench/bench-DEVICE.json)")
     add_data_args(p)
