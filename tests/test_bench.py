@@ -12,7 +12,6 @@ def test_bench_measures_both_pipelines_and_writes_json(tmp_path, capsys):
     assert [m["model"] for m in figures["models"]] == ["seed001", "seed002", "arch-typical"]
     for m in figures["models"]:
         assert m["ours_img_s"] > 0 and m["source_img_s"] > 0
-        assert m["ratio"] == round(m["ours_img_s"] / m["source_img_s"], 2) or abs(
-            m["ratio"] - m["ours_img_s"] / m["source_img_s"]) < 0.02
+        assert abs(m["ratio"] - m["ours_img_s"] / m["source_img_s"]) < 0.02 * m["ratio"] + 0.01
         assert m["model"] in printed
     assert figures["workers"] == "not measured (no GPU)"
