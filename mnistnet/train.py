@@ -79,7 +79,9 @@ def _scheduler(opt, r: Recipe, steps_per_epoch: int):
     if r.scheduler == "step":
         return torch.optim.lr_scheduler.StepLR(opt, step_size=r.step_size * steps_per_epoch, gamma=r.gamma)
     if r.scheduler == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=r.lr, total_steps=total)
+        # cycle_momentum=False: the recipe's (searched) momentum is used as given, not replaced
+        # by OneCycleLR's own 0.95 -> 0.85 cycle.
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=r.lr, total_steps=total, cycle_momentum=False)
     if r.scheduler == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
     return None
