@@ -54,11 +54,15 @@ class FitResult:
         return self.history[-1].val_acc if self.history else 0.0
 
 
+class DeviceError(RuntimeError):
+    """The asked-for device is not available."""
+
+
 def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda asked for, but no CUDA GPU is visible: use --device cpu or auto")
+        raise DeviceError("--device cuda asked for, but no CUDA GPU is visible: use --device cpu or auto")
     return torch.device(name)
 
 

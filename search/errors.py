@@ -1,17 +1,67 @@
-"""User-facing failures: one line on stderr and a documented exit code, never a traceback."""
+"""What can go wrong for a caller of the engine, as exception types.
+
+Every failure the engine reports on purpose is a `SearchError`; its subclass says what kind of
+problem it is, its message says what is wrong and how to fix it. The command line maps the kinds
+to exit codes (search/cli.py); a notebook catches them like any exception.
+"""
 from __future__ import annotations
 
-# Exit codes (listed in the README).
-OK = 0
-FAILED = 1  # the work ran but failed (e.g. every trial failed)
-USAGE = 2  # bad or missing arguments
-DATA = 3  # MNIST files missing or corrupt
-STORAGE = 4  # storage URL malformed, database unreachable or not writable
-NOT_FOUND = 5  # unknown study, preset, space, trial, or model folder
-INTERRUPTED = 130  # Ctrl-C
+
+class SearchError(Exception):
+    """Base of every failure the engine reports on purpose."""
 
 
-class CliError(Exception):
-    def __init__(self, message: str, code: int = USAGE):
-        super().__init__(message)
-        self.code = code
+class BadArgument(SearchError, ValueError):
+    """An argument is out of range or contradicts another (e.g. target_acc 1.5, finals -1)."""
+
+
+class ImpossibleBudget(BadArgument):
+    """The parameter or MAC budget leaves nothing to train (e.g. max_params 10)."""
+
+
+class SettingsMismatch(BadArgument):
+    """A resumed study is asked to run with other defining settings than it was created with."""
+
+
+class DeviceUnavailable(SearchError):
+    """The asked-for device (e.g. cuda) is not there."""
+
+
+class DataUnavailable(SearchError):
+    """The MNIST files are missing, corrupt or unreadable."""
+
+
+class StorageError(SearchError):
+    """The storage URL is malformed, the database unreachable, unwritable, or lacks a driver."""
+
+
+class NotFound(SearchError, LookupError):
+    """Something named does not exist."""
+
+
+class UnknownStudy(NotFound):
+    """No study by that name in the storage (or no study at all)."""
+
+
+class UnknownSpace(NotFound):
+    """No search space by that name."""
+
+
+class UnknownPreset(NotFound):
+    """No preset by that name."""
+
+
+class UnknownTrial(NotFound):
+    """No such trial, or it holds no model to export."""
+
+
+class NoResult(NotFound):
+    """The study has no trained model yet."""
+
+
+class ModelFolderError(SearchError):
+    """A folder is not (or no longer) a readable exported model."""
+
+
+class TrainingFailed(SearchError):
+    """Training ran but did not produce a usable model (e.g. every trial failed, retraining diverged)."""

@@ -5,7 +5,7 @@ import json
 import pickle
 from pathlib import Path
 
-from .errors import NOT_FOUND, USAGE, CliError
+from .errors import ModelFolderError, NotFound
 
 CARD_JSON = "card.json"
 REQUIRED = ("config.json", "weights.pt")
@@ -14,11 +14,11 @@ REQUIRED = ("config.json", "weights.pt")
 def check(folder) -> Path:
     folder = Path(folder)
     if not folder.is_dir():
-        raise CliError(f"no model folder at {folder}: pass a folder written by `mnist-search export`", NOT_FOUND)
+        raise NotFound(f"no model folder at {folder}: pass a folder written by `mnist-search export`")
     missing = [name for name in REQUIRED if not (folder / name).is_file()]
     if missing:
-        raise CliError(f"{folder} is not an mnist-search model folder (missing {', '.join(missing)}): "
-                       f"pass a folder written by `mnist-search export`", USAGE)
+        raise ModelFolderError(f"{folder} is not an mnist-search model folder (missing {', '.join(missing)}): "
+                               f"pass a folder written by `mnist-search export`")
     return folder
 
 
@@ -33,8 +33,8 @@ def load(folder, device="cpu"):
     except (ConfigError, json.JSONDecodeError, RuntimeError, KeyError, EOFError, ValueError,
             pickle.UnpicklingError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CliError(f"{folder} holds an unreadable or foreign model ({reason[:200]}): "
-                       f"re-export it with `mnist-search export`", USAGE) from None
+        raise ModelFolderError(f"{folder} holds an unreadable or foreign model ({reason[:200]}): "
+                               f"re-export it with `mnist-search export`") from None
     card = {}
     if (folder / CARD_JSON).is_file():
         card = json.loads((folder / CARD_JSON).read_text())

@@ -1,8 +1,9 @@
-"""Per-device trial budgets: how much data, how many epochs, how much compute a trial may use.
+"""Per-device budgets: the proxy stage (how much data and how many epochs a cheap trial gets, how
+much compute a net may cost) and the finals (how many candidates are retrained, for how long).
 
-The CPU profile is sized for 2-core machines: `mnist-search run --trials 100` should end within
-about 20 minutes and still find a >= 97 % model. The GPU profile trains on the full training split
-for a real epoch budget.
+CPU: sized for a 2-core machine, where `mnist-search run --trials 100` (proxy and finals) should
+end within 45 minutes with a >= 99.4 % model; bench/RESULTS.md has the measurements behind it.
+GPU: the full training split in the proxy, more finals, longer finals.
 """
 from __future__ import annotations
 
@@ -12,23 +13,30 @@ from dataclasses import dataclass, replace
 @dataclass(frozen=True)
 class Profile:
     name: str
-    subset: int | None  # training images per trial (None: all 55,000)
-    epochs: int
+    subset: int | None  # proxy training images per trial (None: all 55,000)
+    epochs: int  # proxy epochs per trial
     max_macs: int | None  # multiply-accumulates per image a sampled net may cost
+    finals: int  # distinct top proxy trials retrained at full fidelity
+    final_epochs: int
+    recipe_base: str  # the recipe space's default base net on this device
 
     def describe(self) -> str:
         images = f"{self.subset:,} training images" if self.subset else "all 55,000 training images"
         macs = f"MACs <= {self.max_macs:,} per image" if self.max_macs else "no MACs bound"
-        return f"profile {self.name}: {images}, {self.epochs} epochs per trial, {macs}"
+        finals = (f"then {self.finals} finals on all 55,000 images x {self.final_epochs} epochs"
+                  if self.finals else "no finals")
+        return f"profile {self.name}: proxy {images} x {self.epochs} epochs, {macs}; {finals}"
 
 
-CPU = Profile("cpu", subset=8000, epochs=4, max_macs=1_500_000)
-GPU = Profile("gpu", subset=None, epochs=16, max_macs=None)
-OVERRIDE_HINT = "override with --subset N|all, --epochs E, --max-macs M"
+CPU = Profile("cpu", subset=8000, epochs=4, max_macs=2_000_000, finals=3, final_epochs=15,
+              recipe_base="gap8k")
+GPU = Profile("gpu", subset=None, epochs=8, max_macs=None, finals=6, final_epochs=20, recipe_base="seed001")
+OVERRIDE_HINT = "override with --subset N|all, --epochs E, --max-macs M (0: none), --finals K, --final-epochs E"
 
 
-def for_device(device_type: str, subset=None, epochs=None, max_macs=None) -> Profile:
-    """The device's profile with any explicit overrides applied (subset 0 means all images)."""
+def for_device(device_type: str, subset=None, epochs=None, max_macs=None, finals=None,
+               final_epochs=None) -> Profile:
+    """The device's profile with any explicit overrides applied (subset 0 / max_macs 0: no bound)."""
     p = GPU if device_type == "cuda" else CPU
     if subset is not None:
         p = replace(p, subset=subset or None)
@@ -36,4 +44,8 @@ def for_device(device_type: str, subset=None, epochs=None, max_macs=None) -> Pro
         p = replace(p, epochs=epochs)
     if max_macs is not None:
         p = replace(p, max_macs=max_macs or None)
+    if finals is not None:
+        p = replace(p, finals=finals)
+    if final_epochs is not None:
+        p = replace(p, final_epochs=final_epochs)
     return p

@@ -5,10 +5,23 @@ import os
 import sqlite3
 from pathlib import Path
 
-from .errors import STORAGE, CliError
+from .errors import BadArgument, StorageError
 
 DEFAULT_URL = "sqlite:///studies/mnist.db"
-HEARTBEAT_SECONDS = int(os.environ.get("MNIST_SEARCH_HEARTBEAT", "30"))
+HEARTBEAT_ENV = "MNIST_SEARCH_HEARTBEAT"
+
+
+def heartbeat_seconds() -> int:
+    """Seconds between trial heartbeats: $MNIST_SEARCH_HEARTBEAT (default 30), read at use."""
+    text = os.environ.get(HEARTBEAT_ENV, "30")
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise BadArgument(f"{HEARTBEAT_ENV}={text!r} is not a whole number of seconds >= 1: "
+                          f"set it to e.g. 30 or unset it")
+    return value
 
 
 def mask(url: str) -> str:
@@ -47,12 +60,12 @@ def _prepare_sqlite(path: Path) -> None:
         finally:
             con.close()
     except (OSError, sqlite3.Error) as exc:
-        raise CliError(f"cannot open or create the SQLite database {path}: {exc}; "
-                       f"choose a writable --storage path", STORAGE) from None
+        raise StorageError(f"cannot open or create the SQLite database {path}: {exc}; "
+                           f"choose a writable --storage path") from None
 
 
 def open_storage(url: str, create: bool = True, heartbeat: bool = True):
-    """An Optuna RDBStorage for `url`; malformed, unreachable or unwritable storage is a CliError."""
+    """An Optuna RDBStorage for `url`; malformed, unreachable or unwritable storage is a StorageError."""
     import warnings
 
     import optuna
@@ -63,14 +76,13 @@ def open_storage(url: str, create: bool = True, heartbeat: bool = True):
     try:
         make_url(url)
     except ArgumentError:
-        raise CliError(f"malformed storage URL {mask(url)!r}: expected e.g. sqlite:///studies/mnist.db "
-                       f"or postgresql://user:password@host/dbname", STORAGE) from None
+        raise StorageError(f"malformed storage URL {mask(url)!r}: expected e.g. sqlite:///studies/mnist.db "
+                           f"or postgresql://user:password@host/dbname") from None
     engine_kwargs = {}
     db = sqlite_path(url)
     if db is not None:
         if not create and not db.exists():
-            raise CliError(f"no study database at {db}: run `mnist-search run` first or pass --storage",
-                           STORAGE)
+            raise StorageError(f"no study database at {db}: run `mnist-search run` first or pass --storage")
         _prepare_sqlite(db)
         engine_kwargs = {"connect_args": {"timeout": 60}}  # wait for a writer rather than fail
     else:
@@ -81,13 +93,14 @@ def open_storage(url: str, create: bool = True, heartbeat: bool = True):
             kwargs = {}
             if heartbeat:
                 # A worker that dies mid-trial stops beating; its trial is marked FAIL and re-run once.
-                kwargs = dict(heartbeat_interval=HEARTBEAT_SECONDS, grace_period=2 * HEARTBEAT_SECONDS,
+                beat = heartbeat_seconds()
+                kwargs = dict(heartbeat_interval=beat, grace_period=2 * beat,
                               heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
             return RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
     except ImportError as exc:
         missing = getattr(exc.__cause__, "name", None) or getattr(exc, "name", None) or "its database driver"
-        raise CliError(f"the storage URL needs the Python module {missing!r}: install it (for postgresql:// "
-                       f"run `pip install 'mnist-search[postgres]'`, which brings psycopg)", STORAGE) from None
+        raise StorageError(f"the storage URL needs the Python module {missing!r}: install it (for postgresql:// "
+                           f"run `pip install 'mnist-search[postgres]'`, which brings psycopg)") from None
     except (SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        raise CliError(f"cannot use storage {mask(url)}: {reason}", STORAGE) from None
+        raise StorageError(f"cannot use storage {mask(url)}: {reason}") from None

@@ -1,19 +1,27 @@
-"""Creating or resuming a study: directions, sampler, pruner, its settings, and the warm-start trials."""
+"""The study spec (what a study is run with) and creating or resuming the Optuna study it names."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import optuna
 
-from .errors import NOT_FOUND, USAGE, CliError
+from . import records
+from .errors import BadArgument, SettingsMismatch, UnknownStudy
 from .storage import mask, open_storage
 
 PRUNERS = ("hyperband", "median", "none")
 OBJECTIVES = ("accuracy", "pareto")
 # Settings that define what a study's values mean; a resumed study must be run with the same ones.
-DEFINING = ("space", "base", "objective", "max_params", "max_macs", "val_size")
+DEFINING = ("space", "base", "objective", "max_params", "max_macs", "val_size", "epochs", "subset",
+            "final_epochs", "final_subset")
+# The command-line flag of each defining setting, and what "no bound" is written as there.
+FLAGS = {"objective": "--objective", "subset": "--subset", "final_epochs": "--final-epochs",
+         "final_subset": "--final-subset"}
+WARMUP = 0.3  # the one-cycle schedule's share of warm-up steps (OneCycleLR's pct_start)
+METRIC_NAMES = {"accuracy": ["validation accuracy"], "pareto": ["validation accuracy", "parameters"]}
 
 
 @dataclass
@@ -25,22 +33,48 @@ class StudySpec:
     objective: str
     max_params: int | None
     max_macs: int | None
-    epochs: int
+    epochs: int  # proxy epochs per trial
     pruner: str
     seed: int
-    subset: int | None = None  # training images per trial (None: all)
+    subset: int | None = None  # proxy training images per trial (None: all)
     val_size: int = 5000
+    finals: int = 0  # top-K distinct proxy trials retrained at full fidelity
+    final_epochs: int = 15
+    final_subset: int | None = None  # training images of a final (None: all; a slice only for quick tries)
+    target_acc: float = 0.994  # the answer: the smallest final reaching this validation accuracy
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> "StudySpec":
+        if self.objective not in OBJECTIVES:
+            raise BadArgument(f"unknown objective {self.objective!r}: choose one of {', '.join(OBJECTIVES)}")
+        if self.pruner not in PRUNERS:
+            raise BadArgument(f"unknown pruner {self.pruner!r}: choose one of {', '.join(PRUNERS)}")
+        if not (isinstance(self.target_acc, (int, float)) and 0 < self.target_acc <= 1):
+            raise BadArgument(f"target accuracy must be in (0, 1], got {self.target_acc!r}: "
+                              f"e.g. 0.994 for 99.4 %")
+        if not isinstance(self.finals, int) or self.finals < 0:
+            raise BadArgument(f"finals must be a whole number >= 0, got {self.finals!r} (0: no finals)")
+        for key in ("epochs", "final_epochs"):
+            if not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
+                raise BadArgument(f"{key} must be a whole number >= 1, got {getattr(self, key)!r}")
+        for key in ("subset", "final_subset"):
+            if getattr(self, key) is not None and getattr(self, key) < 1:
+                raise BadArgument(f"{key} must be >= 1 training image, got {getattr(self, key)!r} (None: all)")
+        if self.val_size < 1:
+            raise BadArgument(f"val_size must be >= 1 image, got {self.val_size!r}")
+        return self
 
     @classmethod
     def from_study(cls, study: optuna.Study, storage: str) -> "StudySpec":
         """The settings a study was created with (what `mnist-search worker` joins with)."""
-        from dataclasses import fields
         attrs = study.user_attrs
         missing = [f.name for f in fields(cls) if f.name not in ("storage", "name") and f.name not in attrs
                    and f.default is dataclasses.MISSING]
         if missing:
-            raise CliError(f"study {study.study_name!r} was not created by `mnist-search run` "
-                           f"(no {', '.join(missing)} recorded): start it with `mnist-search run`", USAGE)
+            raise BadArgument(f"study {study.study_name!r} was not created by mnist-search "
+                              f"(no {', '.join(missing)} recorded): start it with `mnist-search run`")
         known = {f.name for f in fields(cls)}
         return cls(name=study.study_name, storage=storage,
                    **{k: v for k, v in attrs.items() if k in known and k not in ("storage", "name")})
@@ -53,22 +87,34 @@ class StudySpec:
     def directions(self) -> list[str]:
         return ["maximize", "minimize"] if self.pareto else ["maximize"]
 
+    @property
+    def warmup_epochs(self) -> int:
+        """Epochs until the proxy's one-cycle warm-up has ended: no pruning before them."""
+        return min(self.epochs, max(1, math.ceil(WARMUP * self.epochs)))
+
 
 def make_sampler(seed: int | None) -> optuna.samplers.BaseSampler:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         # constant_liar keeps parallel workers from sampling the same point; group handles the
         # conditional parameters of the arch space. The objective's trial.set_constraint values
-        # steer the sampler away from over-budget nets.
+        # (Optuna 5's replacement of constraints_func) steer the sampler away from over-budget nets.
         return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True,
                                           n_startup_trials=10)
 
 
-def make_pruner(name: str, epochs: int) -> optuna.pruners.BasePruner:
-    if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(epochs, 2), reduction_factor=3)
-    if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+def sampler_seed(spec: StudySpec, trials_so_far: int, worker: int = 0) -> int:
+    """A seed that differs per run and per worker, so a resumed run samples new points."""
+    return (spec.seed * 1_000_003 + trials_so_far * 101 + worker) % 2**31
+
+
+def make_pruner(spec: StudySpec) -> optuna.pruners.BasePruner:
+    """A pruner that never judges a trial before its one-cycle warm-up has ended."""
+    if spec.pruner == "hyperband" and spec.epochs > spec.warmup_epochs:
+        return optuna.pruners.HyperbandPruner(min_resource=spec.warmup_epochs, max_resource=spec.epochs,
+                                              reduction_factor=3)
+    if spec.pruner in ("median", "hyperband") and spec.epochs > spec.warmup_epochs:
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=spec.warmup_epochs)
     return optuna.pruners.NopPruner()
 
 
@@ -79,8 +125,7 @@ def load_existing(storage_url: str, name: str, storage=None) -> optuna.Study:
     except KeyError:
         names = optuna.get_all_study_names(storage)
         known = f"known studies: {', '.join(names)}" if names else "the storage holds no study yet"
-        raise CliError(f"no study named {name!r} ({known}); run `mnist-search studies` to list them",
-                       NOT_FOUND) from None
+        raise UnknownStudy(f"no study named {name!r} ({known}); run `mnist-search studies` to list them") from None
 
 
 def pick_study(storage_url: str, name: str | None, storage=None) -> optuna.Study:
@@ -92,49 +137,45 @@ def pick_study(storage_url: str, name: str | None, storage=None) -> optuna.Study
     if len(names) == 1:
         return load_existing(storage_url, names[0], storage)
     if not names:
-        raise CliError(f"{mask(storage_url)} holds no study yet: run `mnist-search run` first", NOT_FOUND)
-    raise CliError(f"several studies in {mask(storage_url)} ({', '.join(names)}): choose one with --study",
-                   NOT_FOUND)
+        raise UnknownStudy(f"{mask(storage_url)} holds no study yet: run `mnist-search run` first")
+    raise UnknownStudy(f"several studies in {mask(storage_url)} ({', '.join(names)}): choose one with --study")
 
 
-def open_study(spec: StudySpec, storage=None, sampler_seed: int | None = None) -> optuna.Study:
+def check_resume(spec: StudySpec, storage) -> None:
+    """Refuse, before anything is written, to resume a study with other defining settings."""
+    if spec.name not in optuna.get_all_study_names(storage):
+        return
+    stored = optuna.load_study(study_name=spec.name, storage=storage).user_attrs
+    for key in DEFINING:
+        if key in stored and stored[key] != getattr(spec, key):
+            flag = FLAGS.get(key, f"--{key.replace('_', '-')}")
+            value = stored[key]
+            shown = ("all" if key.endswith("subset") else 0) if value is None else value
+            raise SettingsMismatch(f"study {spec.name!r} was created with {key} {value!r}, not "
+                                   f"{getattr(spec, key)!r}: rerun with {flag} {shown} or choose a new --study")
+
+
+def open_study(spec: StudySpec, storage=None, seed: int | None = None, worker: int = 0) -> optuna.Study:
     """Create the study, or resume it after checking it was made with the same defining settings."""
     storage = storage or open_storage(spec.storage)
-    sampler = make_sampler(spec.seed if sampler_seed is None else sampler_seed)
-    pruner = make_pruner(spec.pruner, spec.epochs)
+    check_resume(spec, storage)
+    pruner = make_pruner(spec)
     if spec.name in optuna.get_all_study_names(storage):
-        study = optuna.load_study(study_name=spec.name, storage=storage, sampler=sampler, pruner=pruner)
-        _check_same_settings(study, spec)
+        study = optuna.load_study(study_name=spec.name, storage=storage, pruner=pruner)
+        n = len(study.get_trials(deepcopy=False))
+        study.sampler = make_sampler(sampler_seed(spec, n, worker) if seed is None else seed)
+        # Settings that may change between runs (finals, target) are the latest run's.
+        for key in ("finals", "target_acc", "pruner"):
+            study.set_user_attr(key, getattr(spec, key))
         return study
     study = optuna.create_study(storage=storage, study_name=spec.name, directions=spec.directions,
-                                sampler=sampler, pruner=pruner, load_if_exists=True)
+                                sampler=make_sampler(sampler_seed(spec, 0, worker) if seed is None else seed),
+                                pruner=pruner, load_if_exists=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(METRIC_NAMES[spec.objective])  # the dashboard and report label axes with them
     for key, value in asdict(spec).items():
         if key != "storage":  # never store a URL that may carry a password
             study.set_user_attr(key, value)
+    records.mark_study(study)
     return study
-
-
-def _check_same_settings(study: optuna.Study, spec: StudySpec) -> None:
-    stored = study.user_attrs
-    for key in DEFINING:
-        if key in stored and stored[key] != getattr(spec, key):
-            flag = "--objective" if key == "objective" else f"--{key.replace('_', '-')}"
-            raise CliError(f"study {spec.name!r} was created with {key} {stored[key]!r}, not "
-                           f"{getattr(spec, key)!r}: rerun with {flag} {stored[key]} or choose a new --study",
-                           USAGE)
-
-
-def enqueue_warm_starts(study: optuna.Study, space, budget) -> list[str]:
-    """Enqueue the source presets that fit the budget, once, as the study's first trials."""
-    from mnistnet.model import trace
-    from space import PRESET_ATTR
-
-    if study.trials:
-        return []
-    queued = []
-    for start in space.warm_starts():
-        shape = trace(start.config)
-        if max(budget.excess(shape.params, shape.macs)) <= 0:
-            study.enqueue_trial(start.params, user_attrs={PRESET_ATTR: start.preset})
-            queued.append(start.preset)
-    return queued

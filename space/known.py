@@ -40,3 +40,16 @@ KNOWN = [
     Known("gap8k", gap_net([8, 10, 14], [10, 14, 14, 12], 8), RECIPE),
     Known("gap10k", gap_net([8, 12, 16], [12, 16, 16, 14], 10), RECIPE),
 ]
+
+
+def base_net(name: str):
+    """(NetConfig, Recipe) of a source preset or a known net, by name; KeyError if neither."""
+    from mnistnet import presets
+    for k in KNOWN:
+        if k.name == name:
+            return k.config, k.recipe
+    if name in presets.PRESETS:
+        p = presets.get(name)
+        return p.config, p.recipe
+    raise KeyError(f"unknown base net {name!r}; choose a preset ({', '.join(presets.PRESETS)}) "
+                   f"or a known net ({', '.join(k.name for k in KNOWN)})")

@@ -5,7 +5,8 @@ import torch
 from mnistnet import data as mdata
 from search.cli import main
 
-TINY = ["--subset", "1000", "--epochs", "2", "--no-progress", "--seed", "1"]
+TINY = ["--subset", "1000", "--epochs", "2", "--no-progress", "--seed", "1", "--finals", "1", "--final-epochs", "1",
+        "--final-subset", "2000"]
 
 
 def run_cli(capsys, *argv):
@@ -36,6 +37,6 @@ def tiny_study(tmp_path_factory):
     folder = tmp_path_factory.mktemp("study")
     url = f"sqlite:///{folder / 'mnist.db'}"
     assert main(["run", "--trials", "8", "--storage", url, *TINY]) == 0
-    first = len(optuna.load_study(study_name="arch", storage=url).trials)
+    first = sum(t.user_attrs.get("stage") == "proxy" for t in optuna.load_study(study_name="arch", storage=url).trials)
     assert main(["run", "--trials", "3", "--storage", url, *TINY]) == 0
     return url, folder, first

@@ -2,6 +2,7 @@
 nothing half-written."""
 import gzip
 
+import optuna
 import pytest
 
 from search.cli import main
@@ -26,7 +27,7 @@ def cases(tmp, url, corrupt):
         (["run", "--timeout", "0"], 2, "positive number"),
         (["run", "--workers", "0"], 2, "positive whole number"),
         (["run", "--space", "nope", "--storage", url], 5, "unknown space"),
-        (["run", "--space", "recipe", "--base", "nope", "--storage", url], 5, "unknown preset"),
+        (["run", "--space", "recipe", "--base", "nope", "--storage", url], 5, "unknown base net"),
         (["run", "--pruner", "magic"], 2, "invalid choice"),
         (["run", "--storage", "not a url"], 4, "malformed storage URL"),
         (["run", "--storage", "sqlite:////proc/forbidden/x.db"], 4, "cannot open or create"),
@@ -43,7 +44,7 @@ def cases(tmp, url, corrupt):
         (["export", "--storage", url, "--study", "nope", "--out", str(tmp / "e1")], 5, "no study named"),
         (["export", "--storage", url, "--study", "s", "--trial", "999", "--out", str(tmp / "e2")], 5, "no trial 999"),
         (["export", "--storage", url, "--study", "s", "--trial", "x", "--out", str(tmp / "e3")], 2, "trial number"),
-        (["export", "--storage", url, "--study", "s", "--format", "gif", "--out", str(tmp / "e4")], 2, "unknown --format"),
+        (["export", "--storage", url, "--study", "s", "--format", "gif", "--out", str(tmp / "e4")], 2, "unknown format"),
         (["export", "--storage", url], 2, "required: --out"),
         (["evaluate", str(tmp / "no-model")], 5, "no model folder"),
         (["evaluate", str(tmp)], 2, "not an mnist-search model folder"),
@@ -54,6 +55,9 @@ def cases(tmp, url, corrupt):
         (["worker", "--storage", url, "--study", "nope"], 5, "no study named"),
         (["worker", "--storage", url], 2, "required: --study"),
         (["frobnicate"], 2, "invalid choice"),
+        (["run", "--storage", url, "--study", "s", "--target-acc", "1.5"], 2, "accuracy in (0, 1]"),
+        (["run", "--storage", url, "--study", "s", "--target-acc", "0"], 2, "accuracy in (0, 1]"),
+        (["run", "--storage", url, "--study", "s", "--finals", "-1"], 2, "whole number >= 0"),
     ]
 
 
@@ -62,15 +66,16 @@ def env(tmp_path_factory, corrupt_root):
     tmp = tmp_path_factory.mktemp("bad")
     url = f"sqlite:///{tmp / 'mnist.db'}"
     assert main(["run", "--study", "s", "--trials", "1", "--storage", url, "--subset", "200", "--epochs", "1",
-                 "--val-size", "200", "--no-progress"]) in (0, 1)
+                 "--val-size", "200", "--no-progress", "--finals", "0"]) == 0
     return tmp, url, corrupt_root
 
 
-@pytest.mark.parametrize("index", range(33))
+@pytest.mark.parametrize("index", range(36))
 def test_bad_input_gives_one_line_and_a_documented_exit_code(index, env, capsys):
     tmp, url, corrupt = env
     argv, code, words = cases(tmp, url, corrupt)[index]
-    before = sorted(p.name for p in tmp.iterdir())
+    trials_before = len(optuna.load_study(study_name="s", storage=url).trials)
+    before = sorted(p.name for p in tmp.iterdir() if "-wal" not in p.name and "-shm" not in p.name)
     try:
         got = main(argv)
     except SystemExit as exc:
@@ -80,9 +85,10 @@ def test_bad_input_gives_one_line_and_a_documented_exit_code(index, env, capsys)
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert words in err
     assert "secretpw" not in err
-    assert sorted(p.name for p in tmp.iterdir()) == before  # nothing written on the way out
+    assert sorted(p.name for p in tmp.iterdir() if "-wal" not in p.name and "-shm" not in p.name) == before
+    assert len(optuna.load_study(study_name="s", storage=url).trials) == trials_before  # study untouched
 
 
 def test_the_table_covers_every_case(env):
     tmp, url, corrupt = env
-    assert len(cases(tmp, url, corrupt)) == 33
+    assert len(cases(tmp, url, corrupt)) == 36

@@ -20,7 +20,7 @@ from search.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 # Small, quick trials: few images, a small validation split, one or two epochs.
-QUICK = ["--subset", "300", "--epochs", "1", "--val-size", "500", "--no-progress", "--seed", "2"]
+QUICK = ["--subset", "300", "--epochs", "1", "--val-size", "500", "--no-progress", "--seed", "2", "--finals", "0"]
 
 
 def cli(*argv, env=None, **kw):
@@ -54,7 +54,7 @@ def running_after_a_completed_trial(url):
     return bool(done) and bool(running)
 
 
-SLOWER = ["--subset", "3000", "--epochs", "3", "--val-size", "500", "--no-progress", "--seed", "3"]
+SLOWER = ["--subset", "3000", "--epochs", "3", "--val-size", "500", "--no-progress", "--seed", "3", "--finals", "0"]
 
 
 def test_sigkill_mid_trial_is_failed_retried_and_loses_nothing(tmp_path):
@@ -145,8 +145,8 @@ def poll_dashboard(base: str, stop: threading.Event, codes: list):
 def test_four_sqlite_workers_and_a_live_dashboard_never_lock(tmp_path, capfd):
     from test_dashboard import free_port
     url = f"sqlite:///{tmp_path / 'busy.db'}"
-    tiny = ["--subset", "64", "--epochs", "1", "--val-size", "200", "--no-progress"]
-    assert main(["run", "--trials", "4", "--storage", url, *tiny]) in (0, 1)
+    tiny = ["--subset", "64", "--epochs", "1", "--val-size", "200", "--no-progress", "--finals", "0"]
+    assert main(["run", "--trials", "4", "--storage", url, *tiny]) == 0
     port = free_port()
     dash = cli("dashboard", "--storage", url, "--port", str(port))
     stop, codes, poller = threading.Event(), [], None
@@ -165,7 +165,9 @@ def test_four_sqlite_workers_and_a_live_dashboard_never_lock(tmp_path, capfd):
     out, err = capfd.readouterr()
     assert "locked" not in (dash_out + dash_err).lower(), dash_err[-2000:]
     trials = trials_of(url)
-    assert len(trials) == 200 and sorted(t.number for t in trials) == list(range(200))
+    # The workers stop together at 200 (MaxTrialsCallback); two finishing at the same instant may
+    # each start one more, so at most workers - 1 extra.
+    assert 200 <= len(trials) <= 203 and sorted(t.number for t in trials) == list(range(len(trials)))
     assert not [t for t in trials if t.state in (TrialState.FAIL, TrialState.RUNNING, TrialState.WAITING)]
     assert "locked" not in (out + err).lower()
     assert codes and all(c == 200 for c in codes), ([c for c in codes if c != 200][:3], dash_err[-3000:])
@@ -213,7 +215,7 @@ def postgres(tmp_path_factory):
 
 
 def test_three_workers_share_a_postgres_study(postgres, capsys):
-    assert main(["run", "--trials", "2", "--storage", postgres, *QUICK]) in (0, 1)
+    assert main(["run", "--trials", "2", "--storage", postgres, *QUICK]) == 0
     printed = capsys.readouterr().out
     assert "s3cret-pw" not in printed and "***" in printed  # the password is masked
     workers = [cli("worker", "--study", "arch", "--storage", postgres, "--trials", "3", "--no-progress")

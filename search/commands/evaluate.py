@@ -1,4 +1,4 @@
-"""`mnist-search evaluate DIR` and `mnist-search predict DIR image ...`."""
+"""`mnist-search evaluate DIR`: test accuracy, confusion matrix and misclassified digits of a model."""
 from __future__ import annotations
 
 import json
@@ -10,8 +10,7 @@ from mnistnet import data as mdata
 from mnistnet.augment import to_float
 from mnistnet.train import predict
 
-from . import model_dir
-from .errors import USAGE, CliError
+from .. import model_dir
 
 
 def confusion_matrix(true: torch.Tensor, pred: torch.Tensor) -> torch.Tensor:
@@ -45,7 +44,7 @@ def misclassified_grid(images: torch.Tensor, true, pred, path: Path, columns: in
     return n
 
 
-def run_evaluate(args) -> int:
+def main(args) -> int:
     _, model, card = model_dir.load(args.model_dir)
     data = mdata.load(args.data_root, device="cpu")
     x = to_float(data.test.x)
@@ -63,28 +62,4 @@ def run_evaluate(args) -> int:
     print(f"test accuracy {acc:.2%} ({len(wrong)} of {len(data.test)} wrong)")
     print(format_confusion(cm))
     print(f"{shown} misclassified digits drawn in {png}")
-    return 0
-
-
-def run_predict(args) -> int:
-    from mnistnet.preprocess import ImageError, load_images
-
-    _, model, _ = model_dir.load(args.model_dir)
-    missing = [p for p in args.images if not Path(p).is_file()]
-    if missing:
-        raise CliError(f"no such image file: {missing[0]}", USAGE)
-    try:
-        x = load_images(args.images)
-    except ImageError as exc:
-        raise CliError(f"{exc}: give PNG, JPEG or other image files", USAGE) from None
-    probs = predict(model, x)
-    conf, digits = probs.max(1)
-    results = [{"file": str(p), "digit": int(d), "confidence": round(float(c), 4),
-                "probabilities": [round(float(v), 4) for v in row]}
-               for p, d, c, row in zip(args.images, digits, conf, probs)]
-    if args.json:
-        print(json.dumps(results, indent=2))
-    else:
-        for r in results:
-            print(f"{r['file']}: {r['digit']} ({r['confidence']:.1%})")
     return 0

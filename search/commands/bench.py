@@ -29,7 +29,9 @@ from mnistnet import presets
 from mnistnet.model import NetConfig, build, count_params
 from mnistnet.presets import ERA_AUGMENT
 from mnistnet.recipe import Recipe
-from mnistnet.train import fit, resolve_device
+from mnistnet.train import fit
+
+from ..api import resolve_device
 
 # A typical net the CPU arch study found under 20k parameters (trial 63 of the 100-trial CPU study
 # recorded in bench/RESULTS.md): 4-5x5 BN conv, five 16-channel 3x3 BN convs, two pools, FC head.
@@ -96,9 +98,10 @@ def source_pipeline(config, recipe, root: Path, images: int, device) -> float:
 def study_wall_time(trials: int, workers: int, device: str, extra=()) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "search", "run", "--trials", str(trials), "--workers", str(workers),
-               "--storage", f"sqlite:///{tmp}/bench.db", "--no-progress", "--device", device, *extra]
+               "--storage", f"sqlite:///{tmp}/bench.db", "--no-progress", "--device", device, "--finals", "0",
+               *extra]
         start = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True, cwd=Path(__file__).resolve().parents[1])
+        subprocess.run(cmd, check=True, capture_output=True, cwd=Path(__file__).resolve().parents[2])
         return time.perf_counter() - start
 
 
@@ -109,7 +112,7 @@ def profile_cpu(config, recipe, data, images: int, rows: int = 10) -> str:
     return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
 
 
-def run_bench(args) -> int:
+def main(args) -> int:
     device = resolve_device(args.device)
     gpu = device.type == "cuda"
     root = mdata.resolve_root(args.data_root)

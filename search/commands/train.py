@@ -1,4 +1,4 @@
-"""`mnist-search train`: one preset, trained and written to a run folder."""
+"""`mnist-search train`: one preset, trained and written to a run folder; `mnist-search presets`."""
 from __future__ import annotations
 
 import time
@@ -6,11 +6,12 @@ from pathlib import Path
 
 from mnistnet import data as mdata
 from mnistnet import presets
-from mnistnet.model import count_macs, count_params, summary
+from mnistnet.model import count_macs, summary
 from mnistnet.rundir import save_run
-from mnistnet.train import evaluate, fit, resolve_device
+from mnistnet.train import evaluate, fit
 
-from .errors import NOT_FOUND, CliError
+from ..api import resolve_device
+from ..errors import BadArgument, UnknownPreset
 
 
 def format_epoch(m, epochs: int) -> str:
@@ -18,16 +19,16 @@ def format_epoch(m, epochs: int) -> str:
             f"val loss {m.val_loss:.4f} acc {m.val_acc:.2%}  lr {m.lr:.3g}  {m.seconds:.1f}s")
 
 
-def run_train(args) -> int:
+def main(args) -> int:
     try:
         preset = presets.get(args.preset)
     except KeyError as exc:
-        raise CliError(exc.args[0], NOT_FOUND) from None
+        raise UnknownPreset(exc.args[0]) from None
     try:
         recipe = preset.recipe.replace(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                        momentum=args.momentum, seed=args.seed).validate()
     except ValueError as exc:
-        raise CliError(str(exc)) from None
+        raise BadArgument(str(exc)) from None
     device = resolve_device(args.device)
     out = Path(args.out or Path("studies") / "runs" / f"{preset.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     data = mdata.load(args.data_root, val_size=args.val_size, device=device).subset(args.subset)
@@ -48,10 +49,3 @@ def run_train(args) -> int:
         "macs": count_macs(preset.config)})
     print(f"run saved to {out}")
     return 0 if result.status != "diverged" else 1
-
-
-def run_presets(args) -> int:
-    print(f"{'preset':<9}{'params':>10}{'MACs':>13}  description")
-    for p in presets.PRESETS.values():
-        print(f"{p.name:<9}{count_params(p.config):>10,}{count_macs(p.config):>13,}  {p.description}")
-    return 0

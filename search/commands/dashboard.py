@@ -1,10 +1,10 @@
 """`mnist-search dashboard`: optuna-dashboard on our storage, with the trial artifacts visible."""
 from __future__ import annotations
 
-from .storage import artifact_dir, mask, open_storage
+from ..storage import artifact_dir, mask, open_storage
 
 
-def run_dashboard(args) -> int:
+def main(args) -> int:
     from optuna.artifacts import FileSystemArtifactStore
     from optuna_dashboard import run_server
 

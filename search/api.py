@@ -1,0 +1,206 @@
+"""The engine's Python API: run a study (proxy stage, then finals), read its answer, export it.
+
+    import search
+    study = search.run(trials=20, space="arch", storage="sqlite:///studies/nb.db", study="nb")
+    print(search.answer(study).number)
+    search.export(study, out="model/")
+
+Keyword arguments mirror the `mnist-search run` and `export` flags (`--max-params` is max_params);
+bad input raises a `search.SearchError` subclass before anything is written.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from . import profiles, records, selection
+from .errors import (BadArgument, DataUnavailable, DeviceUnavailable, ImpossibleBudget, NoResult, UnknownPreset,
+                     UnknownSpace)
+from .storage import DEFAULT_URL, artifact_dir, mask, open_storage
+from .study import StudySpec, open_study
+from .workers import COUNTED, WorkerJob, run_worker, run_workers
+
+
+
+def resolve_device(name: str):
+    from mnistnet.train import DeviceError, resolve_device as resolve
+    try:
+        return resolve(name)
+    except DeviceError as exc:
+        raise DeviceUnavailable(str(exc)) from None
+
+
+def check_data(data_root) -> None:
+    """Verify the MNIST files before any study is touched, so a data problem writes nothing."""
+    from mnistnet import data as mdata
+    try:
+        mdata.ensure_files(mdata.resolve_root(data_root))
+    except mdata.DataError as exc:
+        raise DataUnavailable(str(exc)) from None
+
+
+def get_space(name: str, base: str | None):
+    import space as spaces
+    if name not in spaces.SPACES:
+        raise UnknownSpace(f"unknown space {name!r}; choose one of: {', '.join(spaces.SPACES)}")
+    try:
+        return spaces.get(name, base)
+    except KeyError as exc:
+        raise UnknownPreset(exc.args[0]) from None
+
+
+def default_study_name(space_name: str, objective: str) -> str:
+    return space_name if objective == "accuracy" else f"{space_name}-{objective}"
+
+
+def counted(study: optuna.Study) -> int:
+    return len(study.get_trials(deepcopy=False, states=COUNTED))
+
+
+def run(trials: int = 100, space: str = "arch", storage: str = DEFAULT_URL, study: str | None = None, *,
+        base: str | None = None, epochs: int | None = None, subset: int | None = None,
+        pruner: str = "hyperband", max_params: int | None = 20000, max_macs: int | None = None,
+        val_size: int = 5000, objective: str = "accuracy", seed: int = 0, workers: int = 1,
+        timeout: float | None = None, artifacts: str | None = None, finals: int | None = None,
+        final_epochs: int | None = None, final_subset: int | None = None, target_acc: float = 0.994, device: str = "auto",
+        data_root: str | None = None, progress: bool = True, log=print) -> optuna.Study:
+    """Run (or resume) a study: `trials` proxy trials, then the finals; returns the optuna.Study.
+
+    subset/epochs/max_macs/finals/final_epochs default to the device profile's (subset 0: all
+    images; max_params or max_macs 0 or None: no bound). final_subset (default: all images) trains
+    the finals on a slice, for quick tries only.
+    """
+    for key, value in (("trials", trials), ("workers", workers)):
+        if not isinstance(value, int) or value < 1:
+            raise BadArgument(f"{key} must be a whole number >= 1, got {value!r}")
+    for key, value in (("max_params", max_params), ("max_macs", max_macs)):
+        if value is not None and value < 0:
+            raise ImpossibleBudget(f"{key} must be >= 0 (0: no bound), got {value!r}")
+    dev = resolve_device(device)
+    profile = profiles.for_device(dev.type, subset, epochs, max_macs, finals, final_epochs)
+    base = base or (profile.recipe_base if space == "recipe" else "")
+    sp = get_space(space, base or None)
+    check_data(data_root)
+    spec = StudySpec(name=study or default_study_name(space, objective), storage=storage, space=space, base=base,
+                     objective=objective, max_params=max_params or None, max_macs=profile.max_macs,
+                     epochs=profile.epochs, pruner=pruner, seed=seed, subset=profile.subset, val_size=val_size,
+                     finals=profile.finals, final_epochs=profile.final_epochs, final_subset=final_subset or None,
+                     target_acc=target_acc)
+    store = open_storage(spec.storage)
+    st = open_study(spec, store)
+    before = counted(st)
+    from .objective import Budget
+    queued = enqueue_warm_starts(st, sp, Budget(spec.max_params, spec.max_macs))
+    log(f"study {spec.name!r} in {mask(spec.storage)}" + (f" (resumed: {before} trials so far)" if before else ""))
+    log(f"space {space}{' on ' + base if base else ''}; objective "
+        f"{'validation accuracy vs parameters (Pareto; no pruning)' if spec.pareto else 'validation accuracy'}; "
+        f"max params {spec.max_params or 'none'}; pruner {spec.pruner if not spec.pareto else 'none'} "
+        f"(from epoch {spec.warmup_epochs}); device {dev}")
+    log(f"{profile.describe()} ({profiles.OVERRIDE_HINT})")
+    if queued:
+        log(f"warm start: {', '.join(queued)} enqueued first")
+    threads = max(1, (os.cpu_count() or 1) // workers) if dev.type == "cpu" else 1
+    job = WorkerJob(spec, device, data_root, str(artifact_dir(spec.storage, artifacts)), before + trials,
+                    timeout, threads)
+    start = time.perf_counter()
+    _stage(st, job, workers, trials, "proxy trials", progress)
+    if counted(st) > before and not any(records.CONFIG in t.user_attrs and records.is_feasible(t)
+                                        for t in st.get_trials(deepcopy=False)):
+        raise ImpossibleBudget(f"every sampled net was over budget (max params {spec.max_params}, max MACs "
+                               f"{spec.max_macs}): raise --max-params or --max-macs")
+    new_finals = enqueue_finals(st, spec.finals)
+    waiting = len(st.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+    if waiting and spec.finals:
+        log(f"finals: {len(new_finals)} new ({', '.join(f'trial {n}' for n in new_finals) or 'none'}), "
+            f"{waiting} to run on {spec.final_subset or 60000 - val_size:,} training images "
+            f"x {spec.final_epochs} epochs")
+        job.until = counted(st) + waiting
+        job.timeout = None  # finals always finish: they are what the run delivers
+        _stage(st, job, min(workers, waiting), waiting, "finals", progress)
+    log(f"\n{trials} trials requested, {time.perf_counter() - start:.0f}s wall time")
+    return st
+
+
+def _stage(st: optuna.Study, job: WorkerJob, workers: int, total: int, desc: str, progress: bool) -> None:
+    from .progress import TrialBar
+    bar = TrialBar(st, total, desc=desc, enabled=progress)
+    try:
+        if workers == 1:
+            run_worker(job, callbacks=[bar])
+        else:
+            codes = run_workers(job, workers, on_poll=bar.refresh)
+            if any(codes):
+                bar.bar.write(f"warning: {sum(1 for c in codes if c)} of {workers} workers exited with an error")
+    finally:
+        bar.close()
+
+
+def enqueue_warm_starts(study: optuna.Study, space, budget) -> list[str]:
+    """Enqueue the space's warm starts that fit the budget, once, as a new study's first trials."""
+    from mnistnet.model import trace
+    if study.get_trials(deepcopy=False):
+        return []
+    queued = []
+    for start in space.warm_starts():
+        shape = trace(start.config)
+        if max(budget.excess(shape.params, shape.macs)) <= 0:
+            study.enqueue_trial(start.params, user_attrs={records.PRESET: start.preset, records.STAGE: records.PROXY})
+            queued.append(start.preset)
+    return queued
+
+
+def enqueue_finals(study: optuna.Study, k: int) -> list[int]:
+    """Enqueue a final for each of the top-k distinct proxy trials that has none yet."""
+    if k <= 0:
+        return []
+    done = selection.finals_of(study)
+    new = []
+    for t in selection.finalists(study, k):
+        if t.number in done:
+            continue
+        attrs = {records.STAGE: records.FINAL, records.FINAL_OF: t.number}
+        if records.preset(t):
+            attrs[records.PRESET] = records.preset(t)
+        study.enqueue_trial(t.params, user_attrs=attrs, skip_if_exists=False)
+        new.append(t.number)
+    return new
+
+
+def answer(study: optuna.Study, target_acc: float | None = None) -> optuna.trial.FrozenTrial:
+    """The study's answer (see search.selection.answer); NoResult when nothing has trained yet."""
+    a = selection.answer(study, target_acc)
+    if a is None:
+        raise NoResult(f"study {study.study_name!r} has no trained model within budget yet: run more trials")
+    return a
+
+
+def load(study: str | None = None, storage: str = DEFAULT_URL) -> optuna.Study:
+    """An existing study (the storage's only one when no name is given)."""
+    from .study import pick_study
+    return pick_study(storage, study, open_storage(storage, create=False, heartbeat=False))
+
+
+def storage_url(study: optuna.Study, default: str) -> str:
+    """The URL a study object was opened with (its artifacts sit beside a SQLite file)."""
+    backend = getattr(study._storage, "_backend", study._storage)
+    url = getattr(backend, "url", None)
+    return url if isinstance(url, str) else default
+
+
+def export(study: optuna.Study | str | None = None, out: str | Path = "model", *, trial: int | str = "answer",
+           storage: str = DEFAULT_URL, formats=("pt", "torchscript", "onnx"), retrain: bool = False,
+           seeds: int = 3, epochs: int | None = None, subset: int | None = None, artifacts: str | None = None,
+           device: str = "auto", data_root: str | None = None, log=print) -> dict:
+    """Write a trial's model folder (default: the study's answer); returns its model card."""
+    from . import exporting
+    if isinstance(study, optuna.Study):
+        storage = storage_url(study, storage)
+    else:
+        study = load(study, storage)
+    return exporting.export(study, Path(out), trial=trial, storage_url=storage, formats=formats, retrain=retrain,
+                            seeds=seeds, epochs=epochs, subset=subset, artifacts=artifacts,
+                            device=resolve_device(device), data_root=data_root, log=log)

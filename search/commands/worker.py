@@ -1,0 +1,32 @@
+"""`mnist-search worker`: join a study created by `run` (possibly from another machine) and run trials."""
+from __future__ import annotations
+
+import os
+import secrets
+
+from .. import api, selection
+from ..progress import TrialBar
+from ..storage import artifact_dir, mask, open_storage
+from ..study import StudySpec, load_existing
+from ..workers import WorkerJob, run_worker
+
+
+def main(args) -> int:
+    api.resolve_device(args.device)
+    api.check_data(args.data_root)
+    storage = open_storage(args.storage, create=False)
+    study = load_existing(args.storage, args.study, storage)
+    spec = StudySpec.from_study(study, args.storage)
+    print(f"joining study {spec.name!r} in {mask(args.storage)}: space {spec.space}, {spec.epochs} epochs, "
+          f"{spec.subset or 'all'} training images per trial; {args.trials} trials from this worker")
+    # A sampler seed of its own, so workers on several machines do not propose the same points.
+    job = WorkerJob(spec, args.device, args.data_root, str(artifact_dir(args.storage, args.artifacts)),
+                    api.counted(study) + args.trials, args.timeout, max(1, os.cpu_count() or 1),
+                    sampler_seed=secrets.randbelow(2**31))
+    bar = TrialBar(study, args.trials, enabled=not args.no_progress)
+    try:
+        run_worker(job, callbacks=[bar])
+    finally:
+        bar.close()
+    print(selection.summary(study))
+    return 0

@@ -1,0 +1,195 @@
+"""Writing a trial's model folder: files that run anywhere, with a model card.
+
+The folder holds config.json, recipe.json, weights.pt (a plain state dict), model.ts (TorchScript),
+model.onnx (dynamic batch) and the card (card.json, MODEL_CARD.md). Every model takes raw pixels:
+float32 [N, 1, 28, 28] in [0, 1], normalization inside, and returns logits [N, 10].
+The test set is read here, once, to measure the exported model; it never takes part in selection.
+The folder is assembled under a temporary name and renamed into place, so it is never half-written.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import shutil
+import statistics
+import tempfile
+import warnings
+from pathlib import Path
+
+import optuna
+import torch
+
+from mnistnet import data as mdata
+from mnistnet.data import MNIST, Split
+from mnistnet.model import NetConfig, build
+from mnistnet.recipe import Recipe
+from mnistnet.rundir import save_weights
+from mnistnet.train import evaluate, fit
+
+from . import records
+from .errors import BadArgument, DataUnavailable, ModelFolderError, TrainingFailed, UnknownTrial
+from .model_dir import CARD_JSON
+from .storage import artifact_dir
+
+FORMATS = ("pt", "torchscript", "onnx")
+
+
+def pick_trial(study: optuna.Study, which) -> optuna.trial.FrozenTrial:
+    """'answer' (or 'best'): the study's answer; else a trial number of a trained trial."""
+    if which in ("answer", "best"):
+        from .api import answer
+        return answer(study)
+    try:
+        number = int(which)
+    except (TypeError, ValueError):
+        raise BadArgument(f"trial takes a trial number or 'answer', got {which!r}") from None
+    matches = [t for t in study.get_trials(deepcopy=False) if t.number == number]
+    if not matches:
+        raise UnknownTrial(f"study {study.study_name!r} has no trial {number}")
+    t = matches[0]
+    if not records.is_trained(t):
+        why = records.infeasible_reason(t) or records.fail_reason(t) or "it has no trained model"
+        raise UnknownTrial(f"trial {number} is {t.state.name.lower()} ({why}): export a completed trial "
+                           f"(see `mnist-search best`)")
+    return t
+
+
+def trial_weights(study: optuna.Study, trial, store_dir: Path, config: NetConfig) -> torch.nn.Module:
+    from optuna.artifacts import FileSystemArtifactStore, download_artifact
+
+    ids = records.artifact_ids(study._storage, trial)
+    if records.WEIGHTS_FILE not in ids:
+        raise UnknownTrial(f"trial {trial.number} stored no weights: export with --retrain")
+    model = build(config)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / records.WEIGHTS_FILE
+        try:
+            download_artifact(artifact_store=FileSystemArtifactStore(str(store_dir)),
+                              artifact_id=ids[records.WEIGHTS_FILE], file_path=str(path))
+        except Exception as exc:
+            raise UnknownTrial(f"cannot read trial {trial.number}'s weights from {store_dir} ({exc}): "
+                               f"pass --artifacts DIR or use --retrain") from None
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model.eval()
+
+
+def retrain(config: NetConfig, recipe: Recipe, data: MNIST, seeds: int, device, epochs=None, subset=None, log=print):
+    """Train on train+validation (or its first `subset` images) with `seeds` seeds.
+
+    Returns (the first seed's model, the test accuracy of each seed).
+    """
+    full = MNIST(Split(torch.cat([data.train.x, data.val.x]), torch.cat([data.train.y, data.val.y])),
+                 data.val, data.test).subset(subset)  # val is inside the training data: no selection on it
+    models, accs = [], []
+    for seed in range(seeds):
+        r = recipe.replace(seed=seed, epochs=epochs)
+        result = fit(config, r, full, device, progress=False)
+        if result.status == "diverged":
+            raise TrainingFailed(f"retraining diverged with seed {seed}: the trial's recipe is unstable")
+        accs.append(evaluate(result.model, data.test)[1])
+        models.append(result.model)
+        log(f"  seed {seed}: test accuracy {accs[-1]:.2%} ({result.seconds:.0f}s)")
+    return models[0].cpu().eval(), accs
+
+
+def write_formats(model: torch.nn.Module, folder: Path, formats) -> list[str]:
+    with warnings.catch_warnings():
+        # TorchScript and the TorchScript-based ONNX exporter are deprecated upstream but remain the
+        # formats that load everywhere (C++ libtorch, onnxruntime) without extra packages.
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return _write_formats(model, folder, formats)
+
+
+def _write_formats(model: torch.nn.Module, folder: Path, formats) -> list[str]:
+    model = model.cpu().eval()
+    written = []
+    example = torch.rand(2, 1, 28, 28)
+    if "pt" in formats:
+        save_weights(model, folder / records.WEIGHTS_FILE)
+        written.append(records.WEIGHTS_FILE)
+    if "torchscript" in formats:
+        torch.jit.save(torch.jit.trace(model, example), str(folder / "model.ts"))
+        written.append("model.ts")
+    if "onnx" in formats:
+        torch.onnx.export(model, (example,), str(folder / "model.onnx"), input_names=["pixels"],
+                          output_names=["logits"], dynamic_axes={"pixels": {0: "batch"}, "logits": {0: "batch"}},
+                          dynamo=False)
+        written.append("model.onnx")
+    return written
+
+
+def model_card(card: dict) -> str:
+    r = card["recipe"]
+    test = (f"{card['test_acc_mean']:.2%} ± {card['test_acc_std']:.2%} over {card['retrain_seeds']} retrained seeds"
+            if "test_acc_mean" in card else f"{card['test_acc']:.2%}")
+    stage = "a final (all training images, full epochs)" if card["stage"] == records.FINAL else "a proxy trial"
+    return "\n".join([
+        f"# MNIST digit recogniser — study {card['study']}, trial {card['trial']}", "",
+        f"- Parameters: {card['params']:,}", f"- Multiply-accumulates per image: {card['macs']:,}",
+        f"- Selected as: {stage}; validation accuracy {card['val_acc']:.2%} (model selection used validation only)",
+        f"- Test accuracy (measured once, at export, {card['exported']}): {test}",
+        f"- Recipe: {r['optimizer']} lr {r['lr']:.4g}, momentum {r['momentum']:.3g}, batch {r['batch_size']}, "
+        f"{r['epochs']} epochs, {r['scheduler']} schedule", "",
+        "## Use", "Input: float32 pixels `[N, 1, 28, 28]` in [0, 1], white digit on black as in MNIST "
+        "(normalization is inside the model). Output: logits `[N, 10]`; softmax gives probabilities.",
+        f"Files: {', '.join(card['files'])}.", ""])
+
+
+def check_out(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / CARD_JSON).exists())):
+        raise ModelFolderError(f"{out} exists and is not an earlier export: choose another --out or remove it")
+
+
+def check_formats(formats) -> list[str]:
+    formats = [f.strip() for f in formats if f.strip()]
+    unknown = set(formats) - set(FORMATS)
+    if unknown or not formats:
+        raise BadArgument(f"unknown format {', '.join(sorted(unknown)) or '(empty)'}; choose from {', '.join(FORMATS)}")
+    return formats
+
+
+def export(study: optuna.Study, out: Path, *, trial="answer", storage_url: str, formats=FORMATS, retrain=False,
+           seeds=3, epochs=None, subset=None, artifacts=None, device=torch.device("cpu"), data_root=None,
+           log=print) -> dict:
+    formats = check_formats(formats)
+    check_out(out)
+    t = pick_trial(study, trial)
+    config, recipe = records.config(t), records.recipe(t)
+    try:
+        data = mdata.load(data_root, device=device)
+    except mdata.DataError as exc:
+        raise DataUnavailable(str(exc)) from None
+    card = {"study": study.study_name, "trial": t.number, "stage": records.stage(t),
+            "final_of": records.final_of(t), "params": records.params(t), "macs": records.macs(t),
+            "val_acc": records.accuracy(t), "target_acc": study.user_attrs.get("target_acc"),
+            "recipe": recipe.to_dict(), "trial_params": t.params, "exported": datetime.date.today().isoformat()}
+    if retrain:
+        log(f"retraining trial {t.number} on train+validation with {seeds} seeds")
+        model, accs = retrain(config, recipe, data, seeds, device, epochs, subset, log=log)
+        card.update(test_acc=accs[0], test_accs=accs, test_acc_mean=statistics.mean(accs),
+                    test_acc_std=statistics.stdev(accs) if len(accs) > 1 else 0.0, retrain_seeds=seeds)
+    else:
+        model = trial_weights(study, t, artifact_dir(storage_url, artifacts), config).to(device)
+        card["test_acc"] = evaluate(model, data.test)[1]  # the one look at the test set
+    with tempfile.TemporaryDirectory(dir=out.parent if out.parent.exists() else None) as tmp:
+        staging = Path(tmp) / "export"
+        staging.mkdir()
+        (staging / records.CONFIG_FILE).write_text(config.to_json())
+        (staging / records.RECIPE_FILE).write_text(recipe.to_json())
+        card["files"] = [records.CONFIG_FILE, records.RECIPE_FILE] + write_formats(model, staging, formats) + \
+            [CARD_JSON, "MODEL_CARD.md"]
+        if records.WEIGHTS_FILE not in card["files"]:
+            save_weights(model, staging / records.WEIGHTS_FILE)  # evaluate/predict read it
+            card["files"].insert(2, records.WEIGHTS_FILE)
+        (staging / CARD_JSON).write_text(json.dumps(card, indent=2))
+        (staging / "MODEL_CARD.md").write_text(model_card(card))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.exists():
+            shutil.rmtree(out)
+        shutil.move(str(staging), str(out))
+    acc = (f"test accuracy {card['test_acc_mean']:.2%} ± {card['test_acc_std']:.2%}" if retrain
+           else f"test accuracy {card['test_acc']:.2%}")
+    log(f"exported trial {t.number} ({records.stage(t)}) of {study.study_name!r} ({card['params']:,} params, "
+        f"validation {card['val_acc']:.2%}, {acc}) to {out}")
+    return card

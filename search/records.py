@@ -1,0 +1,181 @@
+"""The one contract for what a study and its trials store, written and read only through here.
+
+A trial of an mnist-search study carries:
+- user attributes (names below): its net's size, config and recipe, the device and numeric
+  precision it trained with, its curves, its stage (proxy or final) and, for a trial that did not
+  train, the reason;
+- Optuna's own `constraints` system attributes (`trial.set_constraint`): a value > 0 means over
+  budget, so samplers and `study.best_trials` know feasibility;
+- Optuna artifacts: config.json, recipe.json and weights.pt, listed with
+  `optuna.artifacts.get_all_artifact_meta`.
+
+The study carries its settings (search.study.StudySpec) and `SCHEMA_KEY`, the version of this
+contract it was written with, so studies made today stay readable after a change.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+SCHEMA_VERSION = 2  # 1: before this module (infeasible trials were COMPLETE with value 0.0)
+SCHEMA_KEY = "records_schema"
+
+# Trial user attributes.
+PARAMS = "params"  # int: parameters of the net
+MACS = "macs"  # int: multiply-accumulates per 28x28 image
+CONFIG = "config"  # dict: mnistnet NetConfig.to_dict()
+RECIPE = "recipe"  # dict: mnistnet Recipe.to_dict(), with the epochs and seed it trained with
+DEVICE = "device"  # str: torch device it trained on
+STAGE = "stage"  # "proxy" (cheap, ranked) or "final" (full data, full epochs)
+FINAL_OF = "final_of"  # int, on a final: the proxy trial it retrains
+PRESET = "preset"  # str: the preset or known net an enqueued trial reproduces (space.PRESET_ATTR)
+TRAIN_IMAGES = "train_images"  # int: training images per epoch
+VAL_ACC_CURVE = "val_acc_curve"  # list[float], one per epoch
+TRAIN_LOSS_CURVE = "train_loss_curve"
+VAL_LOSS_CURVE = "val_loss_curve"
+EPOCHS_TRAINED = "epochs_trained"  # int
+SECONDS = "seconds"  # float: wall time of the trial
+INFEASIBLE = "infeasible"  # str: why the net was not trained (over budget, impossible config)
+FAIL_REASON = "fail_reason"  # str: why training failed or was stopped
+
+PROXY, FINAL = "proxy", "final"
+# Files each trained trial uploads as Optuna artifacts.
+CONFIG_FILE, RECIPE_FILE, WEIGHTS_FILE = "config.json", "recipe.json", "weights.pt"
+ARTIFACT_FILES = (CONFIG_FILE, RECIPE_FILE, WEIGHTS_FILE)
+
+
+# --- writing (the objective) ---
+
+def write_net(trial: optuna.Trial, params: int, macs: int, config: dict, recipe: dict, device: str,
+              stage: str, train_images: int) -> None:
+    for key, value in ((PARAMS, params), (MACS, macs), (CONFIG, config), (RECIPE, recipe), (DEVICE, device),
+                       (STAGE, stage), (TRAIN_IMAGES, train_images)):
+        trial.set_user_attr(key, value)
+
+
+def write_constraints(trial: optuna.Trial, excess: list[float]) -> None:
+    """Optuna's constraint values (<= 0: within budget), one per budget."""
+    trial.set_constraint("params", excess[0])
+    trial.set_constraint("macs", excess[1])
+
+
+def write_infeasible(trial: optuna.Trial, reason: str) -> None:
+    trial.set_user_attr(INFEASIBLE, reason)
+
+
+def write_failure(trial: optuna.Trial, reason: str) -> None:
+    trial.set_user_attr(FAIL_REASON, reason[:400])
+
+
+def write_training(trial: optuna.Trial, history, seconds: float) -> None:
+    trial.set_user_attr(VAL_ACC_CURVE, [m.val_acc for m in history])
+    trial.set_user_attr(TRAIN_LOSS_CURVE, [m.train_loss for m in history])
+    trial.set_user_attr(VAL_LOSS_CURVE, [m.val_loss for m in history])
+    trial.set_user_attr(EPOCHS_TRAINED, len(history))
+    trial.set_user_attr(SECONDS, round(seconds, 2))
+
+
+def upload_files(trial: optuna.Trial, store, config, recipe, model) -> None:
+    """Config, recipe and weights as Optuna artifacts of the trial (dashboard and export read them)."""
+    from optuna.artifacts import upload_artifact
+
+    from mnistnet.rundir import save_weights
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / CONFIG_FILE).write_text(config.to_json())
+        (folder / RECIPE_FILE).write_text(recipe.to_json())
+        save_weights(model, folder / WEIGHTS_FILE)
+        for name in ARTIFACT_FILES:
+            upload_artifact(artifact_store=store, file_path=str(folder / name), study_or_trial=trial)
+
+
+def mark_study(study: optuna.Study) -> None:
+    study.set_user_attr(SCHEMA_KEY, SCHEMA_VERSION)
+
+
+# --- reading (selection, report, export, dashboard, best) ---
+
+def schema(study: optuna.Study) -> int:
+    return int(study.user_attrs.get(SCHEMA_KEY, 1))
+
+
+def accuracy(t: FrozenTrial) -> float:
+    """Validation accuracy: the trial's (first) objective value."""
+    return t.values[0]
+
+
+def params(t: FrozenTrial) -> int:
+    return int(t.user_attrs[PARAMS])
+
+
+def macs(t: FrozenTrial) -> int:
+    return int(t.user_attrs[MACS])
+
+
+def stage(t: FrozenTrial) -> str:
+    return t.user_attrs.get(STAGE, PROXY)
+
+
+def is_final(t: FrozenTrial) -> bool:
+    return stage(t) == FINAL
+
+
+def final_of(t: FrozenTrial) -> int | None:
+    return t.user_attrs.get(FINAL_OF)
+
+
+def preset(t: FrozenTrial) -> str:
+    return t.user_attrs.get(PRESET, "")
+
+
+def curve(t: FrozenTrial) -> list[float]:
+    return list(t.user_attrs.get(VAL_ACC_CURVE, []))
+
+
+def seconds(t: FrozenTrial) -> float:
+    return float(t.user_attrs.get(SECONDS, 0.0))
+
+
+def epochs_trained(t: FrozenTrial) -> int:
+    return int(t.user_attrs.get(EPOCHS_TRAINED, 0))
+
+
+def infeasible_reason(t: FrozenTrial) -> str | None:
+    return t.user_attrs.get(INFEASIBLE)
+
+
+def fail_reason(t: FrozenTrial) -> str | None:
+    return t.user_attrs.get(FAIL_REASON)
+
+
+def is_feasible(t: FrozenTrial) -> bool:
+    """Within every budget (Optuna's constraints), and actually a net."""
+    return INFEASIBLE not in t.user_attrs and all(v <= 0 for v in t.constraints.values())
+
+
+def is_trained(t: FrozenTrial) -> bool:
+    """Completed its training within budget: it has a value and a model."""
+    if t.state != TrialState.COMPLETE or CONFIG not in t.user_attrs:
+        return False
+    # Schema 1 stored over-budget nets as COMPLETE with value 0.0 and an `infeasible` reason.
+    return is_feasible(t)
+
+
+def config(t: FrozenTrial):
+    from mnistnet.model import NetConfig
+    return NetConfig.from_dict(t.user_attrs[CONFIG])
+
+
+def recipe(t: FrozenTrial):
+    from mnistnet.recipe import Recipe
+    return Recipe.from_dict(t.user_attrs[RECIPE])
+
+
+def artifact_ids(storage, t: FrozenTrial) -> dict[str, str]:
+    """File name -> artifact id of a trial's uploaded files (`storage`: the study's storage)."""
+    from optuna.artifacts import get_all_artifact_meta
+    return {m.filename: m.artifact_id for m in get_all_artifact_meta(t, storage=storage)}

@@ -1,0 +1,184 @@
+"""Choosing among trials: the proxy ranking, the finalists, the study's answer, and their tables.
+
+The flow is proxy -> finals -> answer:
+- proxy trials are ranked by validation accuracy (fewer parameters break ties);
+- the finalists are the top K *distinct* proxy trials: a candidate that is a near-copy of one
+  already chosen (same layer layout, parameter count within 25 %) is skipped, so the finals
+  explore K different nets rather than K versions of one;
+- the answer is the smallest final whose validation accuracy reaches the target, else the most
+  accurate final (or, with no finals, the best proxy trial). Test accuracy never takes part.
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from . import records
+
+NEAR_COPY_RATIO = 1.25  # parameter counts within this factor, with one layout, count as one net
+
+
+def trained(study: optuna.Study, stage: str | None = None) -> list[FrozenTrial]:
+    """Completed, within-budget trials (of one stage, if given)."""
+    return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if records.is_trained(t) and (stage is None or records.stage(t) == stage)]
+
+
+def rank_key(t: FrozenTrial):
+    return (-records.accuracy(t), records.params(t))
+
+
+def ranked(trials) -> list[FrozenTrial]:
+    """Best first: highest validation accuracy, then fewer parameters."""
+    return sorted(trials, key=rank_key)
+
+
+def pareto_front(trials) -> list[FrozenTrial]:
+    """Trials no other trial beats on both accuracy (higher) and parameters (fewer), by parameters."""
+    front, best_acc = [], -1.0
+    for t in sorted(trials, key=lambda t: (records.params(t), -records.accuracy(t))):
+        if records.accuracy(t) > best_acc:
+            front.append(t)
+            best_acc = records.accuracy(t)
+    return front
+
+
+def layout(t: FrozenTrial) -> tuple:
+    """A net's shape without its widths: kernels, BatchNorm, pools, head."""
+    cfg = t.user_attrs[records.CONFIG]
+    convs = tuple((layer["kernel"], layer["bn"], layer["pool"]) for layer in cfg["layers"])
+    return convs, tuple(sorted(cfg["head"].items()))
+
+
+def near_copies(a: FrozenTrial, b: FrozenTrial) -> bool:
+    ratio = max(records.params(a), records.params(b)) / max(1, min(records.params(a), records.params(b)))
+    return layout(a) == layout(b) and ratio <= NEAR_COPY_RATIO
+
+
+def finalists(study: optuna.Study, k: int) -> list[FrozenTrial]:
+    """The top-k distinct proxy trials."""
+    chosen: list[FrozenTrial] = []
+    for t in ranked(trained(study, records.PROXY)):
+        if len(chosen) == k:
+            break
+        if not any(near_copies(t, c) for c in chosen):
+            chosen.append(t)
+    return chosen
+
+
+def finals_of(study: optuna.Study) -> dict[int, list[FrozenTrial]]:
+    """Proxy trial number -> its final trials in any state (waiting, running, finished)."""
+    out: dict[int, list[FrozenTrial]] = {}
+    for t in study.get_trials(deepcopy=False):
+        if records.is_final(t) and records.final_of(t) is not None:
+            out.setdefault(records.final_of(t), []).append(t)
+    return out
+
+
+def answer(study: optuna.Study, target_acc: float | None = None) -> FrozenTrial | None:
+    """The study's answer: the smallest final reaching the target validation accuracy, else the most
+    accurate final; with no finished final, the best proxy trial."""
+    target = target_acc if target_acc is not None else study.user_attrs.get("target_acc", 0.994)
+    finals = trained(study, records.FINAL)
+    if finals:
+        reaching = [t for t in finals if records.accuracy(t) >= target]
+        if reaching:
+            return min(reaching, key=lambda t: (records.params(t), -records.accuracy(t)))
+        return ranked(finals)[0]
+    proxies = ranked(trained(study, records.PROXY))
+    return proxies[0] if proxies else None
+
+
+def spearman(xs, ys) -> float | None:
+    """Spearman's rank correlation (average ranks for ties); None for fewer than 3 pairs."""
+    if len(xs) < 3:
+        return None
+
+    def ranks(values):
+        order = sorted(range(len(values)), key=lambda i: values[i])
+        r = [0.0] * len(values)
+        i = 0
+        while i < len(order):
+            j = i
+            while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+                j += 1
+            for m in range(i, j + 1):
+                r[order[m]] = (i + j) / 2 + 1
+            i = j + 1
+        return r
+
+    rx, ry = ranks(list(xs)), ranks(list(ys))
+    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
+    var = math.sqrt(sum((a - mx) ** 2 for a in rx) * sum((b - my) ** 2 for b in ry))
+    return cov / var if var else None
+
+
+def proxy_vs_final(study: optuna.Study) -> list[tuple[FrozenTrial, FrozenTrial]]:
+    """(proxy trial, its finished final) pairs."""
+    proxies = {t.number: t for t in trained(study, records.PROXY)}
+    return [(proxies[records.final_of(f)], f) for f in trained(study, records.FINAL)
+            if records.final_of(f) in proxies]
+
+
+def ranking_quality(study: optuna.Study) -> float | None:
+    """Spearman's rank correlation between proxy score and full-fidelity validation accuracy."""
+    pairs = proxy_vs_final(study)
+    return spearman([records.accuracy(p) for p, _ in pairs], [records.accuracy(f) for _, f in pairs])
+
+
+def counts(study: optuna.Study) -> Counter:
+    trials = study.get_trials(deepcopy=False)
+    c = Counter(t.state.name for t in trials)
+    c["INFEASIBLE"] = sum(1 for t in trials if records.infeasible_reason(t) is not None)
+    c["FINAL"] = sum(1 for t in trials if records.is_final(t) and t.state == TrialState.COMPLETE)
+    return c
+
+
+def describe_counts(study: optuna.Study) -> str:
+    c = counts(study)
+    parts = [f"{len(study.get_trials(deepcopy=False))} trials",
+             f"{c['COMPLETE']} complete ({c['FINAL']} finals)", f"{c['PRUNED'] - c['INFEASIBLE']} pruned",
+             f"{c['INFEASIBLE']} infeasible (over budget, not trained)", f"{c['FAIL']} failed"]
+    if c["RUNNING"]:
+        parts.append(f"{c['RUNNING']} running")
+    if c["WAITING"]:
+        parts.append(f"{c['WAITING']} waiting")
+    return ", ".join(parts)
+
+
+def table(trials) -> str:
+    rows = [f"{'trial':>6} {'stage':>6} {'val acc':>8} {'params':>9} {'MACs':>11} {'epochs':>6} {'seconds':>8}  note"]
+    for t in trials:
+        note = records.preset(t)
+        if records.is_final(t):
+            note = f"final of trial {records.final_of(t)}" + (f", {note}" if note else "")
+        rows.append(f"{t.number:>6} {records.stage(t):>6} {records.accuracy(t):>8.2%} {records.params(t):>9,} "
+                    f"{records.macs(t):>11,} {records.epochs_trained(t):>6} {records.seconds(t):>8.1f}  {note}")
+    return "\n".join(rows)
+
+
+def summary(study: optuna.Study) -> str:
+    lines = [f"study {study.study_name}: {describe_counts(study)}"]
+    proxies = trained(study, records.PROXY)
+    if not proxies and not trained(study):
+        return "\n".join(lines + ["no trial has completed within budget yet"])
+    if proxies:
+        lines += ["", "Pareto front of the proxy stage (validation accuracy vs parameters):",
+                  table(pareto_front(proxies))]
+    finals = ranked(trained(study, records.FINAL))
+    if finals:
+        lines += ["", "Finals (all training images, full epochs):", table(finals)]
+        rho = ranking_quality(study)
+        if rho is not None:
+            lines.append(f"proxy-to-final rank correlation (Spearman) over {len(finals)} finals: {rho:+.2f}")
+    a = answer(study)
+    target = study.user_attrs.get("target_acc", 0.994)
+    verdict = ("reaches" if records.accuracy(a) >= target else "is below") + f" the target {target:.2%}"
+    lines += ["", f"answer: trial {a.number} ({records.stage(a)}): validation accuracy {records.accuracy(a):.2%} "
+                  f"with {records.params(a):,} parameters, {records.macs(a):,} MACs; {verdict}"]
+    lines += [f"  {k} = {v:.4g}" if isinstance(v, float) else f"  {k} = {v}" for k, v in a.params.items()]
+    return "\n".join(lines)

@@ -1,0 +1,134 @@
+"""The Python API on real MNIST slices: search.run -> answer -> search.export, the two stages,
+resume, worker stop at N trials, bad input as SearchError kinds with nothing written."""
+import json
+import re
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+import search
+from search import records, selection
+
+REPO = Path(__file__).resolve().parents[1]
+QUICK = dict(subset=800, epochs=2, finals=2, final_epochs=1, final_subset=3000, progress=False, log=lambda *_: None)
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory):
+    """A study with a proxy stage of 6 trials and 2 finals, run through the Python API."""
+    folder = tmp_path_factory.mktemp("api")
+    url = f"sqlite:///{folder / 'nb.db'}"
+    study = search.run(trials=6, storage=url, study="nb", seed=3, **QUICK)
+    return study, url, folder
+
+
+@pytest.mark.slow
+def test_run_returns_the_study_with_both_stages(staged):
+    study, _, _ = staged
+    assert isinstance(study, optuna.Study)
+    assert study.metric_names == ["validation accuracy"]
+    assert study.user_attrs[records.SCHEMA_KEY] == records.SCHEMA_VERSION
+    proxies = [t for t in study.trials if records.stage(t) == records.PROXY]
+    finals = [t for t in study.trials if records.is_final(t)]
+    assert len(proxies) == 6 and len(finals) == 2
+    top = selection.finalists(study, 2)
+    assert sorted(records.final_of(f) for f in finals) == sorted(t.number for t in top)
+    for f in finals:  # a final retrains its proxy trial's net on more data, unpruned, for the final epochs
+        proxy = study.trials[records.final_of(f)]
+        assert f.state == TrialState.COMPLETE and f.params == proxy.params
+        assert f.user_attrs[records.CONFIG] == proxy.user_attrs[records.CONFIG]
+        assert f.user_attrs[records.TRAIN_IMAGES] == 3000 and proxy.user_attrs[records.TRAIN_IMAGES] == 800
+        assert records.epochs_trained(f) == 1 and not f.intermediate_values
+    assert selection.answer(study).number in {f.number for f in finals}
+    assert max(records.accuracy(f) for f in finals) > 0.6  # it learned: 3,000 images, one epoch
+
+
+@pytest.mark.slow
+def test_over_budget_nets_are_pruned_with_their_reason_never_valued(staged):
+    study, _, _ = staged
+    for t in study.trials:
+        if records.infeasible_reason(t):
+            assert t.state == TrialState.PRUNED and t.value is None
+            assert max(t.constraints.values()) > 0 and records.VAL_ACC_CURVE not in t.user_attrs
+        elif t.state == TrialState.COMPLETE:
+            assert all(v <= 0 for v in t.constraints.values())
+
+
+@pytest.mark.slow
+def test_export_writes_the_answers_own_weights_and_measures_test_once(staged, tmp_path):
+    study, _, _ = staged
+    card = search.export(study, out=tmp_path / "model", log=lambda *_: None)
+    a = selection.answer(study)
+    assert card["trial"] == a.number and card["stage"] == "final" and card["final_of"] == records.final_of(a)
+    assert card["val_acc"] == records.accuracy(a) and 0.6 < card["test_acc"] <= 1
+    files = json.loads((tmp_path / "model" / "card.json").read_text())["files"]
+    assert {"weights.pt", "model.onnx", "model.ts"} <= set(files)
+
+
+@pytest.mark.slow
+def test_resume_samples_new_points_and_finals_are_not_repeated(staged):
+    study, url, _ = staged
+    first = {json.dumps(t.params, sort_keys=True) for t in study.trials if records.stage(t) == records.PROXY}
+    finals_before = sum(records.is_final(t) for t in study.trials)
+    again = search.run(trials=3, storage=url, study="nb", seed=3, **QUICK)
+    new = [t for t in again.trials[len(study.trials):] if records.stage(t) == records.PROXY]
+    assert len(new) == 3
+    assert not {json.dumps(t.params, sort_keys=True) for t in new} & first
+    finals = [t for t in again.trials if records.is_final(t)]
+    assert len({records.final_of(f) for f in finals}) == len(finals) >= finals_before
+
+
+@pytest.mark.slow
+def test_two_workers_stop_together_at_the_requested_count(tmp_path):
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    study = search.run(trials=5, storage=url, workers=2, **{**QUICK, "finals": 0})
+    assert len(study.trials) == 5
+    assert {t.state for t in study.trials} <= {TrialState.COMPLETE, TrialState.PRUNED}
+
+
+@pytest.mark.parametrize("kwargs, kind", [
+    (dict(space="nope"), search.UnknownSpace),
+    (dict(space="recipe", base="seed999"), search.UnknownPreset),
+    (dict(target_acc=1.5), search.BadArgument),
+    (dict(target_acc=0), search.BadArgument),
+    (dict(finals=-1), search.BadArgument),
+    (dict(trials=0), search.BadArgument),
+    (dict(max_params=-5), search.ImpossibleBudget),
+    (dict(storage="notaurl://"), search.StorageError),
+    (dict(device="cuda"), search.DeviceUnavailable),
+])
+def test_bad_input_raises_a_search_error_and_writes_nothing(tmp_path, kwargs, kind):
+    import torch
+    if kwargs.get("device") == "cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    kwargs = {"storage": f"sqlite:///{tmp_path / 'x.db'}", **kwargs}
+    with pytest.raises(kind) as info:
+        search.run(trials=kwargs.pop("trials", 2), **kwargs, progress=False, log=lambda *_: None)
+    assert isinstance(info.value, search.SearchError) and str(info.value)
+    assert not (tmp_path / "x.db").exists() or optuna.get_all_study_names(kwargs["storage"]) == []
+
+
+def test_resuming_with_other_defining_settings_is_refused_untouched(tmp_path):
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    from search.study import StudySpec, open_study
+    open_study(StudySpec("r", url, "arch", "", "accuracy", 20000, 2_000_000, 4, "hyperband", 0, subset=8000))
+    for change, flag in ((dict(epochs=3), "--epochs 4"), (dict(subset=500), "--subset 8000"),
+                         (dict(max_macs=0), "--max-macs 2000000")):
+        with pytest.raises(search.SettingsMismatch, match=re.escape(flag)):
+            search.run(trials=1, storage=url, study="r", **{"subset": 8000, "epochs": 4, **change},
+                       progress=False, log=lambda *_: None)
+    assert len(optuna.load_study(study_name="r", storage=url).trials) == 0
+
+
+@pytest.mark.slow
+def test_the_readme_python_example_runs_as_written(tmp_path, monkeypatch):
+    """The README's notebook example, with the small settings it names, in a scratch folder."""
+    text = (REPO / "README.md").read_text()
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert (tmp_path / "studies" / "nb.db").exists() and (tmp_path / "model" / "card.json").exists()
+    assert isinstance(namespace["study"], optuna.Study)

@@ -1,0 +1,78 @@
+"""The selection rules on hand-made trials: finalists are distinct, the answer is the smallest final
+reaching the target, Spearman's rank correlation matches hand-computed values. No training."""
+import optuna
+import pytest
+from optuna.distributions import FloatDistribution
+from optuna.trial import TrialState, create_trial
+
+from search import records, selection
+from space.known import gap_net
+
+
+def add(study, value, params, stage="proxy", final_of=None, widths=(8, 10, 14), state=TrialState.COMPLETE,
+        infeasible=False):
+    cfg = gap_net(list(widths), [10, 14], 8).to_dict()
+    attrs = {records.PARAMS: params, records.MACS: 1000, records.CONFIG: cfg, records.STAGE: stage}
+    if final_of is not None:
+        attrs[records.FINAL_OF] = final_of
+    system = {"constraints:params": 1.0 if infeasible else -1.0}
+    if infeasible:
+        attrs[records.INFEASIBLE] = "over budget"
+    t = create_trial(state=state, value=value if state == TrialState.COMPLETE else None,
+                     params={"x": value or 0.0}, distributions={"x": FloatDistribution(0, 1)},
+                     user_attrs=attrs, system_attrs=system)
+    study.add_trial(t)
+    return study.trials[-1]
+
+
+@pytest.fixture
+def study():
+    s = optuna.create_study(direction="maximize")
+    s.set_user_attr("target_acc", 0.994)
+    return s
+
+
+def test_answer_is_the_smallest_final_reaching_the_target(study):
+    add(study, 0.980, 9000)
+    add(study, 0.9945, 12000, "final", 0)
+    add(study, 0.9941, 7000, "final", 0)
+    add(study, 0.9960, 19000, "final", 0)
+    add(study, 0.9930, 5000, "final", 0)  # smaller, but below the target
+    assert records.params(selection.answer(study)) == 7000
+
+
+def test_answer_falls_back_to_the_most_accurate_final_then_the_best_proxy(study):
+    add(study, 0.985, 9000)
+    add(study, 0.970, 4000)
+    assert records.params(selection.answer(study)) == 9000  # no finals yet: best proxy
+    add(study, 0.990, 9000, "final", 0)
+    add(study, 0.992, 15000, "final", 1)
+    assert records.params(selection.answer(study)) == 15000
+    assert records.params(selection.answer(study, target_acc=0.99)) == 9000
+
+
+def test_infeasible_and_unfinished_trials_are_never_selected(study):
+    add(study, None, 30000, state=TrialState.PRUNED, infeasible=True)
+    add(study, 0.0, 30000, infeasible=True)  # how schema 1 stored an over-budget net
+    assert selection.answer(study) is None
+    add(study, 0.95, 9000)
+    assert selection.answer(study).number == 2
+
+
+def test_finalists_skip_near_copies(study):
+    add(study, 0.990, 8000, widths=(8, 10, 14))
+    add(study, 0.989, 8400, widths=(8, 10, 15))  # same layout, 5 % more parameters: a near-copy
+    add(study, 0.985, 16000, widths=(8, 10, 14))  # same layout, twice the size: distinct
+    add(study, 0.984, 8100, widths=(8, 10))  # another layout: distinct
+    chosen = selection.finalists(study, 3)
+    assert [records.params(t) for t in chosen] == [8000, 16000, 8100]
+
+
+def test_spearman_matches_hand_computed_values():
+    assert selection.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert selection.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    # ranks x = 1..5, y = (2, 1, 4, 3, 5): d^2 = 1+1+1+1+0 = 4, rho = 1 - 6*4/(5*24) = 0.8
+    assert selection.spearman([0.1, 0.2, 0.3, 0.4, 0.5], [0.97, 0.96, 0.99, 0.98, 0.995]) == pytest.approx(0.8)
+    # ties get average ranks: x ranks (1.5, 1.5, 3), y ranks (1, 2, 3) -> Pearson of the ranks
+    assert selection.spearman([1, 1, 2], [1, 2, 3]) == pytest.approx(0.8660254)
+    assert selection.spearman([1, 2], [1, 2]) is None
