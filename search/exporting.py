@@ -48,9 +48,9 @@ def pick_trial(study: optuna.Study, which) -> optuna.trial.FrozenTrial:
         raise UnknownTrial(f"study {study.study_name!r} has no trial {number}")
     t = matches[0]
     if not records.is_trained(t):
-        why = records.infeasible_reason(t) or records.fail_reason(t) or "it has no trained model"
-        raise UnknownTrial(f"trial {number} is {t.state.name.lower()} ({why}): export a completed trial "
-                           f"(see `mnist-search best`)")
+        why = records.infeasible_reason(t) or records.fail_reason(t) or "it did not finish"
+        raise BadArgument(f"trial {number} has no trained model ({t.state.name.lower()}: {why}): export a "
+                          f"completed trial (see `mnist-search best`)")
     return t
 
 
@@ -73,7 +73,7 @@ def trial_weights(study: optuna.Study, trial, store_dir: Path, config: NetConfig
     return model.eval()
 
 
-def retrain(config: NetConfig, recipe: Recipe, data: MNIST, seeds: int, device, epochs=None, subset=None, log=print):
+def retrain_model(config: NetConfig, recipe: Recipe, data: MNIST, seeds: int, device, epochs=None, subset=None, log=print):
     """Train on train+validation (or its first `subset` images) with `seeds` seeds.
 
     Returns (the first seed's model, the test accuracy of each seed).
@@ -166,7 +166,7 @@ def export(study: optuna.Study, out: Path, *, trial="answer", storage_url: str, 
             "recipe": recipe.to_dict(), "trial_params": t.params, "exported": datetime.date.today().isoformat()}
     if retrain:
         log(f"retraining trial {t.number} on train+validation with {seeds} seeds")
-        model, accs = retrain(config, recipe, data, seeds, device, epochs, subset, log=log)
+        model, accs = retrain_model(config, recipe, data, seeds, device, epochs, subset, log=log)
         card.update(test_acc=accs[0], test_accs=accs, test_acc_mean=statistics.mean(accs),
                     test_acc_std=statistics.stdev(accs) if len(accs) > 1 else 0.0, retrain_seeds=seeds)
     else:

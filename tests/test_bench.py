@@ -1,17 +1,33 @@
 """The benchmark runs end to end and writes its figures (no timing is asserted: machines are noisy)."""
 import json
+import time
 
+import pytest
+
+from mnistnet import presets
+from mnistnet.presets import ERA_AUGMENT
+from mnistnet.train import fit
 from search.cli import main
 
 
-def test_bench_measures_both_pipelines_and_writes_json(tmp_path, capsys):
+@pytest.mark.slow
+def test_bench_measures_both_pipelines_and_writes_json(tmp_path, capsys, mnist):
     out = tmp_path / "bench.json"
-    assert main(["bench", "--images", "256", "--trials", "0", "--out", str(out), "--device", "cpu"]) == 0
+    assert main(["bench", "--images", "512", "--trials", "0", "--out", str(out), "--device", "cpu"]) == 0
     printed = capsys.readouterr().out
     figures = json.loads(out.read_text())
     assert [m["model"] for m in figures["models"]] == ["seed001", "seed002", "arch-typical"]
     for m in figures["models"]:
-        assert m["ours_img_s"] > 0 and m["source_img_s"] > 0
-        assert abs(m["ratio"] - m["ours_img_s"] / m["source_img_s"]) < 0.02 * m["ratio"] + 0.01
-        assert m["model"] in printed
+        assert m["ours_img_s"] > 0 and m["source_img_s"] > 0 and m["model"] in printed
     assert figures["workers"] == "not measured (no GPU)"
+    # An independent figure: time seed002's training here, by the wall clock, on as many images.
+    p = presets.get("seed002")
+    recipe = p.recipe.replace(epochs=1, augment=ERA_AUGMENT.__dict__)
+    fit(p.config, recipe, mnist.subset(512), "cpu")  # warm-up
+    start = time.perf_counter()
+    fit(p.config, recipe, mnist.subset(512), "cpu")
+    wall_img_s = 512 / (time.perf_counter() - start)  # includes validation: a lower bound
+    bench = next(m for m in figures["models"] if m["model"] == "seed002")["ours_img_s"]
+    # Within a broad factor (noisy shared machine), but a miscounted unit (per batch, per epoch of
+    # 55k, per second of validation) would be off by far more.
+    assert wall_img_s / 3 < bench < wall_img_s * 20, (bench, wall_img_s)

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SCREENSHOTS = REPO / "studies" / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Without the background-networking flags Chromium keeps dialling out on a machine with no network.
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -82,12 +81,23 @@ def test_dashboard_lists_the_study_in_a_real_browser(dashboard, tmp_path):
     assert "arch" in dom
 
 
+def test_dashboard_names_the_objective_and_plots_no_over_budget_value(dashboard, tmp_path):
+    base, _ = dashboard
+    dom = chromium(f"{base}/dashboard/studies/1", tmp_path, "--dump-dom")
+    assert "validation accuracy" in dom and "Objective 0" not in dom
+    import json
+    import urllib.request
+    with urllib.request.urlopen(f"{base}/api/studies/1?after=0", timeout=30) as r:
+        trials = json.loads(r.read())["trials"]
+    over = [t for t in trials if any(a["key"] == "infeasible" for a in t["user_attrs"])]
+    assert over and all(t["state"] == "Pruned" and not t.get("values") for t in over)
+
+
 def test_dashboard_shows_a_trial_and_keeps_a_screenshot(dashboard, tmp_path):
     base, _ = dashboard
     page = f"{base}/dashboard/studies/1/trials"
     dom = chromium(page, tmp_path, "--dump-dom")
     assert "Trial 0" in dom and "Artifacts" in dom and "weights.pt" in dom
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shot = SCREENSHOTS / "dashboard-trials.png"
+    shot = tmp_path / "dashboard-trials.png"  # tests write only into temporary folders
     chromium(page, tmp_path, f"--screenshot={shot}")
     assert shot.stat().st_size > 10_000
