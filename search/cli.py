@@ -215,7 +215,7 @@ def main(argv=None) -> int:
     from mnistnet.data import DataError
     from mnistnet.model import ConfigError
     from mnistnet.train import DeviceError
-    _quiet_optuna()
+    _quiet_libraries()
     try:
         command = importlib.import_module(f"search.commands.{args.command_module}")
         return command.main(args) or OK
@@ -244,11 +244,15 @@ def _unexpected(exc: Exception) -> int:
     return _fail(f"unexpected {type(exc).__name__}: {first} (set MNIST_SEARCH_DEBUG=1 for the traceback)", FAILED)
 
 
-def _quiet_optuna() -> None:
+def _quiet_libraries() -> None:
     """Optuna logs every trial, and a failed one with its traceback; our bar and tables say what matters
-    (a failed trial gets one line from the progress callback)."""
+    (a failed trial gets one line from the progress callback). SQLAlchemy's pool logs a traceback when
+    Ctrl-C lands while it returns a connection; the interruption is reported as one line instead."""
+    import logging
+
     import optuna
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+    logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
 
 
 def _fail(message: str, code: int) -> int:

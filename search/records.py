@@ -20,6 +20,8 @@ from pathlib import Path
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from space.warm import PRESET_ATTR
+
 SCHEMA_VERSION = 2  # 1: before this module (infeasible trials were COMPLETE with value 0.0)
 SCHEMA_KEY = "records_schema"
 
@@ -31,7 +33,7 @@ RECIPE = "recipe"  # dict: mnistnet Recipe.to_dict(), with the epochs and seed i
 DEVICE = "device"  # str: torch device it trained on
 STAGE = "stage"  # "proxy" (cheap, ranked) or "final" (full data, full epochs)
 FINAL_OF = "final_of"  # int, on a final: the proxy trial it retrains
-PRESET = "preset"  # str: the preset or known net an enqueued trial reproduces (space.PRESET_ATTR)
+PRESET = PRESET_ATTR  # str: the preset or known net an enqueued trial reproduces
 TRAIN_IMAGES = "train_images"  # int: training images per epoch
 VAL_ACC_CURVE = "val_acc_curve"  # list[float], one per epoch
 TRAIN_LOSS_CURVE = "train_loss_curve"

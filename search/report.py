@@ -10,6 +10,7 @@ percent are visible.
 from __future__ import annotations
 
 import html
+import math
 import warnings
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def zoom(values) -> list[float] | None:
     if not values:
         return None
     lo, hi = values[int(0.2 * (len(values) - 1))], values[-1]
-    pad = max(0.001, 0.08 * (hi - lo))
+    pad = max(0.002, 0.08 * (hi - lo))
     return [max(0.0, lo - pad), min(1.0, hi + pad)]
 
 
@@ -80,8 +81,9 @@ def pareto_figure(study: optuna.Study):
             continue
         seen.add(n)
         names = "/".join(q.name for q in PRESETS.values() if count_params(q.config) == n)
-        fig.add_vline(x=n, line_dash="dot", line_color="gray", annotation_text=f"{names} ({n:,})",
-                      annotation_textangle=-90, annotation_position="bottom left")
+        fig.add_vline(x=n, line_dash="dot", line_color="gray")
+        fig.add_annotation(x=math.log10(n), y=1, xref="x", yref="paper", text=f"{names} ({n:,})", showarrow=False,
+                           textangle=-90, xanchor="right", yanchor="top", font=dict(size=10, color="gray"))
     fig.update_xaxes(type="log", title="parameters (log scale)")
     fig.update_yaxes(title="validation accuracy", tickformat=ACC_FORMAT,
                      range=zoom([records.accuracy(t) for t in trials + finals]))
@@ -115,7 +117,7 @@ def table_figure(trials, title: str):
              [records.seconds(t) for t in trials],
              [(f"final of {records.final_of(t)} " if records.is_final(t) else "") + records.preset(t) for t in trials]]
     fig = go.Figure(go.Table(header=dict(values=cols), cells=dict(values=cells)))
-    fig.update_layout(title=title, height=120 + 30 * len(trials))
+    fig.update_layout(title=title, height=160 + 28 * len(trials), margin=dict(t=50, b=10))
     return fig
 
 
@@ -132,6 +134,8 @@ def rank_figure(study: optuna.Study):
                             f"{'n/a' if rho is None else f'{rho:+.2f}'} over {len(pairs)} finals)",
                       xaxis_title="proxy validation accuracy", yaxis_title="final validation accuracy",
                       xaxis_tickformat=ACC_FORMAT, yaxis_tickformat=ACC_FORMAT)
+    fig.update_xaxes(range=zoom([records.accuracy(p) for p, _ in pairs]))
+    fig.update_yaxes(range=zoom([records.accuracy(f) for _, f in pairs]))
     return fig
 
 

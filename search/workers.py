@@ -30,6 +30,7 @@ class WorkerJob:
     timeout: float | None
     threads: int
     worker: int = 0
+    own_trials: int | None = None  # `mnist-search worker --trials N`: N trials of its own, whatever others do
     sampler_seed: int | None = None  # default: from the study's seed, its size and the worker's index
 
 
@@ -65,12 +66,14 @@ def run_worker(job: WorkerJob, callbacks=(), objective=None) -> None:
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are reported by the caller
     objective = objective or make_objective(job)
     study = open_study(job.spec, seed=job.sampler_seed, worker=job.worker)
-    if len(study.get_trials(deepcopy=False, states=COUNTED)) >= job.until:
-        return
-    stop = optuna.study.MaxTrialsCallback(job.until, states=COUNTED)
+    stops = []
+    if job.own_trials is None:
+        if len(study.get_trials(deepcopy=False, states=COUNTED)) >= job.until:
+            return
+        stops = [optuna.study.MaxTrialsCallback(job.until, states=COUNTED)]
     # catch=Exception: one failing trial is recorded as FAIL and the study goes on.
-    study.optimize(objective, n_trials=None, timeout=job.timeout, catch=(Exception,),
-                   callbacks=[stop, *callbacks], gc_after_trial=False)
+    study.optimize(objective, n_trials=job.own_trials, timeout=job.timeout, catch=(Exception,),
+                   callbacks=[*stops, *callbacks], gc_after_trial=False)
 
 
 def _child(job: WorkerJob) -> None:

@@ -40,3 +40,14 @@ def tiny_study(tmp_path_factory):
     first = sum(t.user_attrs.get("stage") == "proxy" for t in optuna.load_study(study_name="arch", storage=url).trials)
     assert main(["run", "--trials", "3", "--storage", url, *TINY]) == 0
     return url, folder, first
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _studies_untouched():
+    """Tests write only into temporary folders: the repository's studies/ is the same afterwards."""
+    from pathlib import Path
+    studies = Path(__file__).resolve().parents[1] / "studies"
+    listing = lambda: sorted((str(p), p.stat().st_mtime) for p in studies.rglob("*"))  # noqa: E731
+    before = listing()
+    yield
+    assert listing() == before, "a test wrote into studies/: use tmp_path"

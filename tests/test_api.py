@@ -70,10 +70,11 @@ def test_export_writes_the_answers_own_weights_and_measures_test_once(staged, tm
 @pytest.mark.slow
 def test_resume_samples_new_points_and_finals_are_not_repeated(staged):
     study, url, _ = staged
-    first = {json.dumps(t.params, sort_keys=True) for t in study.trials if records.stage(t) == records.PROXY}
-    finals_before = sum(records.is_final(t) for t in study.trials)
+    trials = study.trials
+    first = {json.dumps(t.params, sort_keys=True) for t in trials if records.stage(t) == records.PROXY}
+    finals_before = sum(records.is_final(t) for t in trials)
     again = search.run(trials=3, storage=url, study="nb", seed=3, **QUICK)
-    new = [t for t in again.trials[len(study.trials):] if records.stage(t) == records.PROXY]
+    new = [t for t in again.trials[len(trials):] if records.stage(t) == records.PROXY]
     assert len(new) == 3
     assert not {json.dumps(t.params, sort_keys=True) for t in new} & first
     finals = [t for t in again.trials if records.is_final(t)]

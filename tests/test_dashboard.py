@@ -16,9 +16,10 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-dev-shm-usage", "--window-size=1400,1000"]
 
+pytestmark = [pytest.mark.slow]  # a real study, a server and a browser
 if CHROMIUM is None:
-    pytestmark = pytest.mark.skipif(not os.environ.get("CI"), reason="chromium is not installed "
-                                    "(.ci/run installs it: apt-get install chromium)")
+    pytestmark.append(pytest.mark.skipif(not os.environ.get("CI"), reason="chromium is not installed "
+                                    "(.ci/run installs it: apt-get install chromium)"))
 
 
 def free_port() -> int:

@@ -18,6 +18,8 @@ from optuna.trial import TrialState
 import search.objective
 from search.cli import main
 
+pytestmark = pytest.mark.slow  # trains on real MNIST, starts servers or browsers
+
 REPO = Path(__file__).resolve().parents[1]
 # Small, quick trials: few images, a small validation split, one or two epochs.
 QUICK = ["--subset", "300", "--epochs", "1", "--val-size", "500", "--no-progress", "--seed", "2", "--finals", "0"]

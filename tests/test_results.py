@@ -30,6 +30,7 @@ def good_model(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_export_writes_every_format_and_a_card(exported):
     names = {p.name for p in exported.iterdir()}
     assert {"config.json", "recipe.json", "weights.pt", "model.ts", "model.onnx", "card.json",
@@ -43,6 +44,7 @@ def test_export_writes_every_format_and_a_card(exported):
     assert sum(v.numel() for k, v in state.items() if "running" not in k and "num_batches" not in k) == card["params"]
 
 
+@pytest.mark.slow
 def test_exported_models_take_raw_pixels_and_agree(exported, mnist):
     _, model = load_run(exported)
     x = to_float(mnist.test.x[:500])  # raw [0, 1] pixels, no normalization by the caller
@@ -55,6 +57,7 @@ def test_exported_models_take_raw_pixels_and_agree(exported, mnist):
     assert torch.allclose(scripted(x), logits, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_onnx_model_gives_the_pytorch_predictions_in_onnxruntime(exported, mnist):
     ort = pytest.importorskip("onnxruntime")
     _, model = load_run(exported)
@@ -69,6 +72,7 @@ def test_onnx_model_gives_the_pytorch_predictions_in_onnxruntime(exported, mnist
         assert np.allclose(got, expected[:len(batch)], atol=1e-3)
 
 
+@pytest.mark.slow
 def test_export_retrain_reports_mean_and_std_over_seeds(tiny_study, tmp_path, capsys):
     url, _, _ = tiny_study
     out = tmp_path / "retrained"
@@ -81,6 +85,7 @@ def test_export_retrain_reports_mean_and_std_over_seeds(tiny_study, tmp_path, ca
     assert not (out / "model.onnx").exists()
 
 
+@pytest.mark.slow
 def test_export_refuses_an_untrained_trial_and_a_foreign_folder(tiny_study, tmp_path, capsys):
     url, _, _ = tiny_study
     import optuna
@@ -95,6 +100,7 @@ def test_export_refuses_an_untrained_trial_and_a_foreign_folder(tiny_study, tmp_
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
 
 
+@pytest.mark.slow
 def test_evaluate_prints_accuracy_confusion_and_draws_the_errors(good_model, capsys):
     code, out, _ = run_cli(capsys, "evaluate", str(good_model))
     assert code == 0 and "test accuracy" in out and "true\\pred" in out
@@ -135,6 +141,7 @@ def test_preprocessing_centres_by_mass():
     assert out.max() == pytest.approx(1.0, abs=0.05) and out[0].sum() == 0
 
 
+@pytest.mark.slow
 def test_predict_reads_image_files_in_order(good_model, mnist, tmp_path, capsys):
     files = []
     for i in range(10):
@@ -164,6 +171,7 @@ def test_predict_and_evaluate_reject_bad_model_folders(make, code, message, tmp_
         assert got == code and message in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_predict_rejects_a_non_image_file(good_model, tmp_path, capsys):
     bad = tmp_path / "notes.png"
     bad.write_text("this is text, not a picture")

@@ -12,6 +12,7 @@ from search.cli import main
 from conftest import TINY, run_cli
 
 
+@pytest.mark.slow
 def test_tiny_study_has_complete_pruned_and_infeasible_trials(tiny_study):
     url, folder, _ = tiny_study
     study = optuna.load_study(study_name="arch", storage=url)
@@ -35,6 +36,7 @@ def test_tiny_study_has_complete_pruned_and_infeasible_trials(tiny_study):
             assert not t.intermediate_values and t.user_attrs["train_images"] == 2000
 
 
+@pytest.mark.slow
 def test_best_trial_learned_and_its_artifacts_are_stored(tiny_study):
     url, folder, _ = tiny_study
     study = optuna.load_study(study_name="arch", storage=url)
@@ -48,6 +50,7 @@ def test_best_trial_learned_and_its_artifacts_are_stored(tiny_study):
         assert (folder / "artifacts" / m.artifact_id).stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_rerunning_the_command_adds_trials_to_the_same_study(tiny_study):
     url, _, first = tiny_study
     assert first == 8
@@ -57,6 +60,7 @@ def test_rerunning_the_command_adds_trials_to_the_same_study(tiny_study):
     assert 1 <= sum(t.user_attrs.get("stage") == "final" for t in trials) <= 2  # one per run at most
 
 
+@pytest.mark.slow
 def test_optuna_command_line_reads_our_database(tiny_study):
     url, _, _ = tiny_study
     optuna_cli = Path(sys.executable).with_name("optuna")
@@ -68,6 +72,7 @@ def test_optuna_command_line_reads_our_database(tiny_study):
     assert best.returncode == 0
 
 
+@pytest.mark.slow
 def test_best_and_studies_commands(tiny_study, capsys):
     url, _, _ = tiny_study
     code, out, _ = run_cli(capsys, "best", "--storage", url)
@@ -77,18 +82,21 @@ def test_best_and_studies_commands(tiny_study, capsys):
     assert code == 0 and "arch" in out and str(n) in out and "final" in out
 
 
+@pytest.mark.slow
 def test_resuming_with_another_objective_is_refused(tiny_study, capsys):
     url, _, _ = tiny_study
     code, _, err = run_cli(capsys, "run", "--study", "arch", "--objective", "pareto", "--storage", url, *TINY)
     assert code == 2 and "created with objective 'accuracy'" in err and len(err.splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_unknown_study_is_exit_5(tiny_study, capsys):
     url, _, _ = tiny_study
     code, _, err = run_cli(capsys, "best", "--study", "nope", "--storage", url)
     assert code == 5 and "no study named 'nope'" in err and "arch" in err
 
 
+@pytest.mark.slow
 def test_pareto_study_keeps_accuracy_and_parameters(tmp_path, capsys):
     url = f"sqlite:///{tmp_path / 'p.db'}"
     code, out, _ = run_cli(capsys, "run", "--objective", "pareto", "--space", "recipe", "--base", "seed002",
@@ -102,6 +110,7 @@ def test_pareto_study_keeps_accuracy_and_parameters(tmp_path, capsys):
         assert t.values[1] == t.user_attrs["params"]
 
 
+@pytest.mark.slow
 def test_two_workers_share_one_study(tmp_path, capsys):
     url = f"sqlite:///{tmp_path / 'w.db'}"
     code, _, _ = run_cli(capsys, "run", "--workers", "2", "--trials", "4", "--storage", url,

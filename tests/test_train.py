@@ -45,6 +45,7 @@ def test_every_optimizer_and_scheduler_runs(mnist, optimizer, scheduler):
     assert result.status == "completed" and len(result.history) == 2
 
 
+@pytest.mark.slow
 def test_train_command_writes_a_complete_run_folder(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["train", "--preset", "seed002", "--epochs", "2", "--subset", "3000", "--batch-size", "50",

@@ -22,7 +22,7 @@ def main(args) -> int:
     # A sampler seed of its own, so workers on several machines do not propose the same points.
     job = WorkerJob(spec, args.device, args.data_root, str(artifact_dir(args.storage, args.artifacts)),
                     api.counted(study) + args.trials, args.timeout, max(1, os.cpu_count() or 1),
-                    sampler_seed=secrets.randbelow(2**31))
+                    own_trials=args.trials, sampler_seed=secrets.randbelow(2**31))
     bar = TrialBar(study, args.trials, enabled=not args.no_progress)
     try:
         run_worker(job, callbacks=[bar])
