@@ -216,11 +216,12 @@ def postgres(tmp_path_factory):
         shutil.rmtree(root, ignore_errors=True)
 
 
-def test_three_workers_share_a_postgres_study(postgres, capsys):
-    assert main(["run", "--trials", "2", "--storage", postgres, *QUICK]) == 0
+def test_three_workers_share_a_postgres_study(postgres, capsys, tmp_path):
+    arts = ["--artifacts", str(tmp_path / "artifacts")]  # not studies/: tests write only to temporary folders
+    assert main(["run", "--trials", "2", "--storage", postgres, *arts, *QUICK]) == 0
     printed = capsys.readouterr().out
     assert "s3cret-pw" not in printed and "***" in printed  # the password is masked
-    workers = [cli("worker", "--study", "arch", "--storage", postgres, "--trials", "3", "--no-progress")
+    workers = [cli("worker", "--study", "arch", "--storage", postgres, "--trials", "3", "--no-progress", *arts)
                for _ in range(3)]
     outputs = [w.communicate(timeout=300) for w in workers]
     for w, (out, err) in zip(workers, outputs):
