@@ -35,6 +35,7 @@ import space  # noqa: E402
 from mnistnet import data as mdata  # noqa: E402
 from mnistnet.model import ConfigError, trace  # noqa: E402
 from mnistnet.train import fit  # noqa: E402
+from search.selection import spearman  # noqa: E402  (one definition, tested in tests/test_selection.py)
 from space.known import KNOWN  # noqa: E402
 
 MAX_PARAMS, MAX_MACS = 20_000, 1_200_000  # keep sampled nets cheap enough to train on a CPU
@@ -88,32 +89,6 @@ def train(cand: dict, data, n: int, epochs: int) -> dict:
 def acc_at(run: dict, epoch: int) -> float:
     """Val accuracy after `epoch`; 0 if the run never got there (it diverged)."""
     return run["curve"][epoch - 1] if len(run["curve"]) >= epoch else 0.0
-
-
-def ranks(xs: list[float]) -> list[float]:
-    """1-based ranks, ties sharing their average rank."""
-    order = sorted(range(len(xs)), key=lambda i: xs[i])
-    r = [0.0] * len(xs)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and xs[order[j + 1]] == xs[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            r[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    return r
-
-
-def spearman(xs: list[float], ys: list[float]) -> float | None:
-    """Pearson correlation of the ranks; None when undefined (fewer than 3 points or no spread)."""
-    if len(xs) < 3:
-        return None
-    rx, ry = ranks(xs), ranks(ys)
-    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
-    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
-    vx, vy = sum((a - mx) ** 2 for a in rx), sum((b - my) ** 2 for b in ry)
-    return cov / (vx * vy) ** 0.5 if vx and vy else None
 
 
 def proxy_scores(stages: list[tuple[int, int]]) -> list[tuple[str, int, int, int]]:

@@ -237,3 +237,32 @@ def test_unreachable_postgres_is_one_masked_line(capsys):
     code = main(["best", "--storage", "postgresql://me:hunter2@127.0.0.1:1/nothing"])
     err = capsys.readouterr().err
     assert code == 4 and "hunter2" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_sigkill_during_the_finals_then_rerun_finishes_them(tmp_path):
+    url = f"sqlite:///{tmp_path / 'finals.db'}"
+    env = {"MNIST_SEARCH_HEARTBEAT": "1"}
+    args = ["--subset", "300", "--epochs", "1", "--val-size", "500", "--no-progress", "--seed", "4",
+            "--finals", "1", "--final-epochs", "4", "--final-subset", "20000"]
+    proc = cli("run", "--trials", "3", "--storage", url, *args, env=env)
+    try:
+        wait_for(lambda: any(t.state == TrialState.RUNNING and t.user_attrs.get("stage") == "final"
+                             and "params" in t.user_attrs for t in trials_of(url)), what="a running final")
+        time.sleep(1)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    killed = next(t for t in trials_of(url) if t.user_attrs.get("stage") == "final")
+    assert killed.state == TrialState.RUNNING
+    time.sleep(3)  # past the heartbeat grace period
+    rerun = cli("run", "--trials", "1", "--storage", url, *args, env=env)
+    out, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, err
+    after = trials_of(url)
+    finals = [t for t in after if t.user_attrs.get("stage") == "final"]
+    assert after[killed.number].state == TrialState.FAIL
+    done = [t for t in finals if t.state == TrialState.COMPLETE]
+    assert len(done) == 1 and done[0].params == killed.params
+    assert done[0].user_attrs["final_of"] == killed.user_attrs["final_of"]
+    assert not [t for t in after if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+    assert "answer: trial" in out
