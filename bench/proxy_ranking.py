@@ -157,6 +157,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="seed of the random arch-space sampler")
     ap.add_argument("--proxies", default="4000x4,8000x4,16000x2", help="proxy stages, SUBSETxEPOCHS")
     ap.add_argument("--full", default="55000x15", help=argparse.SUPPRESS)  # for quick end-to-end tests
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the trainings already in --out (same candidate, same config) and run the rest")
     args = ap.parse_args()
     start = time.time()
     torch.set_num_threads(2)
@@ -175,6 +177,14 @@ def main() -> None:
            "proxy_stages": stages, "full_stage": [full_n, full_e], "deadline_min": args.deadline_min,
            "full_finished": 0, "deadline_hit": False, "candidates": records, "spearman": []}
     out = Path(args.out)
+    if args.resume and out.exists():
+        # Reuse what an interrupted run finished; a candidate whose config differs is trained anew.
+        before = {r["name"]: r for r in json.loads(out.read_text())["candidates"]}
+        for r in records:
+            old = before.get(r["name"])
+            if old and old["config"] == r["config"] and old["recipe"] == r["recipe"]:
+                r["proxies"], r["full"] = old["proxies"], old["full"]
+        doc["resumed"] = True
 
     def save():
         doc["full_finished"] = sum(1 for r in records if r["full"])
@@ -184,13 +194,15 @@ def main() -> None:
 
     print(f"{len(cands)} candidates, proxies {args.proxies}, full {full_n}x{full_e}, out {out}", flush=True)
     for c, r in zip(cands, records):
-        for n, e in stages:
+        for n, e in stages[len(r["proxies"]):]:
             r["proxies"].append(train(c, data, n, e))
             p = r["proxies"][-1]
             print(f"[{(time.time() - start) / 60:6.1f} min] {c['name']:<12} proxy {n}x{e}: "
                   f"curve {[round(a, 4) for a in p['curve']]} {p['status']} in {p['seconds']:.0f} s", flush=True)
             save()
     for c, r in zip(cands, records):
+        if r["full"]:
+            continue
         if args.deadline_min is not None and time.time() - start > args.deadline_min * 60:
             doc["deadline_hit"] = True
             print(f"deadline of {args.deadline_min} min passed: no more full-fidelity trainings", flush=True)
