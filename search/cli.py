@@ -187,6 +187,8 @@ def build_parser() -> Parser:
     p.add_argument("--seeds", type=positive_int, default=3, help="seeds for --retrain (default 3)")
     p.add_argument("--epochs", type=positive_int, help="epochs for --retrain (default: the trial's)")
     p.add_argument("--subset", type=positive_int, metavar="N", help="--retrain on the first N images only")
+    p.add_argument("--seed-check", type=count_arg, metavar="K", help="also retrain with K seeds and record the "
+                   "test accuracy's mean and std in the card (default: the device profile's: 3 on a GPU, 0 on CPU)")
     p.add_argument("--format", default="pt,torchscript,onnx", help="comma list of pt, torchscript, onnx")
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--artifacts", metavar="DIR", help="trial artifact folder (default: beside the SQLite file)")

@@ -129,6 +129,8 @@ def model_card(card: dict) -> str:
         f"- Parameters: {card['params']:,}", f"- Multiply-accumulates per image: {card['macs']:,}",
         f"- Selected as: {stage}; validation accuracy {card['val_acc']:.2%} (model selection used validation only)",
         f"- Test accuracy (measured once, at export, {card['exported']}): {test}",
+        *([f"- Retrained with {card['seed_check']['seeds']} seeds on train+validation: test accuracy "
+           f"{card['seed_check']['mean']:.2%} ± {card['seed_check']['std']:.2%}"] if card.get("seed_check") else []),
         f"- Recipe: {r['optimizer']} lr {r['lr']:.4g}, momentum {r['momentum']:.3g}, batch {r['batch_size']}, "
         f"{r['epochs']} epochs, {r['scheduler']} schedule", "",
         "## Use", "Input: float32 pixels `[N, 1, 28, 28]` in [0, 1], white digit on black as in MNIST "
@@ -151,7 +153,7 @@ def check_formats(formats) -> list[str]:
 
 def export(study: optuna.Study, out: Path, *, trial="answer", storage_url: str, formats=FORMATS, retrain=False,
            seeds=3, epochs=None, subset=None, artifacts=None, device=torch.device("cpu"), data_root=None,
-           log=print) -> dict:
+           seed_check=None, log=print) -> dict:
     formats = check_formats(formats)
     check_out(out)
     t = pick_trial(study, trial)
@@ -172,6 +174,16 @@ def export(study: optuna.Study, out: Path, *, trial="answer", storage_url: str, 
     else:
         model = trial_weights(study, t, artifact_dir(storage_url, artifacts), config).to(device)
         card["test_acc"] = evaluate(model, data.test)[1]  # the one look at the test set
+        if seed_check is None:
+            from .profiles import for_device
+            seed_check = for_device(device.type).seed_check
+        if seed_check:
+            # How much the recipe's test accuracy varies with the seed (the exported weights stay the
+            # trial's own): cheap on a GPU, the device profile's default there.
+            log(f"retraining trial {t.number} with {seed_check} seeds to measure the spread of its test accuracy")
+            _, accs = retrain_model(config, recipe, data, seed_check, device, epochs, subset, log=log)
+            card["seed_check"] = {"seeds": seed_check, "test_accs": accs, "mean": statistics.mean(accs),
+                                  "std": statistics.stdev(accs) if len(accs) > 1 else 0.0}
     with tempfile.TemporaryDirectory(dir=out.parent if out.parent.exists() else None) as tmp:
         staging = Path(tmp) / "export"
         staging.mkdir()

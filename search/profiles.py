@@ -19,6 +19,7 @@ class Profile:
     finals: int  # distinct top proxy trials retrained at full fidelity
     final_epochs: int
     recipe_base: str  # the recipe space's default base net on this device
+    seed_check: int = 0  # export: also retrain the answer with this many seeds to report test mean ± std
 
     def describe(self) -> str:
         images = f"{self.subset:,} training images" if self.subset else "all 55,000 training images"
@@ -30,7 +31,8 @@ class Profile:
 
 CPU = Profile("cpu", subset=8000, epochs=4, max_macs=2_000_000, finals=3, final_epochs=15,
               recipe_base="gap8k")
-GPU = Profile("gpu", subset=None, epochs=8, max_macs=None, finals=6, final_epochs=20, recipe_base="seed001")
+GPU = Profile("gpu", subset=None, epochs=8, max_macs=None, finals=6, final_epochs=20, recipe_base="seed001",
+              seed_check=3)
 OVERRIDE_HINT = "override with --subset N|all, --epochs E, --max-macs M (0: none), --finals K, --final-epochs E"
 
 

@@ -65,6 +65,18 @@ def test_export_writes_the_answers_own_weights_and_measures_test_once(staged, tm
     assert card["val_acc"] == records.accuracy(a) and 0.6 < card["test_acc"] <= 1
     files = json.loads((tmp_path / "model" / "card.json").read_text())["files"]
     assert {"weights.pt", "model.onnx", "model.ts"} <= set(files)
+    assert "seed_check" not in card  # the CPU profile retrains nothing at export
+
+
+@pytest.mark.slow
+def test_export_seed_check_reports_the_spread_over_retrained_seeds(staged, tmp_path):
+    study, _, _ = staged
+    card = search.export(study, out=tmp_path / "m", seed_check=2, subset=3000, epochs=1, formats=["pt"],
+                         log=lambda *_: None)
+    check = card["seed_check"]
+    assert check["seeds"] == 2 and len(check["test_accs"]) == 2 and min(check["test_accs"]) > 0.3  # chance: 0.1
+    assert check["mean"] == pytest.approx(sum(check["test_accs"]) / 2)
+    assert "Retrained with 2 seeds" in (tmp_path / "m" / "MODEL_CARD.md").read_text()
 
 
 @pytest.mark.slow
