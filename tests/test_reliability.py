@@ -25,11 +25,18 @@ REPO = Path(__file__).resolve().parents[1]
 QUICK = ["--subset", "300", "--epochs", "1", "--val-size", "500", "--no-progress", "--seed", "2", "--finals", "0"]
 
 
+def _sigint_as_in_a_terminal():
+    # A test run started in the background inherits an ignored SIGINT, which the child would keep;
+    # a user's terminal delivers Ctrl-C with the default action.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def cli(*argv, env=None, **kw):
     """Run `python -m search ...` in a subprocess (a separate process, as a user would)."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.Popen([sys.executable, "-m", "search", *argv], cwd=REPO, env=full_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_sigint_as_in_a_terminal, **kw)
 
 
 def trials_of(url, name="arch"):
