@@ -34,18 +34,31 @@ class DataError(Exception):
     """MNIST could not be found or read; the message says how to fix it."""
 
 
+def _folder_setting(name: str, accepts: str) -> Path | None:
+    """The folder an environment variable names, read at use; None when unset or empty.
+    A value naming something that is not a folder is a DataError that names the variable."""
+    text = os.environ.get(name, "")
+    if not text:
+        return None
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise DataError(f"{name}={text!r} is not a folder: set it to {accepts}, or unset it")
+    return path
+
+
 def default_root() -> Path:
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
-    return Path(cache) / "mnist-search"
+    cache = _folder_setting("XDG_CACHE_HOME", "an absolute folder for caches")
+    if cache is None or not cache.is_absolute():  # the XDG spec: a relative path is ignored
+        cache = Path.home() / ".cache"
+    return cache / "mnist-search"
 
 
 def resolve_root(data_root: str | os.PathLike | None = None) -> Path:
     """--data-root, then $MNIST_DATA_ROOT, then the user's cache directory."""
     if data_root:
         return Path(data_root)
-    if os.environ.get("MNIST_DATA_ROOT"):
-        return Path(os.environ["MNIST_DATA_ROOT"])
-    return default_root()
+    env = _folder_setting("MNIST_DATA_ROOT", "a folder holding (or to hold) MNIST/raw/*.gz")
+    return env if env is not None else default_root()
 
 
 def raw_dir(root: Path) -> Path:

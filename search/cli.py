@@ -6,10 +6,9 @@ raises search.errors kinds, which are mapped here by type, never by message text
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from . import errors
+from . import errors, settings
 
 # Exit codes (listed in the README).
 OK = 0
@@ -219,6 +218,7 @@ def main(argv=None) -> int:
     from mnistnet.train import DeviceError
     _quiet_libraries()
     try:
+        settings.debug()  # a bad value is reported before any work, not when a failure needs it
         command = importlib.import_module(f"search.commands.{args.command_module}")
         return command.main(args) or OK
     except errors.SearchError as exc:
@@ -240,7 +240,7 @@ def exit_code(exc: errors.SearchError) -> int:
 
 
 def _unexpected(exc: Exception) -> int:
-    if os.environ.get("MNIST_SEARCH_DEBUG"):
+    if settings.debug():
         raise exc
     first = (str(exc).strip().splitlines() or [""])[0][:300]
     return _fail(f"unexpected {type(exc).__name__}: {first} (set MNIST_SEARCH_DEBUG=1 for the traceback)", FAILED)

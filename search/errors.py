@@ -15,6 +15,10 @@ class BadArgument(SearchError, ValueError):
     """An argument is out of range or contradicts another (e.g. target_acc 1.5, finals -1)."""
 
 
+class BadSetting(BadArgument):
+    """An environment variable holds a value it does not accept (search.settings)."""
+
+
 class ImpossibleBudget(BadArgument):
     """The parameter or MAC budget leaves nothing to train (e.g. max_params 10)."""
 

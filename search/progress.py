@@ -25,9 +25,7 @@ class TrialBar:
             self.bar.set_postfix_str(f"best {records.accuracy(best):.2%} ({records.params(best):,} params)")
         self.bar.refresh()
 
-    def __call__(self, study, trial) -> None:  # an Optuna callback
-        if trial.state == optuna.trial.TrialState.FAIL:
-            self.bar.write(f"trial {trial.number} failed: {records.fail_reason(trial) or 'see its attributes'}")
+    def __call__(self, study, trial) -> None:  # an Optuna callback (a failed trial's line: search.failures)
         self.refresh()
 
     def close(self) -> None:

@@ -42,6 +42,7 @@ EPOCHS_TRAINED = "epochs_trained"  # int
 SECONDS = "seconds"  # float: wall time of the trial
 INFEASIBLE = "infeasible"  # str: why the net was not trained (over budget, impossible config)
 FAIL_REASON = "fail_reason"  # str: why training failed or was stopped
+OWNER = "worker"  # dict: the process that runs the trial (host, pid, start time: search.owners)
 
 PROXY, FINAL = "proxy", "final"
 # Files each trained trial uploads as Optuna artifacts.
@@ -70,6 +71,10 @@ def write_infeasible(trial: optuna.Trial, reason: str) -> None:
 
 def write_failure(trial: optuna.Trial, reason: str) -> None:
     trial.set_user_attr(FAIL_REASON, reason[:400])
+
+
+def write_owner(trial: optuna.Trial, owner: dict) -> None:
+    trial.set_user_attr(OWNER, owner)
 
 
 def write_training(trial: optuna.Trial, history, seconds: float) -> None:
@@ -144,6 +149,10 @@ def seconds(t: FrozenTrial) -> float:
 
 def epochs_trained(t: FrozenTrial) -> int:
     return int(t.user_attrs.get(EPOCHS_TRAINED, 0))
+
+
+def owner(t: FrozenTrial) -> dict | None:
+    return t.user_attrs.get(OWNER)
 
 
 def infeasible_reason(t: FrozenTrial) -> str | None:

@@ -1,27 +1,13 @@
 """Study storage: any SQLAlchemy URL, SQLite by default, with heartbeats so crashed trials are retried."""
 from __future__ import annotations
 
-import os
 import sqlite3
 from pathlib import Path
 
-from .errors import BadArgument, StorageError
+from . import settings
+from .errors import StorageError
 
 DEFAULT_URL = "sqlite:///studies/mnist.db"
-HEARTBEAT_ENV = "MNIST_SEARCH_HEARTBEAT"
-
-
-def heartbeat_seconds() -> int:
-    """Seconds between trial heartbeats: $MNIST_SEARCH_HEARTBEAT (default 30), read at use."""
-    text = os.environ.get(HEARTBEAT_ENV, "30")
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise BadArgument(f"{HEARTBEAT_ENV}={text!r} is not a whole number of seconds >= 1: "
-                          f"set it to e.g. 30 or unset it")
-    return value
 
 
 def mask(url: str) -> str:
@@ -86,16 +72,24 @@ def open_storage(url: str, create: bool = True, heartbeat: bool = True):
         _prepare_sqlite(db)
         engine_kwargs = {"connect_args": {"timeout": 60}}  # wait for a writer rather than fail
     else:
+        # A server database: pooled connections are checked before use, and calls that lose their
+        # connection are retried for a while (search.reconnect).
         engine_kwargs = {"pool_pre_ping": True}
+        u = make_url(url)
+        if u.get_backend_name() == "postgresql" and "connect_timeout" not in u.query:
+            engine_kwargs["connect_args"] = {"connect_timeout": 10}  # an unreachable host fails, not hangs
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             kwargs = {}
             if heartbeat:
                 # A worker that dies mid-trial stops beating; its trial is marked FAIL and re-run once.
-                beat = heartbeat_seconds()
+                beat = settings.heartbeat_seconds()
                 kwargs = dict(heartbeat_interval=beat, grace_period=2 * beat,
                               heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
+            if db is None:
+                from .reconnect import ReconnectingRDBStorage
+                return ReconnectingRDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
             return RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
     except ImportError as exc:
         missing = getattr(exc.__cause__, "name", None) or getattr(exc, "name", None) or "its database driver"

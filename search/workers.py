@@ -8,16 +8,21 @@ and a fast one never runs past the total.
 from __future__ import annotations
 
 import multiprocessing as mp
+import sys
 import time
 from dataclasses import dataclass
 
 import optuna
 from optuna.trial import TrialState
 
+from . import failures, owners, settings
+from .errors import StorageError
+from .storage import mask
 from .study import StudySpec
 
 # A run's trials are counted in these states: waiting (enqueued) trials are not yet anyone's work.
 COUNTED = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+STORAGE_EXIT = 4  # a worker process that lost the database exits with this (the command line's code)
 
 
 @dataclass
@@ -32,6 +37,7 @@ class WorkerJob:
     worker: int = 0
     own_trials: int | None = None  # `mnist-search worker --trials N`: N trials of its own, whatever others do
     sampler_seed: int | None = None  # default: from the study's seed, its size and the worker's index
+    log_name: str | None = None  # its log file in the study's log folder (default: worker-INDEX)
 
 
 def make_objective(job: WorkerJob):
@@ -61,19 +67,59 @@ def make_objective(job: WorkerJob):
 
 def run_worker(job: WorkerJob, callbacks=(), objective=None) -> None:
     """Run trials of the study in this process until it holds `job.until` trials (or the timeout)."""
+    try:
+        _run_worker(job, callbacks, objective)
+    except Exception as exc:
+        lost = failures.storage_cause(exc)
+        if lost is not None and lost is not exc:
+            raise lost from None  # the database went away while Optuna recorded a trial
+        raise
+
+
+def _run_worker(job: WorkerJob, callbacks, objective) -> None:
     from .study import open_study
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are reported by the caller
     objective = objective or make_objective(job)
     study = open_study(job.spec, seed=job.sampler_seed, worker=job.worker)
+    owners.reap(study, log=_say)  # trials left running by dead workers on this machine: failed, retried
     stops = []
     if job.own_trials is None:
         if len(study.get_trials(deepcopy=False, states=COUNTED)) >= job.until:
             return
         stops = [optuna.study.MaxTrialsCallback(job.until, states=COUNTED)]
     # catch=Exception: one failing trial is recorded as FAIL and the study goes on.
-    study.optimize(objective, n_trials=job.own_trials, timeout=job.timeout, catch=(Exception,),
-                   callbacks=[*stops, *callbacks], gc_after_trial=False)
+    study.optimize(_Owned(objective, job, study), n_trials=job.own_trials, timeout=job.timeout,
+                   catch=(Exception,), callbacks=[*stops, *callbacks], gc_after_trial=False)
+
+
+class _Owned:
+    """The objective, run by this process: it claims the trial, first fails the trials of workers
+    that died meanwhile, and reports a failure in one line (traceback in the worker's log)."""
+
+    def __init__(self, objective, job: WorkerJob, study: optuna.Study):
+        self.objective, self.job, self.study = objective, job, study
+
+    def __call__(self, trial: optuna.Trial):
+        owners.claim(trial)
+        try:
+            owners.reap(self.study, log=_say)
+        except StorageError:
+            raise
+        except Exception:  # noqa: BLE001 - a failed check must not fail this trial; the heartbeats remain
+            pass
+        try:
+            return self.objective(trial)
+        except (optuna.TrialPruned, StorageError):
+            raise  # a pruned trial is no failure; a lost database is the worker's to report
+        except Exception as exc:
+            failures.trial_failed(self.job, trial, exc)
+            raise
+
+
+def _say(line: str) -> None:
+    from tqdm.auto import tqdm
+    tqdm.write(line)
 
 
 def _child(job: WorkerJob) -> None:
@@ -81,6 +127,12 @@ def _child(job: WorkerJob) -> None:
         run_worker(job)
     except KeyboardInterrupt:
         pass  # the parent reports the interruption
+    except StorageError as exc:
+        failures.worker_failed(job, exc, quiet=True)  # the parent says it once for all workers
+        sys.exit(STORAGE_EXIT)
+    except Exception as exc:  # noqa: BLE001 - one line and a log, not a traceback
+        failures.worker_failed(job, exc)
+        sys.exit(1)
 
 
 def run_workers(job: WorkerJob, workers: int, on_poll=None, poll_seconds: float = 2.0) -> list[int]:
@@ -92,10 +144,16 @@ def run_workers(job: WorkerJob, workers: int, on_poll=None, poll_seconds: float 
                         name=f"mnist-search-worker-{i}")
         p.start()
         procs.append(p)
-    try:
-        while any(p.is_alive() for p in procs):
+    def poll():
+        try:
             if on_poll:
                 on_poll()
+        except StorageError:
+            pass  # the database is away: the workers wait for it, and say when they give up
+
+    try:
+        while any(p.is_alive() for p in procs):
+            poll()
             time.sleep(poll_seconds)
     except KeyboardInterrupt:
         for p in procs:
@@ -103,6 +161,11 @@ def run_workers(job: WorkerJob, workers: int, on_poll=None, poll_seconds: float 
         raise
     for p in procs:
         p.join()
-    if on_poll:
-        on_poll()
-    return [p.exitcode for p in procs]
+    codes = [p.exitcode for p in procs]
+    if STORAGE_EXIT in codes:
+        raise StorageError(f"lost the database {mask(job.spec.storage)}: no answer for "
+                           f"{settings.db_retry_seconds():g} s, so the workers stopped; the study is kept: "
+                           f"rerun when the database is back ({settings.DB_RETRY} sets how long workers wait; "
+                           f"details in {failures.worker_log(job).parent})")
+    poll()
+    return codes

@@ -95,6 +95,109 @@ def test_sigkill_mid_trial_is_failed_retried_and_loses_nothing(tmp_path):
     assert not [t for t in after.values() if t.state == TrialState.RUNNING]
 
 
+def test_sigkill_then_an_immediate_rerun_fails_and_retries_the_dead_trial(tmp_path):
+    url = f"sqlite:///{tmp_path / 'zombie.db'}"
+    # Default heartbeats (30 s, stale after 60 s): only the dead owner's pid can free the trial this soon.
+    env = {"MNIST_SEARCH_HEARTBEAT": "30"}
+    proc = cli("run", "--trials", "40", "--storage", url, *SLOWER, env=env)
+    try:
+        wait_for(lambda: running_after_a_completed_trial(url), what="a running trial after a completed one")
+        time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    before = {t.number: t for t in trials_of(url)}
+    killed = [t for t in before.values() if t.state == TrialState.RUNNING]
+    assert len(killed) == 1
+    killed = killed[0]
+    assert killed.user_attrs["worker"]["pid"] == proc.pid
+    completed = {n: t.values for n, t in before.items() if t.state == TrialState.COMPLETE}
+    rerun = cli("run", "--trials", "1", "--storage", url, *SLOWER, env=env)
+    out, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, err
+    after = {t.number: t for t in trials_of(url)}
+    assert after[killed.number].state == TrialState.FAIL
+    assert f"pid {proc.pid}" in after[killed.number].user_attrs["fail_reason"]
+    assert f"trial {killed.number}: its worker (pid {proc.pid}" in out
+    retries = [t for t in after.values() if t.system_attrs.get("failed_trial") == killed.number]
+    assert len(retries) == 1 and retries[0].params == killed.params
+    assert retries[0].state in (TrialState.COMPLETE, TrialState.PRUNED)
+    for n, values in completed.items():  # no completed trial lost
+        assert after[n].state == TrialState.COMPLETE and after[n].values == values
+    assert not [t for t in after.values() if t.state == TrialState.RUNNING]
+
+
+def test_failing_trials_are_one_line_each_with_the_traceback_in_the_log(tmp_path, monkeypatch, capfd):
+    def broken_fit(*args, **kw):
+        raise RuntimeError("the trainer caught fire")
+
+    monkeypatch.setattr(search.objective, "fit", broken_fit)
+    url = f"sqlite:///{tmp_path / 'fail.db'}"
+    assert main(["run", "--trials", "3", "--storage", url, "--max-macs", "0", *QUICK]) == 1  # nothing trained
+    _, err = capfd.readouterr()
+    failed = [t.number for t in trials_of(url) if t.state == TrialState.FAIL]
+    log = tmp_path / "logs" / "arch" / "worker-0.log"
+    assert failed
+    assert [line for line in err.splitlines() if " failed: " in line] == [
+        f"trial {n} failed: RuntimeError: the trainer caught fire (traceback in {log})" for n in failed]
+    assert "Traceback" not in err
+    text = log.read_text()
+    assert text.count("Traceback (most recent call last)") == len(failed)
+    assert all(f"trial {n} failed" in text for n in failed) and "broken_fit" in text
+
+    monkeypatch.setenv("MNIST_SEARCH_DEBUG", "1")  # everything on stderr too
+    main(["run", "--trials", "1", "--study", "debug", "--storage", url, "--max-macs", "0", "--max-params", "0", *QUICK])
+    _, err = capfd.readouterr()
+    assert "Traceback (most recent call last)" in err and "the trainer caught fire (traceback in" in err
+
+
+SITECUSTOMIZE = """
+import os
+if os.environ.get("BREAK") == "fit":  # every trial raises
+    import mnistnet.train
+    def fit(*args, **kw):
+        raise RuntimeError("the trainer caught fire")
+    mnistnet.train.fit = fit
+elif os.environ.get("BREAK") == "load":  # a worker process dies before its first trial
+    import mnistnet.data
+    def load(*args, **kw):
+        raise OSError("cannot map the training images")
+    mnistnet.data.load = load
+"""
+
+
+@pytest.mark.parametrize("broken", ["fit", "load"])
+def test_failures_in_worker_processes_are_one_line_each_with_a_log(tmp_path, broken):
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(SITECUSTOMIZE)  # imported by every process, children included
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    env = {"BREAK": broken, "PYTHONPATH": f"{hooks}{os.pathsep}{REPO}"}
+    proc = cli("run", "--workers", "2", "--trials", "4", "--storage", url, *QUICK, env=env)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err
+    logs = tmp_path / "logs" / "arch"
+    lines = err.strip().splitlines()
+    if broken == "fit":
+        failed = sorted(t.number for t in trials_of(url) if t.state == TrialState.FAIL)
+        reported = sorted(int(line.split()[1]) for line in lines if " failed: " in line)
+        assert failed and reported == failed
+        assert all(line.startswith("trial ") and "RuntimeError: the trainer caught fire (traceback in " in line
+                   for line in lines if " failed: " in line)
+        text = "".join(p.read_text() for p in logs.glob("worker-*.log"))
+        assert text.count("Traceback (most recent call last)") == len(failed)
+    else:
+        stopped = [line for line in lines if " stopped: " in line]
+        assert stopped and all(
+            line.startswith("worker ") and "OSError: cannot map the training images (traceback in " in line
+            for line in stopped)
+        for i in (0, 1):
+            text = (logs / f"worker-{i}.log").read_text()
+            assert "Traceback (most recent call last)" in text and "cannot map the training images" in text
+    assert lines[-1].startswith("mnist-search: error: no trial")
+
+
 def test_ctrl_c_stops_cleanly_and_the_study_resumes(tmp_path):
     url = f"sqlite:///{tmp_path / 'int.db'}"
     proc = cli("run", "--trials", "40", "--storage", url, *SLOWER)
@@ -248,7 +351,7 @@ def test_unreachable_postgres_is_one_masked_line(capsys):
 
 def test_sigkill_during_the_finals_then_rerun_finishes_them(tmp_path):
     url = f"sqlite:///{tmp_path / 'finals.db'}"
-    env = {"MNIST_SEARCH_HEARTBEAT": "1"}
+    env = {"MNIST_SEARCH_HEARTBEAT": "30"}  # stale only after 60 s: the rerun must see the dead owner
     args = ["--subset", "300", "--epochs", "1", "--val-size", "500", "--no-progress", "--seed", "4",
             "--finals", "1", "--final-epochs", "3", "--final-subset", "8000"]
     proc = cli("run", "--trials", "3", "--storage", url, *args, env=env)
@@ -261,8 +364,7 @@ def test_sigkill_during_the_finals_then_rerun_finishes_them(tmp_path):
         proc.wait()
     killed = next(t for t in trials_of(url) if t.user_attrs.get("stage") == "final")
     assert killed.state == TrialState.RUNNING
-    time.sleep(3)  # past the heartbeat grace period
-    rerun = cli("run", "--trials", "1", "--storage", url, *args, env=env)
+    rerun = cli("run", "--trials", "1", "--storage", url, *args, env=env)  # at once
     out, err = rerun.communicate(timeout=600)
     assert rerun.returncode == 0, err
     after = trials_of(url)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 
 from .. import api, selection
 from ..progress import TrialBar
@@ -22,7 +23,8 @@ def main(args) -> int:
     # A sampler seed of its own, so workers on several machines do not propose the same points.
     job = WorkerJob(spec, args.device, args.data_root, str(artifact_dir(args.storage, args.artifacts)),
                     api.counted(study) + args.trials, args.timeout, max(1, os.cpu_count() or 1),
-                    own_trials=args.trials, sampler_seed=secrets.randbelow(2**31))
+                    own_trials=args.trials, sampler_seed=secrets.randbelow(2**31),
+                    log_name=f"worker-{socket.gethostname()}-{os.getpid()}")
     bar = TrialBar(study, args.trials, enabled=not args.no_progress)
     try:
         run_worker(job, callbacks=[bar])

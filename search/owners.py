@@ -1,0 +1,132 @@
+"""Who runs a trial, and failing at once the running trials whose worker process is gone.
+
+Each trial records its worker process (records.OWNER: host, boot, PID namespace, pid, and the
+process's start time from /proc/<pid>/stat) when it starts. A worker starting up (and each worker
+before each trial) looks at the study's RUNNING trials: one whose owner ran on this machine, in
+this boot and PID namespace, and whose process no longer exists (pid gone or a zombie, or the pid
+now belongs to a process started at another time) is failed now and retried with the storage's
+heartbeat retry policy, exactly as a heartbeat-stale trial would be. Trials of other machines, and
+any trial where this cannot be told (no /proc, e.g. macOS), are left to the heartbeats.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import socket
+import warnings
+from functools import lru_cache
+from pathlib import Path
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from . import records
+
+
+def _read(path: str) -> str | None:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return None
+
+
+@lru_cache(maxsize=1)
+def _machine() -> tuple[str, str, str] | None:
+    """(host, boot id, PID namespace) of this process, or None where /proc cannot tell."""
+    boot = _read("/proc/sys/kernel/random/boot_id")
+    try:
+        pidns = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+    if not boot:
+        return None
+    return socket.gethostname(), boot, pidns
+
+
+def process_start(pid: int) -> int | None:
+    """The start time of a live process (clock ticks since boot, /proc/<pid>/stat field 22);
+    None when no such process runs (gone, or a zombie awaiting its parent)."""
+    text = _read(f"/proc/{pid}/stat")
+    if text is None:
+        return None
+    fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) ": fields 3 onwards
+    if fields[0] in ("Z", "X"):  # dead, not yet reaped by its parent
+        return None
+    return int(fields[19])
+
+
+def me() -> dict | None:
+    """This process as a trial owner, or None where its liveness cannot be checked later."""
+    machine = _machine()
+    start = process_start(os.getpid()) if machine else None
+    if machine is None or start is None:
+        return None
+    host, boot, pidns = machine
+    return {"host": host, "boot": boot, "pidns": pidns, "pid": os.getpid(), "start": start}
+
+
+def claim(trial: optuna.Trial) -> None:
+    """Record this process as the trial's owner (the trial's number guards against copies:
+    a retry or enqueued copy of a trial carries its user attributes along)."""
+    owner = me()
+    if owner is not None:
+        records.write_owner(trial, {**owner, "trial": trial.number})
+
+
+def owner_is_dead(t: FrozenTrial) -> bool:
+    """True only when the trial's owner certainly ran here and certainly no longer does."""
+    owner = records.owner(t)
+    machine = _machine()
+    if not isinstance(owner, dict) or machine is None or owner.get("trial") != t.number:
+        return False
+    if (owner.get("host"), owner.get("boot"), owner.get("pidns")) != machine:
+        return False  # another machine, boot or container: its heartbeats tell
+    try:
+        pid, start = int(owner["pid"]), int(owner["start"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    return process_start(pid) != start
+
+
+def retry_callback(storage):
+    """The storage's heartbeat retry policy (see storage.open_storage), or the same one."""
+    callback = storage.get_heartbeat_stale_trial_callback() if hasattr(
+        storage, "get_heartbeat_stale_trial_callback") else None
+    if callback is None:
+        from optuna.storages import RetryHeartbeatStaleTrialCallback
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            callback = RetryHeartbeatStaleTrialCallback(max_retry=1)
+    return callback
+
+
+def reap(study: optuna.Study, log=None) -> list[int]:
+    """Fail the study's RUNNING trials whose worker died on this machine and enqueue their retries
+    (the storage's heartbeat retry policy); returns the failed trials' numbers."""
+    if _machine() is None:
+        return []
+    storage = study._storage
+    failed = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if not owner_is_dead(t):
+            continue
+        owner = records.owner(t)
+        reason = f"its worker (pid {owner['pid']} on {owner['host']}) died while it ran"
+        try:
+            storage.set_trial_user_attr(t._trial_id, records.FAIL_REASON, reason)
+            if not storage.set_trial_state_values(t._trial_id, TrialState.FAIL):
+                continue
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue  # another worker failed it first, and retried it
+        dead = copy.deepcopy(storage.get_trial(t._trial_id))
+        # The retry starts clean: no owner, no failure reason of its predecessor.
+        dead.user_attrs = {k: v for k, v in dead.user_attrs.items()
+                           if k not in (records.OWNER, records.FAIL_REASON)}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            retry_callback(storage)(study, dead)
+        failed.append(t.number)
+        if log:
+            again = "" if dead.system_attrs.get("retry_history") else ", queued to run again"
+            log(f"trial {t.number}: {reason}; failed it{again}")
+    return failed

@@ -1,0 +1,87 @@
+"""Trials left RUNNING by a dead worker on this machine are failed at once and retried (search.owners)."""
+import os
+import subprocess
+import sys
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from search import owners, records
+from search.storage import open_storage
+
+pytestmark = pytest.mark.skipif(owners.me() is None, reason="needs /proc (Linux) to tell a process's liveness")
+
+
+def dead_process() -> tuple[int, int]:
+    """The pid and start time of a process that ran here and has exited."""
+    p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    start = owners.process_start(p.pid)
+    p.kill()
+    p.wait()
+    return p.pid, start
+
+
+def test_only_trials_of_dead_workers_on_this_machine_are_failed_and_retried(tmp_path):
+    study = optuna.create_study(storage=open_storage(f"sqlite:///{tmp_path / 'o.db'}"), study_name="s")
+    me = owners.me()
+    pid, start = dead_process()
+    assert owners.process_start(pid) is None and start is not None
+    cases = {
+        "dead": {**me, "pid": pid, "start": start},
+        "pid reused": {**me, "start": me["start"] + 1},  # the pid now belongs to a process started later
+        "alive": dict(me),
+        "other host": {**me, "host": "elsewhere", "pid": pid, "start": start},
+        "other container": {**me, "pidns": "pid:[1]", "pid": pid, "start": start},
+        "copied": {**me, "pid": pid, "start": start},  # a retry's copy of an older trial's owner
+        "no owner": None,
+    }
+    trials = {}
+    for name, owner in cases.items():
+        trial = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+        trial.set_user_attr(records.STAGE, records.FINAL if name == "dead" else records.PROXY)
+        trial.set_user_attr(records.FINAL_OF, 7)
+        if owner is not None:
+            trial.set_user_attr(records.OWNER, {**owner, "trial": trial.number + (name == "copied")})
+        trials[name] = trial.number
+    failed = owners.reap(study)
+    assert sorted(failed) == sorted([trials["dead"], trials["pid reused"]])
+    after = {t.number: t for t in study.get_trials()}
+    for name, number in trials.items():
+        expected = TrialState.FAIL if number in failed else TrialState.RUNNING
+        assert after[number].state == expected, name
+    assert "died" in after[trials["dead"]].user_attrs[records.FAIL_REASON]
+    retries = {t.system_attrs["failed_trial"]: t for t in after.values() if "failed_trial" in t.system_attrs}
+    assert sorted(retries) == sorted(failed)
+    for number, retry in retries.items():  # as a heartbeat retry: waiting, same params and stage
+        assert retry.state == TrialState.WAITING and retry.params == after[number].params
+        assert retry.system_attrs["retry_history"] == [number]
+        assert records.OWNER not in retry.user_attrs and records.FAIL_REASON not in retry.user_attrs
+    assert retries[trials["dead"]].user_attrs[records.STAGE] == records.FINAL  # a final is retried as a final
+    assert retries[trials["dead"]].user_attrs[records.FINAL_OF] == 7
+    assert owners.reap(study) == []  # nothing twice
+
+
+def test_a_retry_that_dies_too_is_failed_but_not_retried_again(tmp_path):
+    study = optuna.create_study(storage=open_storage(f"sqlite:///{tmp_path / 'o.db'}"), study_name="s")
+    pid, start = dead_process()
+    trial = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    trial.set_user_attr(records.OWNER, {**owners.me(), "pid": pid, "start": start, "trial": trial.number})
+    assert owners.reap(study) == [trial.number]
+    retry = study.ask()  # the waiting retry runs next
+    assert retry.params == {"x": study.trials[trial.number].params["x"]}
+    pid, start = dead_process()
+    retry.set_user_attr(records.OWNER, {**owners.me(), "pid": pid, "start": start, "trial": retry.number})
+    assert owners.reap(study) == [retry.number]
+    assert not [t for t in study.get_trials() if t.state in (TrialState.WAITING, TrialState.RUNNING)]
+
+
+def test_a_zombie_counts_as_dead():
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    while True:  # exited, not yet waited for: a zombie
+        state = open(f"/proc/{p.pid}/stat").read().rsplit(")", 1)[1].split()[0]
+        if state == "Z":
+            break
+        os.sched_yield()
+    assert owners.process_start(p.pid) is None
+    p.wait()
