@@ -64,6 +64,7 @@ def open_storage(url: str, create: bool = True, heartbeat: bool = True):
     except ArgumentError:
         raise StorageError(f"malformed storage URL {mask(url)!r}: expected e.g. sqlite:///studies/mnist.db "
                            f"or postgresql://user:password@host/dbname") from None
+    beat = settings.heartbeat_seconds() if heartbeat else None  # a bad value: nothing is written
     engine_kwargs = {}
     db = sqlite_path(url)
     if db is not None:
@@ -74,6 +75,7 @@ def open_storage(url: str, create: bool = True, heartbeat: bool = True):
     else:
         # A server database: pooled connections are checked before use, and calls that lose their
         # connection are retried for a while (search.reconnect).
+        settings.db_retry_seconds()  # a bad value is reported before connecting
         engine_kwargs = {"pool_pre_ping": True}
         u = make_url(url)
         if u.get_backend_name() == "postgresql" and "connect_timeout" not in u.query:
@@ -82,9 +84,9 @@ def open_storage(url: str, create: bool = True, heartbeat: bool = True):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             kwargs = {}
-            if heartbeat:
-                # A worker that dies mid-trial stops beating; its trial is marked FAIL and re-run once.
-                beat = settings.heartbeat_seconds()
+            if beat:
+                # A worker that dies mid-trial stops beating; its trial is marked FAIL and re-run once
+                # (search.owners fails it sooner when the dead worker ran on this machine).
                 kwargs = dict(heartbeat_interval=beat, grace_period=2 * beat,
                               heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
             if db is None:
