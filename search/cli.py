@@ -168,8 +168,11 @@ def build_parser() -> Parser:
 
     p = sub.add_parser("dashboard", help="serve optuna-dashboard on a storage")
     add_storage_args(p, argparse.SUPPRESS)
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only; "
+                   "the dashboard has no authentication)")
     p.add_argument("--port", type=port_arg, default=8080)
+    p.add_argument("--read-only", action="store_true", help="refuse every write action (deleting studies, "
+                   "editing notes, ...): only pages and reads are served")
     p.add_argument("--artifacts", metavar="DIR", help="trial artifact folder (default: beside the SQLite file)")
     p.set_defaults(command_module="dashboard")
 
