@@ -292,38 +292,65 @@ def _pg_bin(name: str) -> str | None:
     return str(found[-1]) if found else None
 
 
-@pytest.fixture(scope="module")
-def postgres(tmp_path_factory):
-    """A real PostgreSQL server on loopback for this module; yields a URL with a password in it."""
-    pytest.importorskip("psycopg", reason="psycopg is not installed (pip install -e '.[test]')")
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    if not initdb:
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL server binaries missing: .ci/run installs Debian's postgresql package")
-        pytest.skip("PostgreSQL server not installed (apt-get install postgresql)")
-    from test_dashboard import free_port
-    # Not under pytest's tmp dir: that is private to root, and the server runs as another user.
-    root = Path(tempfile.mkdtemp(prefix="mnist-search-pg-"))
-    data, sock = root / "data", root / "sock"
-    sock.mkdir()
-    as_user = []
-    if os.geteuid() == 0:  # the server refuses to run as root
-        subprocess.run(["chown", "-R", "postgres:postgres", str(root)], check=True)
-        as_user = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*as_user, initdb, "-D", str(data), "-A", "trust", "-U", "postgres"], check=True,
-                   capture_output=True)
-    port = free_port()
-    subprocess.run([*as_user, pg_ctl, "-D", str(data), "-w", "-l", str(root / "log"), "-o",
-                    f"-p {port} -k {sock} -c listen_addresses=127.0.0.1", "start"], check=True, capture_output=True)
-    try:
+class PostgresServer:
+    """A real PostgreSQL server on loopback in a temporary folder, which a test may stop and restart."""
+
+    def __init__(self):
+        pytest.importorskip("psycopg", reason="psycopg is not installed (pip install -e '.[test]')")
+        initdb, self.pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+        if not initdb:
+            if os.environ.get("CI"):
+                pytest.fail("PostgreSQL server binaries missing: .ci/run installs Debian's postgresql package")
+            pytest.skip("PostgreSQL server not installed (apt-get install postgresql)")
+        from test_dashboard import free_port
+        # Not under pytest's tmp dir: that is private to root, and the server runs as another user.
+        self.root = Path(tempfile.mkdtemp(prefix="mnist-search-pg-"))
+        self.data, sock = self.root / "data", self.root / "sock"
+        sock.mkdir()
+        self.as_user = []
+        if os.geteuid() == 0:  # the server refuses to run as root
+            subprocess.run(["chown", "-R", "postgres:postgres", str(self.root)], check=True)
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+        subprocess.run([*self.as_user, initdb, "-D", str(self.data), "-A", "trust", "-U", "postgres"], check=True,
+                       capture_output=True)
+        self.port = free_port()
+        self.options = f"-p {self.port} -k {sock} -c listen_addresses=127.0.0.1"
+        self.ctl("start")
         import psycopg
-        with psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres",
+        with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres",
                              autocommit=True) as con:
             con.execute("CREATE DATABASE mnist")
-        yield f"postgresql://postgres:s3cret-pw@127.0.0.1:{port}/mnist"
+        self.url = f"postgresql://postgres:s3cret-pw@127.0.0.1:{self.port}/mnist"
+
+    def ctl(self, action: str, check: bool = True):
+        """pg_ctl start, stop (fast: connections are cut) or restart, waiting until it is done."""
+        return subprocess.run([*self.as_user, self.pg_ctl, "-D", str(self.data), "-w", "-m", "fast",
+                               "-l", str(self.root / "log"), "-o", self.options, action],
+                              check=check, capture_output=True)
+
+    def close(self):
+        self.ctl("stop", check=False)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A real PostgreSQL server on loopback for this module; yields a URL with a password in it."""
+    server = PostgresServer()
+    try:
+        yield server.url
     finally:
-        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "fast", "stop"], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+        server.close()
+
+
+@pytest.fixture
+def postgres_server():
+    """A PostgreSQL server of the test's own, to stop or restart."""
+    server = PostgresServer()
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 def test_three_workers_share_a_postgres_study(postgres, capsys, tmp_path):
@@ -375,3 +402,54 @@ def test_sigkill_during_the_finals_then_rerun_finishes_them(tmp_path):
     assert done[0].user_attrs["final_of"] == killed.user_attrs["final_of"]
     assert not [t for t in after if t.state in (TrialState.RUNNING, TrialState.WAITING)]
     assert "answer: trial" in out
+
+
+PG_TINY = ["--subset", "1000", "--epochs", "2", "--val-size", "500", "--no-progress", "--seed", "5", "--finals", "0"]
+
+
+def counts(url):
+    states = [t.state for t in trials_of(url)]
+    return {s: states.count(s) for s in TrialState}
+
+
+def test_a_postgres_restart_mid_study_loses_nothing(postgres_server, tmp_path):
+    url = postgres_server.url
+    proc = cli("run", "--workers", "2", "--trials", "16", "--storage", url, "--artifacts", str(tmp_path / "a"),
+               *PG_TINY)
+    try:
+        wait_for(lambda: counts(url)[TrialState.COMPLETE] >= 2 and counts(url)[TrialState.RUNNING] >= 1,
+                 timeout=180, what="completed trials and a running one")
+        done = {t.number: t.values for t in trials_of(url) if t.state == TrialState.COMPLETE}
+        postgres_server.ctl("restart")  # every connection is cut; the server is back a moment later
+        out, err = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    trials = trials_of(url)
+    numbers = [t.number for t in trials]
+    assert sorted(numbers) == list(range(len(numbers))) and 16 <= len(numbers) <= 17  # none lost, none twice
+    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING, TrialState.FAIL)]
+    after = {t.number: t for t in trials}
+    assert all(after[n].state == TrialState.COMPLETE and after[n].values == v for n, v in done.items())
+
+
+def test_a_postgres_that_stays_down_stops_the_workers_with_one_line(postgres_server, tmp_path):
+    url = postgres_server.url
+    proc = cli("run", "--workers", "2", "--trials", "200", "--storage", url, "--artifacts", str(tmp_path / "a"),
+               *PG_TINY, env={"MNIST_SEARCH_DB_RETRY": "10"})
+    try:
+        wait_for(lambda: counts(url)[TrialState.COMPLETE] >= 2, timeout=180, what="completed trials")
+        postgres_server.ctl("stop")
+        stopped = time.time()
+        out, err = proc.communicate(timeout=180)
+        waited = time.time() - stopped
+    finally:
+        proc.kill()
+    assert proc.returncode == 4, err
+    assert "Traceback" not in err and "s3cret-pw" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mnist-search: error: lost the database "), err
+    assert "no answer for 10 s" in lines[0] and "MNIST_SEARCH_DB_RETRY" in lines[0]
+    assert 10 <= waited < 10 + 30, waited  # the retry window, plus the step each worker was in
+    print(f"workers stopped {waited:.1f} s after the server did (MNIST_SEARCH_DB_RETRY=10)")
