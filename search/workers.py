@@ -123,6 +123,8 @@ def _say(line: str) -> None:
 
 
 def _child(job: WorkerJob) -> None:
+    import logging
+    logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)  # as the command line does (search.cli)
     try:
         run_worker(job)
     except KeyboardInterrupt:
