@@ -20,13 +20,14 @@ import optuna
 import torch
 
 from mnistnet import data as mdata
+from mnistnet.augment import to_float
 from mnistnet.data import MNIST, Split
 from mnistnet.model import NetConfig, build
 from mnistnet.recipe import Recipe
 from mnistnet.rundir import save_weights
 from mnistnet.train import evaluate, fit
 
-from . import records
+from . import onnx_export, records
 from .errors import BadArgument, DataUnavailable, ModelFolderError, TrainingFailed, UnknownTrial
 from .model_dir import CARD_JSON
 from .storage import artifact_dir
@@ -92,16 +93,16 @@ def retrain_model(config: NetConfig, recipe: Recipe, data: MNIST, seeds: int, de
     return models[0].cpu().eval(), accs
 
 
-def write_formats(model: torch.nn.Module, folder: Path, formats) -> list[str]:
+def write_formats(model: torch.nn.Module, folder: Path, formats, card=None, images=None, log=print) -> list[str]:
     with warnings.catch_warnings():
         # TorchScript and the TorchScript-based ONNX exporter are deprecated upstream but remain the
         # formats that load everywhere (C++ libtorch, onnxruntime) without extra packages.
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
-        return _write_formats(model, folder, formats)
+        return _write_formats(model, folder, formats, {} if card is None else card, images, log)
 
 
-def _write_formats(model: torch.nn.Module, folder: Path, formats) -> list[str]:
+def _write_formats(model: torch.nn.Module, folder: Path, formats, card, images, log) -> list[str]:
     model = model.cpu().eval()
     written = []
     example = torch.rand(2, 1, 28, 28)
@@ -112,9 +113,7 @@ def _write_formats(model: torch.nn.Module, folder: Path, formats) -> list[str]:
         torch.jit.save(torch.jit.trace(model, example), str(folder / "model.ts"))
         written.append("model.ts")
     if "onnx" in formats:
-        torch.onnx.export(model, (example,), str(folder / "model.onnx"), input_names=["pixels"],
-                          output_names=["logits"], dynamic_axes={"pixels": {0: "batch"}, "logits": {0: "batch"}},
-                          dynamo=False)
+        card["onnx"] = onnx_export.write(model, folder / "model.onnx", images, log)  # exporter and parity
         written.append("model.onnx")
     return written
 
@@ -135,7 +134,7 @@ def model_card(card: dict) -> str:
         f"{r['epochs']} epochs, {r['scheduler']} schedule", "",
         "## Use", "Input: float32 pixels `[N, 1, 28, 28]` in [0, 1], white digit on black as in MNIST "
         "(normalization is inside the model). Output: logits `[N, 10]`; softmax gives probabilities.",
-        f"Files: {', '.join(card['files'])}.", ""])
+        f"Files: {', '.join(card['files'])}.", *([onnx_export.card_line(card["onnx"])] if card.get("onnx") else []), ""])
 
 
 def check_out(out: Path) -> None:
@@ -189,7 +188,8 @@ def export(study: optuna.Study, out: Path, *, trial="answer", storage_url: str, 
         staging.mkdir()
         (staging / records.CONFIG_FILE).write_text(config.to_json())
         (staging / records.RECIPE_FILE).write_text(recipe.to_json())
-        card["files"] = [records.CONFIG_FILE, records.RECIPE_FILE] + write_formats(model, staging, formats) + \
+        card["files"] = [records.CONFIG_FILE, records.RECIPE_FILE] + write_formats(
+            model, staging, formats, card, to_float(data.test.x[:onnx_export.BATCH].cpu()), log) + \
             [CARD_JSON, "MODEL_CARD.md"]
         if records.WEIGHTS_FILE not in card["files"]:
             save_weights(model, staging / records.WEIGHTS_FILE)  # evaluate/predict read it
