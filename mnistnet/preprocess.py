@@ -33,15 +33,28 @@ class ImageError(ValueError):
 
 def read_gray(path) -> np.ndarray:
     """The image as float32 gray levels in [0, 1], upright as its EXIF orientation says."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(Path(path)) as img:
             img.load()
-            img = ImageOps.exif_transpose(img)  # phones store pixels sideways and a tag to turn them
-            return _gray(img)
+            return _gray(_upright(img))
+    except Image.DecompressionBombError:
+        raise ImageError(f"{path} is too large to read safely (over {Image.MAX_IMAGE_PIXELS:,} pixels): "
+                         f"scale it down") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"{path} is not a readable image ({type(exc).__name__})") from None
+        raise ImageError(f"{path} is not a readable image ({type(exc).__name__}): give PNG, JPEG or another "
+                         f"image file") from None
+
+
+def _upright(img):
+    """Turned as the EXIF Orientation tag says: phones store the pixels sideways and a tag to turn them."""
+    from PIL import ImageOps
+
+    try:
+        return ImageOps.exif_transpose(img)
+    except Exception:  # noqa: BLE001 - a damaged EXIF block: the pixels are still worth reading as stored
+        return img
 
 
 def _gray(img) -> np.ndarray:
