@@ -5,9 +5,11 @@ Reading: any still image Pillow opens; the EXIF orientation is applied; colour, 
 with the ink.
 Finding the digit: the page's uneven light is fitted (a smooth surface through the paper, blind to the
 ink) and divided out; the polarity (dark ink on light paper or light on dark) is the side the outliers
-lie on; the digit is the strongest connected patch of ink plus the parts close to it, specks dropped.
+lie on; the digit is the strongest connected patch of ink plus the parts close to it, specks dropped;
+inside its box an Otsu threshold tells strokes from paper texture and JPEG noise.
 Placing it as MNIST did: its ink cropped, scaled so the longer side is 20 pixels keeping the aspect
-ratio, and put in a 28x28 canvas so that its centre of mass sits at the centre; white ink on black.
+ratio (strokes too fine to survive that are thickened first), and put in a 28x28 canvas so that its
+centre of mass sits at the centre; white ink on black.
 """
 from __future__ import annotations
 
@@ -183,23 +185,33 @@ def _ink(gray: np.ndarray) -> np.ndarray | None:
 def _digit(ink: np.ndarray) -> np.ndarray | None:
     """The digit's ink, cropped to it, scaled to [0, 1] (strokes 1, paper 0), other marks removed; None if
     the only mark is a dot (a speck of dust is not a digit)."""
+    near = _locate(ink)
+    top, bottom, left, right = _bbox(near)
+    strokes = _strokes(ink[top:bottom, left:right], near[top:bottom, left:right])
+    return None if strokes is None else _stroke_width(strokes)
+
+
+def _locate(ink: np.ndarray) -> np.ndarray:
+    """Where the digit is: its patches of sure ink, widened by a few pixels to take in their soft edges."""
     smooth = _box(ink, 1)
-    strong = smooth > 0.4 * smooth.max()  # surely ink: finds where the digit is
+    strong = smooth > 0.4 * smooth.max()  # surely ink, whatever the threshold inside the digit turns out to be
     labels, masses = _components(strong, smooth)
     parts = _digit_parts(labels, masses)
-    near = _box(np.isin(labels, parts).astype(np.float32), 3) > 0  # the digit's strokes and their soft edges
-    rows, cols = np.nonzero(near)
-    top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
-    crop, near = ink[top:bottom, left:right], near[top:bottom, left:right]
+    return _box(np.isin(labels, parts).astype(np.float32), 3) > 0
+
+
+def _strokes(crop: np.ndarray, near: np.ndarray) -> np.ndarray | None:
+    """The digit's box -> strokes 1, paper 0, cropped to the ink; None if it is only a dot."""
     cut = _otsu(crop[near])  # within the digit's box ink and paper are both plentiful: Otsu separates them
-    level = float(np.median(crop[near & (crop > cut)]))  # a typical stroke's strength
-    floor = cut / 2  # below this, paper texture
+    above = crop[near & (crop > cut)]
+    level = float(np.median(above)) if above.size else float(crop[near].max())  # a typical stroke's strength
+    floor = cut / 2  # below this, paper texture and JPEG noise
     out = np.where(near, np.clip((crop - floor) / max(level - floor, 1e-6), 0, 1), 0).astype(np.float32)
     rows, cols = np.nonzero(out > 0.5)
-    if max(np.ptp(rows), np.ptp(cols)) + 1 < MIN_SIDE:
+    if rows.size == 0 or max(np.ptp(rows), np.ptp(cols)) + 1 < MIN_SIDE:
         return None
-    rows, cols = np.nonzero(out > 0)
-    return _stroke_width(out[rows.min():rows.max() + 1, cols.min():cols.max() + 1])
+    top, bottom, left, right = _bbox(out > 0)
+    return out[top:bottom, left:right]
 
 
 def _stroke_width(digit: np.ndarray) -> np.ndarray:
@@ -208,9 +220,9 @@ def _stroke_width(digit: np.ndarray) -> np.ndarray:
     The width is estimated as 2 x area / perimeter of the strokes, measured at the final 20 px scale.
     Thick strokes are left alone: the nets read them, and thinning could break a stroke.
     """
-    ink = digit > 0.5
+    ink = np.pad(digit > 0.5, 1)  # padded so that ink touching the box's edge has a perimeter there too
     area = ink.sum()
-    perimeter = (ink[:, 1:] != ink[:, :-1]).sum() + (ink[1:] != ink[:-1]).sum() + 1
+    perimeter = (ink[:, 1:] != ink[:, :-1]).sum() + (ink[1:] != ink[:-1]).sum()
     scale = 20.0 / max(digit.shape)
     width = 2 * area / perimeter * np.pi / 4 * scale  # pi/4: steps along a diagonal overcount its length
     if width >= THIN:

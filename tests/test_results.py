@@ -42,7 +42,9 @@ def test_export_writes_every_format_and_a_card(exported):
     assert f"{card['params']:,}" in (exported / "MODEL_CARD.md").read_text()
     # model.onnx: the dynamo exporter (onnxscript is in the test extra), checked in onnxruntime at export time
     assert card["onnx"]["exporter"] == "dynamo"
-    assert card["onnx"]["parity"]["images"] == 64 and 0 <= card["onnx"]["parity"]["max_abs_diff"] < 1e-4
+    parity = card["onnx"]["parity"]
+    assert parity["images"] == 64 and 0 <= parity["max_abs_diff"] <= parity["tolerance"] <= 1e-4 * parity["max_abs_logit"]
+    assert parity["max_abs_diff"] < 1e-4
     assert "ONNX: written by the dynamo exporter" in (exported / "MODEL_CARD.md").read_text()
     state = torch.load(exported / "weights.pt", weights_only=True)
     assert sum(v.numel() for k, v in state.items() if "running" not in k and "num_batches" not in k) == card["params"]
@@ -112,7 +114,7 @@ def test_export_refuses_an_onnx_model_that_disagrees_with_pytorch(tiny_study, tm
     out = tmp_path / "skewed"
     code, _, err = run_cli(capsys, "export", "--storage", url, "--format", "onnx", "--out", str(out))
     assert code == 1 and len(err.strip().splitlines()) == 1
-    assert "differs from the PyTorch model by up to" in err and "tolerance 0.0001" in err
+    assert "differs from the PyTorch model by up to" in err and "(tolerance " in err
     assert not out.exists()  # nothing half-written
 
 
