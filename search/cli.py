@@ -177,7 +177,9 @@ def build_parser() -> Parser:
     p.add_argument("--images", type=positive_int, help="pipeline: training images per measurement (default: per model)")
     p.add_argument("--epoch-images", type=positive_int, help="precision: images per timed epoch (default 55000)")
     p.add_argument("--accuracy-seeds", type=count_arg, default=0, metavar="K", help="accuracy: seeds per net and "
-                   "precision, each a full training on all images (default 0: skip; 3 takes ~45 min on 2 cores)")
+                   "precision, each a full training on all images (default 0: skip; each is a full training)")
+    p.add_argument("--accuracy-epochs", type=positive_int, metavar="E", help="accuracy: epochs of each "
+                   "training (default: each net's recipe, 15 for gap10k, 10 for seed002)")
     p.add_argument("--accuracy-cache", metavar="FILE", help="accuracy: JSON-lines file of finished trainings, "
                    "reused so an interrupted check resumes")
     p.add_argument("--compile-images", type=positive_int, default=11000, help="compile: images per epoch (default 11000)")

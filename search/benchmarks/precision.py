@@ -49,23 +49,26 @@ def summarize(runs: list[dict]) -> dict:
     return out
 
 
-def accuracy_check(nets, seeds: int, data, device, base_net, log=print, cache: Path | None = None) -> dict:
-    """Train every net x precision x seed on `data`; runs already in `cache` (JSON lines) are reused,
-    so an interrupted check resumes."""
+def accuracy_check(nets, seeds: int, data, device, base_net, log=print, cache: Path | None = None,
+                   epochs: int | None = None) -> dict:
+    """Train every net x precision x seed on `data` (for `epochs`, default each recipe's own); runs
+    already in `cache` (JSON lines) are reused, so an interrupted check resumes."""
     done = {}
     if cache is not None and cache.exists():
         for line in cache.read_text().splitlines():
             r = json.loads(line)
-            done[(r["net"], r["precision"], r["seed"])] = r
+            done[(r["net"], r["precision"], r["seed"], r.get("epochs"))] = r
     results = {}
     for net in nets:
         config, recipe = base_net(net)
+        recipe = recipe.replace(epochs=epochs)
         runs = []
         for seed in range(seeds):
             for precision in ("fp32", "bf16"):
-                key = (net, precision, seed)
+                key = (net, precision, seed, recipe.epochs)
                 if key not in done:
-                    done[key] = {"net": net, **train_once(config, recipe, data, device, precision, seed)}
+                    done[key] = {"net": net, "epochs": recipe.epochs,
+                                 **train_once(config, recipe, data, device, precision, seed)}
                     if cache is not None:
                         with cache.open("a") as f:
                             f.write(json.dumps(done[key]) + "\n")

@@ -96,11 +96,12 @@ def run_accuracy(result, data, device, args) -> None:
     if not args.accuracy_seeds:
         result["precision_accuracy"] = "not measured (pass --accuracy-seeds K)"
         return
-    say(f"\n== accuracy: {', '.join(precision.ACCURACY_NETS)} on {len(data.train):,} images, fp32 and bf16, "
-        f"{args.accuracy_seeds} seeds each (validation scored in fp32) ==")
+    epochs = f"{args.accuracy_epochs} epochs" if args.accuracy_epochs else "their recipes' epochs"
+    say(f"\n== accuracy: {', '.join(precision.ACCURACY_NETS)} on {len(data.train):,} images x {epochs}, fp32 "
+        f"and bf16, {args.accuracy_seeds} seeds each (validation scored in fp32) ==")
     cache = Path(args.accuracy_cache) if args.accuracy_cache else None
     found = precision.accuracy_check(precision.ACCURACY_NETS, args.accuracy_seeds, data, device, base_net,
-                                     log=say, cache=cache)
+                                     log=say, cache=cache, epochs=args.accuracy_epochs)
     result["precision_accuracy"] = found
     for net, f in found.items():
         s = f["summary"]
