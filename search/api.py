@@ -26,12 +26,30 @@ from .workers import COUNTED, WorkerJob, run_worker, run_workers
 
 
 
+COMPILE_CHOICES = ("auto", "on", "off")
+
+
+def finals_compiled(choice: str, spec: StudySpec, profile: profiles.Profile) -> bool:
+    """Whether the finals train through torch.compile: "on", "off", or "auto" where it pays back."""
+    images = (spec.final_subset or 60000 - spec.val_size) * spec.final_epochs
+    return choice == "on" or (choice == "auto" and profiles.compile_pays_back(profile, images))
+
+
 def resolve_device(name: str):
     from mnistnet.train import DeviceError, resolve_device as resolve
     try:
         return resolve(name)
     except DeviceError as exc:
         raise DeviceUnavailable(str(exc)) from None
+
+
+def describe_precision(name: str, device) -> str:
+    """The precision's log line ("precision bf16 (auto: CPU has AVX-512 BF16)"); BadArgument if unusable."""
+    from mnistnet.precision import PrecisionError, describe
+    try:
+        return describe(name, device)
+    except PrecisionError as exc:
+        raise BadArgument(str(exc)) from None
 
 
 def check_data(data_root) -> None:
@@ -64,23 +82,30 @@ def counted(study: optuna.Study) -> int:
 def run(trials: int = 100, space: str = "arch", storage: str = DEFAULT_URL, study: str | None = None, *,
         base: str | None = None, epochs: int | None = None, subset: int | None = None,
         pruner: str = "hyperband", max_params: int | None = 20000, max_macs: int | None = None,
-        val_size: int = 5000, objective: str = "accuracy", seed: int = 0, workers: int = 1,
+        val_size: int = 5000, objective: str = "accuracy", seed: int = 0, workers: int | str = "auto",
         timeout: float | None = None, artifacts: str | None = None, finals: int | None = None,
         final_epochs: int | None = None, final_subset: int | None = None, target_acc: float = 0.994, device: str = "auto",
-        data_root: str | None = None, progress: bool = True, log=print) -> optuna.Study:
+        precision: str = "auto", compile: str = "auto", data_root: str | None = None, progress: bool = True,
+        log=print) -> optuna.Study:
     """Run (or resume) a study: `trials` proxy trials, then the finals; returns the optuna.Study.
 
     subset/epochs/max_macs/finals/final_epochs default to the device profile's (subset 0: all
     images; max_params or max_macs 0 or None: no bound). final_subset (default: all images) trains
-    the finals on a slice, for quick tries only.
+    the finals on a slice, for quick tries only. precision: "auto" (bf16 autocast where the
+    hardware has fast bf16), "fp32" or "bf16"; each trial records what it trained in. workers:
+    a count, or "auto" (the device profile's measured best for this machine's cores). compile:
+    "auto" (torch.compile the finals where it pays back, per the profile), "on" or "off".
     """
-    for key, value in (("trials", trials), ("workers", workers)):
+    if compile not in COMPILE_CHOICES:
+        raise BadArgument(f"compile must be one of {', '.join(COMPILE_CHOICES)}, got {compile!r}")
+    for key, value in (("trials", trials), ("workers", 1 if workers == "auto" else workers)):
         if not isinstance(value, int) or value < 1:
             raise BadArgument(f"{key} must be a whole number >= 1, got {value!r}")
     for key, value in (("max_params", max_params), ("max_macs", max_macs)):
         if value is not None and value < 0:
             raise ImpossibleBudget(f"{key} must be >= 0 (0: no bound), got {value!r}")
     dev = resolve_device(device)
+    precision_line = describe_precision(precision, dev)
     profile = profiles.for_device(dev.type, subset, epochs, max_macs, finals, final_epochs)
     base = base or (profile.recipe_base if space == "recipe" else "")
     sp = get_space(space, base or None)
@@ -99,13 +124,18 @@ def run(trials: int = 100, space: str = "arch", storage: str = DEFAULT_URL, stud
     log(f"space {space}{' on ' + base if base else ''}; objective "
         f"{'validation accuracy vs parameters (Pareto; no pruning)' if spec.pareto else 'validation accuracy'}; "
         f"max params {spec.max_params or 'none'}; pruner {spec.pruner if not spec.pareto else 'none'} "
-        f"(from epoch {spec.warmup_epochs}); device {dev}")
+        f"(from epoch {spec.warmup_epochs}); device {dev}, {precision_line}")
     log(f"{profile.describe()} ({profiles.OVERRIDE_HINT})")
     if queued:
         log(f"warm start: {', '.join(queued)} enqueued first")
-    threads = max(1, (os.cpu_count() or 1) // workers) if dev.type == "cpu" else 1
+    cores = os.cpu_count() or 1
+    workers = profiles.auto_workers(profile, cores) if workers == "auto" else workers
+    threads = profiles.threads_per_worker(dev.type, workers, cores)
+    compile_finals = finals_compiled(compile, spec, profile)
+    log(f"{workers} worker{'s' if workers > 1 else ''}" + (f" x {threads} threads" if dev.type == "cpu" else "")
+        + f"; finals {'compiled' if compile_finals else 'not compiled'} (--compile {compile})")
     job = WorkerJob(spec, device, data_root, str(artifact_dir(spec.storage, artifacts)), before + trials,
-                    timeout, threads)
+                    timeout, threads, precision=precision, compile_finals=compile_finals)
     start = time.perf_counter()
     _stage(st, job, workers, trials, "proxy trials", progress)
     if counted(st) > before and not any(records.CONFIG in t.user_attrs and records.is_feasible(t)
@@ -194,16 +224,20 @@ def storage_url(study: optuna.Study, default: str) -> str:
 def export(study: optuna.Study | str | None = None, out: str | Path = "model", *, trial: int | str = "answer",
            storage: str = DEFAULT_URL, formats=("pt", "torchscript", "onnx"), retrain: bool = False,
            seeds: int = 3, epochs: int | None = None, subset: int | None = None, artifacts: str | None = None,
-           device: str = "auto", data_root: str | None = None, seed_check: int | None = None, log=print) -> dict:
+           device: str = "auto", data_root: str | None = None, seed_check: int | None = None,
+           precision: str = "auto", log=print) -> dict:
     """Write a trial's model folder (default: the study's answer); returns its model card.
 
     seed_check K > 0 also retrains the trial with K seeds and records their test accuracy's mean and
-    std in the card (default: the device profile's, 3 on a GPU, 0 on a CPU)."""
+    std in the card (default: the device profile's, 3 on a GPU, 0 on a CPU). precision applies to
+    retraining only; the exported weights are fp32."""
     from . import exporting
     if isinstance(study, optuna.Study):
         storage = storage_url(study, storage)
     else:
         study = load(study, storage)
+    dev = resolve_device(device)
+    describe_precision(precision, dev)
     return exporting.export(study, Path(out), trial=trial, storage_url=storage, formats=formats, retrain=retrain,
-                            seeds=seeds, epochs=epochs, subset=subset, artifacts=artifacts,
-                            device=resolve_device(device), data_root=data_root, seed_check=seed_check, log=log)
+                            seeds=seeds, epochs=epochs, subset=subset, artifacts=artifacts, device=dev,
+                            data_root=data_root, seed_check=seed_check, precision=precision, log=log)

@@ -74,6 +74,23 @@ def add_data_args(p) -> None:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default: auto")
 
 
+def add_precision_arg(p) -> None:
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                   help="auto (default): bf16 autocast on a GPU with bf16 or a CPU with AMX or AVX-512 BF16, "
+                   "else fp32; exported models are fp32 either way")
+
+
+def add_compile_arg(p, what: str) -> None:
+    p.add_argument("--compile", default="auto", choices=["auto", "on", "off"],
+                   help=f"torch.compile {what}: auto (default) compiles where the measured compile time "
+                   "pays back over the epochs (see bench/RESULTS.md)")
+
+
+def workers_arg(text: str):
+    """A number of worker processes, or 'auto' (returned as is)."""
+    return "auto" if text == "auto" else positive_int(text)
+
+
 def add_storage_args(p, study_help: str) -> None:
     from .storage import DEFAULT_URL
     p.add_argument("--study", help=study_help)
@@ -89,8 +106,9 @@ def build_parser() -> Parser:
     p = sub.add_parser("presets", help="list the source projects' models with their parameter counts")
     p.set_defaults(command_module="presets")
 
-    p = sub.add_parser("train", help="train one preset and save the run")
-    p.add_argument("--preset", default="seed001", help="seed000 ... seed004 (default: seed001)")
+    p = sub.add_parser("train", help="train one preset or known net and save the run")
+    p.add_argument("--preset", default="seed001", help="a source preset seed000 ... seed004 (default: seed001) "
+                   "or a known net gap8k, gap10k")
     p.add_argument("--epochs", type=positive_int)
     p.add_argument("--batch-size", type=positive_int)
     p.add_argument("--lr", type=positive_float)
@@ -100,6 +118,8 @@ def build_parser() -> Parser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", metavar="DIR", help="run folder (default: studies/runs/PRESET-TIME)")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bars")
+    add_precision_arg(p)
+    add_compile_arg(p, "the training steps")
     add_data_args(p)
     p.set_defaults(command_module="train")
 
@@ -129,7 +149,10 @@ def build_parser() -> Parser:
     p.add_argument("--objective", default="accuracy", choices=["accuracy", "pareto"],
                    help="accuracy (pruned) or pareto: accuracy vs parameters (not prunable)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=positive_int, default=1, help="processes on the same study (default 1)")
+    p.add_argument("--workers", type=workers_arg, default="auto", metavar="N|auto",
+                   help="processes on the same study (default auto: the measured best for this machine's cores)")
+    add_precision_arg(p)
+    add_compile_arg(p, "the finals' training steps")
     p.add_argument("--artifacts", metavar="DIR", help="trial artifact folder (default: beside the SQLite file)")
     p.add_argument("--no-progress", action="store_true")
     add_data_args(p)
@@ -143,15 +166,26 @@ def build_parser() -> Parser:
     p.add_argument("--timeout", type=positive_float, metavar="S", help="stop starting trials after S seconds")
     p.add_argument("--artifacts", metavar="DIR", help="trial artifact folder (default: beside the SQLite file)")
     p.add_argument("--no-progress", action="store_true")
+    add_precision_arg(p)
     add_data_args(p)
     p.set_defaults(command_module="worker")
 
-    p = sub.add_parser("bench", help="measure trainer and study speed against the source pipeline")
-    p.add_argument("--images", type=positive_int, help="training images per measurement (default: per model)")
-    p.add_argument("--trials", type=count_arg, default=20, help="trials of the end-to-end study (0: skip; default 20)")
-    p.add_argument("--worker-trials", type=count_arg, default=24, help="trials per GPU worker-count run (default 24)")
-    p.add_argument("--profile", action="store_true", help="also profile the CPU training step")
+    p = sub.add_parser("bench", help="measure training, study and inference speed on this machine")
+    p.add_argument("--sections", default="pipeline,precision,accuracy,compile,inference,workers",
+                   help="comma list of pipeline, precision, accuracy, compile, inference, workers (default: all)")
+    p.add_argument("--images", type=positive_int, help="pipeline: training images per measurement (default: per model)")
+    p.add_argument("--epoch-images", type=positive_int, help="precision: images per timed epoch (default 55000)")
+    p.add_argument("--accuracy-seeds", type=count_arg, default=0, metavar="K", help="accuracy: seeds per net and "
+                   "precision, each a full training on all images (default 0: skip; each is a full training)")
+    p.add_argument("--accuracy-epochs", type=positive_int, metavar="E", help="accuracy: epochs of each "
+                   "training (default: each net's recipe, 15 for gap10k, 10 for seed002)")
+    p.add_argument("--accuracy-cache", metavar="FILE", help="accuracy: JSON-lines file of finished trainings, "
+                   "reused so an interrupted check resumes")
+    p.add_argument("--compile-images", type=positive_int, default=11000, help="compile: images per epoch (default 11000)")
+    p.add_argument("--trials", type=count_arg, default=12, help="workers: proxy trials per layout (0: skip; default 12)")
+    p.add_argument("--profile", action="store_true", help="pipeline: also profile the CPU training step")
     p.add_argument("--out", metavar="FILE", help="JSON output (default studies/bench/bench-DEVICE.json)")
+    add_precision_arg(p)
     add_data_args(p)
     p.set_defaults(command_module="bench")
 
@@ -194,6 +228,7 @@ def build_parser() -> Parser:
     p.add_argument("--format", default="pt,torchscript,onnx", help="comma list of pt, torchscript, onnx")
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--artifacts", metavar="DIR", help="trial artifact folder (default: beside the SQLite file)")
+    add_precision_arg(p)
     add_data_args(p)
     p.set_defaults(command_module="export")
 
@@ -258,6 +293,8 @@ def _quiet_libraries() -> None:
     import optuna
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
+    # torch.compile's C++ toolchain probe warns about CUDA on CPU-only machines; it changes nothing.
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
 
 
 def _fail(message: str, code: int) -> int:

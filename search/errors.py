@@ -69,3 +69,7 @@ class ModelFolderError(SearchError):
 
 class TrainingFailed(SearchError):
     """Training ran but did not produce a usable model (e.g. every trial failed, retraining diverged)."""
+
+
+class ExportFailed(SearchError):
+    """A model file was written but does not reproduce the PyTorch model (e.g. ONNX parity beyond tolerance)."""

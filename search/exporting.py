@@ -20,13 +20,15 @@ import optuna
 import torch
 
 from mnistnet import data as mdata
+from mnistnet.augment import to_float
 from mnistnet.data import MNIST, Split
 from mnistnet.model import NetConfig, build
+from mnistnet.precision import resolve as resolve_precision
 from mnistnet.recipe import Recipe
 from mnistnet.rundir import save_weights
 from mnistnet.train import evaluate, fit
 
-from . import records
+from . import inference_speed, onnx_export, records
 from .errors import BadArgument, DataUnavailable, ModelFolderError, TrainingFailed, UnknownTrial
 from .model_dir import CARD_JSON
 from .storage import artifact_dir
@@ -73,7 +75,8 @@ def trial_weights(study: optuna.Study, trial, store_dir: Path, config: NetConfig
     return model.eval()
 
 
-def retrain_model(config: NetConfig, recipe: Recipe, data: MNIST, seeds: int, device, epochs=None, subset=None, log=print):
+def retrain_model(config: NetConfig, recipe: Recipe, data: MNIST, seeds: int, device, epochs=None, subset=None, log=print,
+                  precision: str = "auto"):
     """Train on train+validation (or its first `subset` images) with `seeds` seeds.
 
     Returns (the first seed's model, the test accuracy of each seed).
@@ -83,7 +86,7 @@ def retrain_model(config: NetConfig, recipe: Recipe, data: MNIST, seeds: int, de
     models, accs = [], []
     for seed in range(seeds):
         r = recipe.replace(seed=seed, epochs=epochs)
-        result = fit(config, r, full, device, progress=False)
+        result = fit(config, r, full, device, progress=False, precision=precision)
         if result.status == "diverged":
             raise TrainingFailed(f"retraining diverged with seed {seed}: the trial's recipe is unstable")
         accs.append(evaluate(result.model, data.test)[1])
@@ -92,16 +95,16 @@ def retrain_model(config: NetConfig, recipe: Recipe, data: MNIST, seeds: int, de
     return models[0].cpu().eval(), accs
 
 
-def write_formats(model: torch.nn.Module, folder: Path, formats) -> list[str]:
+def write_formats(model: torch.nn.Module, folder: Path, formats, card=None, images=None, log=print) -> list[str]:
     with warnings.catch_warnings():
         # TorchScript and the TorchScript-based ONNX exporter are deprecated upstream but remain the
         # formats that load everywhere (C++ libtorch, onnxruntime) without extra packages.
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
-        return _write_formats(model, folder, formats)
+        return _write_formats(model, folder, formats, {} if card is None else card, images, log)
 
 
-def _write_formats(model: torch.nn.Module, folder: Path, formats) -> list[str]:
+def _write_formats(model: torch.nn.Module, folder: Path, formats, card, images, log) -> list[str]:
     model = model.cpu().eval()
     written = []
     example = torch.rand(2, 1, 28, 28)
@@ -112,9 +115,7 @@ def _write_formats(model: torch.nn.Module, folder: Path, formats) -> list[str]:
         torch.jit.save(torch.jit.trace(model, example), str(folder / "model.ts"))
         written.append("model.ts")
     if "onnx" in formats:
-        torch.onnx.export(model, (example,), str(folder / "model.onnx"), input_names=["pixels"],
-                          output_names=["logits"], dynamic_axes={"pixels": {0: "batch"}, "logits": {0: "batch"}},
-                          dynamo=False)
+        card["onnx"] = onnx_export.write(model, folder / "model.onnx", images, log)  # exporter and parity
         written.append("model.onnx")
     return written
 
@@ -132,10 +133,21 @@ def model_card(card: dict) -> str:
         *([f"- Retrained with {card['seed_check']['seeds']} seeds on train+validation: test accuracy "
            f"{card['seed_check']['mean']:.2%} ± {card['seed_check']['std']:.2%}"] if card.get("seed_check") else []),
         f"- Recipe: {r['optimizer']} lr {r['lr']:.4g}, momentum {r['momentum']:.3g}, batch {r['batch_size']}, "
-        f"{r['epochs']} epochs, {r['scheduler']} schedule", "",
+        f"{r['epochs']} epochs, {r['scheduler']} schedule; trained in {card.get('trained_precision', 'fp32')}, "
+        f"weights stored in fp32",
+        *inference_lines(card.get("inference_cpu", {})), "",
         "## Use", "Input: float32 pixels `[N, 1, 28, 28]` in [0, 1], white digit on black as in MNIST "
         "(normalization is inside the model). Output: logits `[N, 10]`; softmax gives probabilities.",
-        f"Files: {', '.join(card['files'])}.", ""])
+        f"Files: {', '.join(card['files'])}.", *([onnx_export.card_line(card["onnx"])] if card.get("onnx") else []), ""])
+
+
+def inference_lines(figures: dict) -> list[str]:
+    rows = [(name, f) for name, f in figures.items() if isinstance(f, dict)]
+    if not rows:
+        return []
+    return [f"- CPU inference at export ({figures.get('threads', '?')} threads): " + "; ".join(
+        f"{name} {f['latency_ms_batch1']:.2f} ms per image at batch 1, {f['img_s_batch256']:,} images/s at batch 256"
+        for name, f in rows)]
 
 
 def check_out(out: Path) -> None:
@@ -153,7 +165,7 @@ def check_formats(formats) -> list[str]:
 
 def export(study: optuna.Study, out: Path, *, trial="answer", storage_url: str, formats=FORMATS, retrain=False,
            seeds=3, epochs=None, subset=None, artifacts=None, device=torch.device("cpu"), data_root=None,
-           seed_check=None, log=print) -> dict:
+           seed_check=None, precision="auto", log=print) -> dict:
     formats = check_formats(formats)
     check_out(out)
     t = pick_trial(study, trial)
@@ -165,10 +177,12 @@ def export(study: optuna.Study, out: Path, *, trial="answer", storage_url: str, 
     card = {"study": study.study_name, "trial": t.number, "stage": records.stage(t),
             "final_of": records.final_of(t), "params": records.params(t), "macs": records.macs(t),
             "val_acc": records.accuracy(t), "target_acc": study.user_attrs.get("target_acc"),
-            "recipe": recipe.to_dict(), "trial_params": t.params, "exported": datetime.date.today().isoformat()}
+            "recipe": recipe.to_dict(), "trial_params": t.params, "exported": datetime.date.today().isoformat(),
+            "trained_precision": records.precision(t), "weights": "fp32"}
     if retrain:
         log(f"retraining trial {t.number} on train+validation with {seeds} seeds")
-        model, accs = retrain_model(config, recipe, data, seeds, device, epochs, subset, log=log)
+        model, accs = retrain_model(config, recipe, data, seeds, device, epochs, subset, log=log, precision=precision)
+        card["trained_precision"] = resolve_precision(precision, device)
         card.update(test_acc=accs[0], test_accs=accs, test_acc_mean=statistics.mean(accs),
                     test_acc_std=statistics.stdev(accs) if len(accs) > 1 else 0.0, retrain_seeds=seeds)
     else:
@@ -181,7 +195,8 @@ def export(study: optuna.Study, out: Path, *, trial="answer", storage_url: str, 
             # How much the recipe's test accuracy varies with the seed (the exported weights stay the
             # trial's own): cheap on a GPU, the device profile's default there.
             log(f"retraining trial {t.number} with {seed_check} seeds to measure the spread of its test accuracy")
-            _, accs = retrain_model(config, recipe, data, seed_check, device, epochs, subset, log=log)
+            _, accs = retrain_model(config, recipe, data, seed_check, device, epochs, subset, log=log,
+                                    precision=precision)
             card["seed_check"] = {"seeds": seed_check, "test_accs": accs, "mean": statistics.mean(accs),
                                   "std": statistics.stdev(accs) if len(accs) > 1 else 0.0}
     with tempfile.TemporaryDirectory(dir=out.parent if out.parent.exists() else None) as tmp:
@@ -189,11 +204,13 @@ def export(study: optuna.Study, out: Path, *, trial="answer", storage_url: str, 
         staging.mkdir()
         (staging / records.CONFIG_FILE).write_text(config.to_json())
         (staging / records.RECIPE_FILE).write_text(recipe.to_json())
-        card["files"] = [records.CONFIG_FILE, records.RECIPE_FILE] + write_formats(model, staging, formats) + \
+        card["files"] = [records.CONFIG_FILE, records.RECIPE_FILE] + write_formats(
+            model, staging, formats, card, to_float(data.test.x[:onnx_export.BATCH].cpu()), log) + \
             [CARD_JSON, "MODEL_CARD.md"]
         if records.WEIGHTS_FILE not in card["files"]:
             save_weights(model, staging / records.WEIGHTS_FILE)  # evaluate/predict read it
             card["files"].insert(2, records.WEIGHTS_FILE)
+        card["inference_cpu"] = inference_speed.runtimes(staging, model)
         (staging / CARD_JSON).write_text(json.dumps(card, indent=2))
         (staging / "MODEL_CARD.md").write_text(model_card(card))
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -49,9 +49,11 @@ class Objective:
     """Callable for study.optimize. Single objective: validation accuracy. Pareto: (accuracy, params)."""
 
     def __init__(self, space, proxy: Fidelity, final: Fidelity, budget: Budget, device: torch.device,
-                 pareto: bool = False, artifact_store=None, seed: int = 0):
+                 pareto: bool = False, artifact_store=None, seed: int = 0, precision: str = "fp32",
+                 compile_finals: bool = False):
         self.space, self.proxy, self.final, self.budget = space, proxy, final, budget
         self.device, self.pareto, self.artifact_store, self.seed = device, pareto, artifact_store, seed
+        self.precision, self.compile_finals = precision, compile_finals
 
     def __call__(self, trial: optuna.Trial):
         start = time.perf_counter()
@@ -68,7 +70,7 @@ class Objective:
         excess = self.budget.excess(shape.params, shape.macs)
         records.write_constraints(trial, excess)
         records.write_net(trial, shape.params, shape.macs, config.to_dict(), recipe.to_dict(), str(self.device),
-                          records.FINAL if final else records.PROXY, len(fidelity.data.train))
+                          records.FINAL if final else records.PROXY, len(fidelity.data.train), self.precision)
         if max(excess) > 0:
             return self._not_trained(trial, self.budget.describe_excess(shape.params, shape.macs))
 
@@ -79,7 +81,8 @@ class Objective:
             return trial.should_prune()
 
         try:
-            result = fit(config, recipe, fidelity.data, self.device, on_epoch=report)
+            result = fit(config, recipe, fidelity.data, self.device, on_epoch=report, precision=self.precision,
+                         compile=final and self.compile_finals)
         except torch.OutOfMemoryError as exc:
             # This trial's net or batch does not fit beside the others on the GPU: fail it, keep going.
             records.write_failure(trial, f"out of memory: {str(exc).splitlines()[0]}")

@@ -20,6 +20,11 @@ class Profile:
     final_epochs: int
     recipe_base: str  # the recipe space's default base net on this device
     seed_check: int = 0  # export: also retrain the answer with this many seeds to report test mean ± std
+    # `--workers auto`: worker processes of this many intra-op threads each (None: one worker, all cores).
+    threads_per_worker: int | None = None
+    # `--compile auto`: compile a training of at least this many images (epochs x images; None: never),
+    # where the measured compile time is won back by the faster steps.
+    compile_payback_images: int | None = None
 
     def describe(self) -> str:
         images = f"{self.subset:,} training images" if self.subset else "all 55,000 training images"
@@ -34,6 +39,21 @@ CPU = Profile("cpu", subset=8000, epochs=4, max_macs=2_000_000, finals=3, final_
 GPU = Profile("gpu", subset=None, epochs=8, max_macs=None, finals=6, final_epochs=20, recipe_base="seed001",
               seed_check=3)
 OVERRIDE_HINT = "override with --subset N|all, --epochs E, --max-macs M (0: none), --finals K, --final-epochs E"
+
+
+def auto_workers(profile: Profile, cores: int) -> int:
+    if profile.threads_per_worker is None:
+        return 1
+    return max(1, cores // profile.threads_per_worker)
+
+
+def threads_per_worker(device_type: str, workers: int, cores: int) -> int:
+    """Intra-op threads of each of `workers` CPU workers sharing `cores` cores (1 on a GPU: it computes)."""
+    return max(1, cores // workers) if device_type == "cpu" else 1
+
+
+def compile_pays_back(profile: Profile, training_images: int) -> bool:
+    return profile.compile_payback_images is not None and training_images >= profile.compile_payback_images
 
 
 def for_device(device_type: str, subset=None, epochs=None, max_macs=None, finals=None,

@@ -31,6 +31,7 @@ MACS = "macs"  # int: multiply-accumulates per 28x28 image
 CONFIG = "config"  # dict: mnistnet NetConfig.to_dict()
 RECIPE = "recipe"  # dict: mnistnet Recipe.to_dict(), with the epochs and seed it trained with
 DEVICE = "device"  # str: torch device it trained on
+PRECISION = "precision"  # str: "fp32" or "bf16", what its forward passes ran in (weights are fp32)
 STAGE = "stage"  # "proxy" (cheap, ranked) or "final" (full data, full epochs)
 FINAL_OF = "final_of"  # int, on a final: the proxy trial it retrains
 PRESET = PRESET_ATTR  # str: the preset or known net an enqueued trial reproduces
@@ -53,9 +54,9 @@ ARTIFACT_FILES = (CONFIG_FILE, RECIPE_FILE, WEIGHTS_FILE)
 # --- writing (the objective) ---
 
 def write_net(trial: optuna.Trial, params: int, macs: int, config: dict, recipe: dict, device: str,
-              stage: str, train_images: int) -> None:
+              stage: str, train_images: int, precision: str = "fp32") -> None:
     for key, value in ((PARAMS, params), (MACS, macs), (CONFIG, config), (RECIPE, recipe), (DEVICE, device),
-                       (STAGE, stage), (TRAIN_IMAGES, train_images)):
+                       (STAGE, stage), (TRAIN_IMAGES, train_images), (PRECISION, precision)):
         trial.set_user_attr(key, value)
 
 
@@ -137,6 +138,11 @@ def final_of(t: FrozenTrial) -> int | None:
 
 def preset(t: FrozenTrial) -> str:
     return t.user_attrs.get(PRESET, "")
+
+
+def precision(t: FrozenTrial) -> str:
+    """What the trial trained in; trials from before the choice existed ran fp32 on CPU, bf16 on CUDA."""
+    return t.user_attrs.get(PRECISION) or ("bf16" if str(t.user_attrs.get(DEVICE, "")).startswith("cuda") else "fp32")
 
 
 def curve(t: FrozenTrial) -> list[float]:

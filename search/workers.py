@@ -37,6 +37,8 @@ class WorkerJob:
     worker: int = 0
     own_trials: int | None = None  # `mnist-search worker --trials N`: N trials of its own, whatever others do
     sampler_seed: int | None = None  # default: from the study's seed, its size and the worker's index
+    precision: str = "auto"  # mnistnet.precision name, resolved on the worker's device
+    compile_finals: bool = False  # torch.compile the finals' training steps
     log_name: str | None = None  # its log file in the study's log folder (default: worker-INDEX)
 
 
@@ -47,6 +49,7 @@ def make_objective(job: WorkerJob):
 
     import space as spaces
     from mnistnet import data as mdata
+    from mnistnet.precision import resolve as resolve_precision
     from mnistnet.train import resolve_device
 
     from .objective import Budget, Fidelity, Objective
@@ -62,7 +65,8 @@ def make_objective(job: WorkerJob):
     torch.set_num_threads(job.threads)
     return Objective(spaces.get(spec.space, spec.base), Fidelity(data.subset(spec.subset), spec.epochs),
                      Fidelity(data.subset(spec.final_subset), spec.final_epochs), Budget(spec.max_params, spec.max_macs), device,
-                     pareto=spec.pareto, artifact_store=store, seed=spec.seed)
+                     pareto=spec.pareto, artifact_store=store, seed=spec.seed,
+                     precision=resolve_precision(job.precision, device), compile_finals=job.compile_finals)
 
 
 def run_worker(job: WorkerJob, callbacks=(), objective=None) -> None:

@@ -34,7 +34,7 @@ def cases(tmp, url, corrupt):
         (["run", "--storage", "postgresql://u:secretpw@127.0.0.1:1/db"], 4, "cannot use storage"),
         (["run", "--storage", url, "--data-root", str(corrupt), "--trials", "1"], 3, "corrupt"),
         (["run", "--storage", url, "--objective", "pareto", "--study", "s"], 2, "created with objective"),
-        (["train", "--preset", "nope"], 5, "unknown preset"),
+        (["train", "--preset", "nope"], 5, "unknown base net"),
         (["train", "--epochs", "0"], 2, "positive whole number"),
         (["train", "--data-root", str(corrupt)], 3, "corrupt"),
         (["best", "--storage", missing_db], 4, "no study database"),
@@ -58,6 +58,11 @@ def cases(tmp, url, corrupt):
         (["run", "--storage", url, "--study", "s", "--target-acc", "1.5"], 2, "accuracy in (0, 1]"),
         (["run", "--storage", url, "--study", "s", "--target-acc", "0"], 2, "accuracy in (0, 1]"),
         (["run", "--storage", url, "--study", "s", "--finals", "-1"], 2, "whole number >= 0"),
+        (["run", "--precision", "fp16"], 2, "invalid choice: 'fp16'"),
+        (["train", "--precision", "half"], 2, "invalid choice: 'half'"),
+        (["run", "--workers", "many"], 2, "positive whole number"),
+        (["run", "--compile", "yes"], 2, "invalid choice: 'yes'"),
+        (["bench", "--sections", "nope"], 2, "unknown bench section nope"),
     ]
 
 
@@ -70,7 +75,7 @@ def env(tmp_path_factory, corrupt_root):
     return tmp, url, corrupt_root
 
 
-@pytest.mark.parametrize("index", range(36))
+@pytest.mark.parametrize("index", range(41))
 def test_bad_input_gives_one_line_and_a_documented_exit_code(index, env, capsys):
     tmp, url, corrupt = env
     argv, code, words = cases(tmp, url, corrupt)[index]
@@ -91,4 +96,4 @@ def test_bad_input_gives_one_line_and_a_documented_exit_code(index, env, capsys)
 
 def test_the_table_covers_every_case(env):
     tmp, url, corrupt = env
-    assert len(cases(tmp, url, corrupt)) == 36
+    assert len(cases(tmp, url, corrupt)) == 41

@@ -11,23 +11,38 @@ from search.cli import main
 
 
 @pytest.mark.slow
-def test_bench_measures_both_pipelines_and_writes_json(tmp_path, capsys, mnist):
+def test_bench_measures_every_quick_section_and_writes_json(tmp_path, capsys, mnist):
     out = tmp_path / "bench.json"
-    assert main(["bench", "--images", "512", "--trials", "0", "--out", str(out), "--device", "cpu"]) == 0
+    assert main(["bench", "--sections", "pipeline,precision,inference", "--images", "512", "--epoch-images", "512",
+                 "--out", str(out), "--device", "cpu", "--precision", "fp32"]) == 0
     printed = capsys.readouterr().out
     figures = json.loads(out.read_text())
     assert [m["model"] for m in figures["models"]] == ["seed001", "seed002", "arch-typical"]
     for m in figures["models"]:
         assert m["ours_img_s"] > 0 and m["source_img_s"] > 0 and m["model"] in printed
-    assert figures["workers"] == "not measured (no GPU)"
+    # Both precisions measured per net, with the ratio printed.
+    assert [r["net"] for r in figures["precision_speed"]] == ["seed001", "gap10k", "seed002"]
+    for r in figures["precision_speed"]:
+        assert r["fp32"]["precision"] == "fp32" and r["bf16"]["precision"] == "bf16"
+        assert r["fp32"]["img_s"] > 0 and r["bf16"]["img_s"] > 0
+        assert r["speedup"] == pytest.approx(r["bf16"]["img_s"] / r["fp32"]["img_s"], abs=0.01)
+    inference = figures["inference"]
+    for runtime in ("pytorch", "torchscript", "onnxruntime"):
+        assert inference[runtime]["latency_ms_batch1"] > 0 and inference[runtime]["img_s_batch256"] > 0
+        assert runtime in printed
     # An independent figure: time seed002's training here, by the wall clock, on as many images.
     p = presets.get("seed002")
     recipe = p.recipe.replace(epochs=1, augment=ERA_AUGMENT.__dict__)
-    fit(p.config, recipe, mnist.subset(512), "cpu")  # warm-up
+    fit(p.config, recipe, mnist.subset(512), "cpu", precision="fp32")  # warm-up
     start = time.perf_counter()
-    fit(p.config, recipe, mnist.subset(512), "cpu")
+    fit(p.config, recipe, mnist.subset(512), "cpu", precision="fp32")
     wall_img_s = 512 / (time.perf_counter() - start)  # includes validation: a lower bound
     bench = next(m for m in figures["models"] if m["model"] == "seed002")["ours_img_s"]
     # Within a broad factor (noisy shared machine), but a miscounted unit (per batch, per epoch of
     # 55k, per second of validation) would be off by far more.
     assert wall_img_s / 3 < bench < wall_img_s * 20, (bench, wall_img_s)
+
+
+def test_bench_refuses_an_unknown_section(capsys):
+    assert main(["bench", "--sections", "precision,speedy"]) == 2
+    assert "unknown bench section speedy" in capsys.readouterr().err

@@ -40,6 +40,12 @@ def test_export_writes_every_format_and_a_card(exported):
         assert key in card
     assert card["study"] == "arch" and 0.3 < card["test_acc"] <= 1.0
     assert f"{card['params']:,}" in (exported / "MODEL_CARD.md").read_text()
+    # model.onnx: the dynamo exporter (onnxscript is in the test extra), checked in onnxruntime at export time
+    assert card["onnx"]["exporter"] == "dynamo"
+    parity = card["onnx"]["parity"]
+    assert parity["images"] == 64 and 0 <= parity["max_abs_diff"] <= parity["tolerance"] <= 1e-4 * parity["max_abs_logit"]
+    assert parity["max_abs_diff"] < 1e-4
+    assert "ONNX: written by the dynamo exporter" in (exported / "MODEL_CARD.md").read_text()
     state = torch.load(exported / "weights.pt", weights_only=True)
     assert sum(v.numel() for k, v in state.items() if "running" not in k and "num_batches" not in k) == card["params"]
 
@@ -70,6 +76,62 @@ def test_onnx_model_gives_the_pytorch_predictions_in_onnxruntime(exported, mnist
         assert got.shape == (len(batch), 10)
         assert (got.argmax(1) == expected[:len(batch)].argmax(1)).all()
         assert np.allclose(got, expected[:len(batch)], atol=1e-3)
+
+
+@pytest.mark.slow
+def test_onnx_export_falls_back_to_the_torchscript_exporter(tiny_study, tmp_path, capsys, monkeypatch):
+    from search import onnx_export
+
+    def no_dynamo(*args):
+        raise RuntimeError("dynamo cannot trace this\nsecond line of a long trace")
+
+    monkeypatch.setattr(onnx_export, "_dynamo", no_dynamo)
+    url, _, _ = tiny_study
+    out = tmp_path / "fallback"
+    code, printed, _ = run_cli(capsys, "export", "--storage", url, "--format", "onnx", "--out", str(out))
+    assert code == 0
+    notes = [line for line in printed.splitlines() if "dynamo" in line]
+    assert notes == ["ONNX: the dynamo exporter is unavailable (RuntimeError: dynamo cannot trace this); "
+                     "using the TorchScript-based exporter"]
+    card = json.loads((out / "card.json").read_text())
+    assert card["onnx"]["exporter"] == "torchscript" and card["onnx"]["parity"]["max_abs_diff"] < 1e-4
+
+
+@pytest.mark.slow
+def test_export_refuses_an_onnx_model_that_disagrees_with_pytorch(tiny_study, tmp_path, capsys, monkeypatch):
+    import copy
+
+    from search import onnx_export
+
+    def skewed(model, example, path):  # an exporter that gets one weight slightly wrong
+        wrong = copy.deepcopy(model)
+        with torch.no_grad():
+            next(wrong.parameters()).add_(0.01)
+        onnx_export._legacy(wrong, example, path)
+
+    monkeypatch.setattr(onnx_export, "_dynamo", skewed)
+    url, _, _ = tiny_study
+    out = tmp_path / "skewed"
+    code, _, err = run_cli(capsys, "export", "--storage", url, "--format", "onnx", "--out", str(out))
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert "differs from the PyTorch model by up to" in err and "(tolerance " in err
+    assert not out.exists()  # nothing half-written
+
+
+def test_onnx_parity_is_skipped_with_a_note_without_onnxruntime(tmp_path, monkeypatch):
+    import sys
+
+    from mnistnet.model import build
+    from search import onnx_export
+    from space.known import base_net
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` now fails
+    monkeypatch.setattr(onnx_export, "_dynamo", onnx_export._legacy)  # the fast exporter: not what is tested here
+    notes = []
+    info = onnx_export.write(build(base_net("gap8k")[0]), tmp_path / "m.onnx", log=notes.append)
+    assert info["parity"] is None and notes == ["ONNX: parity not checked, onnxruntime is not installed "
+                                                "(pip install 'mnist-search[export]')"]
+    assert "not checked" in onnx_export.card_line(info) and (tmp_path / "m.onnx").stat().st_size > 0
 
 
 @pytest.mark.slow

@@ -66,7 +66,7 @@ def test_train_command_writes_a_complete_run_folder(tmp_path, capsys):
     (["train", "--epochs", "0"], "positive whole number"),
     (["train", "--epochs", "abc"], "positive whole number"),
     (["train", "--lr", "-1"], "positive number"),
-    (["train", "--preset", "nope"], "unknown preset"),
+    (["train", "--preset", "nope"], "unknown base net"),
 ])
 def test_bad_train_arguments_give_one_line(argv, message, capsys):
     try:

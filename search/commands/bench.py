@@ -1,164 +1,223 @@
-"""`mnist-search bench`: how fast our trainer and studies are, against the source projects' pipeline.
+"""`mnist-search bench`: how fast training, studies and exported models are on this machine.
 
-1. Our trainer's throughput (images/s) and time per 55k-image epoch for seed001, seed002 and a
-   typical arch-space net.
-2. The same model and recipe through the source projects' pipeline, measured in the same run:
-   torchvision.datasets.MNIST + DataLoader(num_workers=2) + PIL transforms (RandomApply CenterCrop,
-   Resize, RandomRotation, ToTensor, Normalize) and a step loop that reads loss and accuracy with
-   .item() every step, as they wrote it. Both sides use that same augmentation; the ratio is ours/theirs.
-3. `mnist-search run --trials N` end to end in a subprocess: wall time and trials per hour.
-4. On a GPU: trials per hour with 1, 2 and 4 workers sharing it.
-Figures are printed as a table and written as JSON; timings are never asserted in tests.
+Sections (all by default; `--sections` picks some), each printed as a table with ratios against fp32
+and against the previous defaults (fp32, one worker with all cores, no torch.compile):
+- pipeline: our trainer against the source projects' DataLoader pipeline (search.benchmarks.pipeline);
+- precision: whole training epochs in fp32 and bf16 autocast (search.benchmarks.precision);
+- accuracy: with --accuracy-seeds K, nets trained on all images in both precisions, K seeds each;
+- compile: torch.compile's one-off cost against its per-epoch gain (search.benchmarks.compiled);
+- inference: the exported model's CPU latency and throughput (search.inference_speed);
+- workers: trials per hour of the default run for worker/thread layouts (search.benchmarks.parallel).
+Figures are written as JSON; no test asserts a timing (these machines are shared and noisy).
 """
 from __future__ import annotations
 
 import json
 import os
 import platform
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from mnistnet import data as mdata
-from mnistnet import presets
-from mnistnet.model import NetConfig, build, count_params
-from mnistnet.presets import ERA_AUGMENT
-from mnistnet.recipe import Recipe
-from mnistnet.train import fit
+from mnistnet.model import build, count_params
 
-from ..api import resolve_device
+from .. import profiles
+from ..api import describe_precision, resolve_device
+from ..benchmarks import compiled, parallel, pipeline, precision
+from ..errors import BadArgument
 
-# A typical net the CPU arch study found under 20k parameters (trial 63 of the 100-trial CPU study
-# recorded in bench/RESULTS.md): 4-5x5 BN conv, five 16-channel 3x3 BN convs, two pools, FC head.
-ARCH_TYPICAL = NetConfig.from_dict({"layers": [
-    {"channels": 4, "kernel": 5, "padding": 2, "bn": True, "dropout": 0.05, "pool": True},
-    {"channels": 16, "kernel": 3, "padding": 1, "bn": True},
-    {"channels": 16, "kernel": 3, "padding": 1, "bn": True},
-    {"channels": 16, "kernel": 3, "padding": 1, "bn": True, "dropout": 0.05, "pool": True},
-    {"channels": 16, "kernel": 3, "padding": 1, "bn": True},
-    {"channels": 16, "kernel": 3, "padding": 1, "bn": True, "dropout": 0.05}],
-    "head": {"pool": "flatten"}})
-ARCH_RECIPE = Recipe(optimizer="sgd", lr=0.06, momentum=0.88, batch_size=32, scheduler="onecycle")
-
+SECTIONS = ("pipeline", "precision", "accuracy", "compile", "inference", "workers")
 TRAIN_IMAGES = 55_000
 
 
-def models() -> list[tuple[str, NetConfig, Recipe]]:
-    return [("seed001", presets.get("seed001").config, presets.get("seed001").recipe),
-            ("seed002", presets.get("seed002").config, presets.get("seed002").recipe),
-            ("arch-typical", ARCH_TYPICAL, ARCH_RECIPE)]
+def sections(text: str) -> list[str]:
+    chosen = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = sorted(set(chosen) - set(SECTIONS))
+    if unknown or not chosen:
+        raise BadArgument(f"unknown bench section {', '.join(unknown) or '(empty)'}: choose from {', '.join(SECTIONS)}")
+    return chosen
 
 
-def ours(config, recipe, data, images: int, device) -> float:
-    """Images per second of our trainer's training loop (one epoch over `images` images)."""
-    r = recipe.replace(epochs=1, augment=ERA_AUGMENT.__dict__)
-    m = fit(config, r, data.subset(images), device).history[0]
-    return m.images / m.train_seconds
+def say(text: str = "") -> None:
+    print(text, flush=True)
 
 
-def source_pipeline(config, recipe, root: Path, images: int, device) -> float:
-    """Images per second of the source projects' loop: PIL transforms in DataLoader workers."""
-    from torch.utils.data import DataLoader, Subset
-    from torchvision import datasets, transforms
-
-    train_tf = transforms.Compose([
-        transforms.RandomApply([transforms.CenterCrop(22)], p=0.1),
-        transforms.Resize((28, 28)),
-        transforms.RandomRotation((-15.0, 15.0), fill=0),
-        transforms.ToTensor(),
-        transforms.Normalize((0.1307,), (0.3081,)),
-    ])
-    dataset = Subset(datasets.MNIST(str(root), train=True, download=True, transform=train_tf), range(images))
-    loader = DataLoader(dataset, batch_size=recipe.batch_size, shuffle=True, num_workers=2,
-                        pin_memory=device.type == "cuda", drop_last=True)
-    torch.manual_seed(0)
-    model = build(config)[1:].to(device)  # their transform normalizes, so drop our Normalize
-    opt = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum) \
-        if recipe.optimizer == "sgd" else torch.optim.Adam(model.parameters(), lr=recipe.lr)
-    model.train()
-    start, seen, correct = time.perf_counter(), 0, 0
-    for data, target in loader:
-        data, target = data.to(device), target.to(device)
-        opt.zero_grad()
-        pred = model(data)
-        loss = F.nll_loss(F.log_softmax(pred, 1), target)
-        loss.backward()
-        opt.step()
-        correct += pred.argmax(1).eq(target).sum().item()  # per-step host syncs, as in the sources
-        _ = f"loss={loss.item():.4f}"
-        seen += len(target)
-    return seen / (time.perf_counter() - start)
-
-
-def study_wall_time(trials: int, workers: int, device: str, extra=()) -> float:
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "search", "run", "--trials", str(trials), "--workers", str(workers),
-               "--storage", f"sqlite:///{tmp}/bench.db", "--no-progress", "--device", device, "--finals", "0",
-               *extra]
-        start = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True, cwd=Path(__file__).resolve().parents[2])
-        return time.perf_counter() - start
-
-
-def profile_cpu(config, recipe, data, images: int, rows: int = 10) -> str:
-    from torch.profiler import ProfilerActivity, profile
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
-        ours(config, recipe, data, images, torch.device("cpu"))
-    return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
-
-
-def main(args) -> int:
-    device = resolve_device(args.device)
+def run_pipeline(result, data, device, root, args) -> None:
     gpu = device.type == "cuda"
-    root = mdata.resolve_root(args.data_root)
-    data = mdata.load(args.data_root, device=device)
     images = {"seed001": 55_000 if gpu else 2_000, "seed002": 55_000 if gpu else 10_000,
               "arch-typical": 55_000 if gpu else 5_000}
     if args.images:
         images = {k: args.images for k in images}
-    result = {"date": time.strftime("%Y-%m-%d"), "device": torch.cuda.get_device_name() if gpu else
-              f"CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()})",
-              "torch": torch.__version__, "threads": torch.get_num_threads(), "models": []}
-    print(f"{'model':<14}{'params':>8}{'images':>8}{'ours img/s':>12}{'epoch s':>9}"
-          f"{'source img/s':>14}{'epoch s':>9}{'ratio':>7}")
-    for name, config, recipe in models():
+    say(f"\n== pipeline: our trainer ({result['precision']}) against the source projects' DataLoader pipeline ==")
+    say(f"{'model':<14}{'params':>8}{'images':>8}{'ours img/s':>12}{'epoch s':>9}{'source img/s':>14}"
+        f"{'epoch s':>9}{'ratio':>7}")
+    result["models"] = []
+    for name, config, recipe in pipeline.models():
         n = images[name]
-        ours(config, recipe, data, min(n, 2 * recipe.batch_size), device)  # warm-up
-        fast = ours(config, recipe, data, n, device)
-        slow = source_pipeline(config, recipe, root, n, device)
+        pipeline.ours(config, recipe, data, min(n, 2 * recipe.batch_size), device, args.precision)  # warm-up
+        fast = pipeline.ours(config, recipe, data, n, device, args.precision)
+        slow = pipeline.source_pipeline(config, recipe, root, n, device)
         row = {"model": name, "params": count_params(config), "images": n, "ours_img_s": round(fast),
                "ours_epoch_s": round(TRAIN_IMAGES / fast, 1), "source_img_s": round(slow),
                "source_epoch_s": round(TRAIN_IMAGES / slow, 1), "ratio": round(fast / slow, 2)}
         result["models"].append(row)
-        print(f"{name:<14}{row['params']:>8,}{n:>8,}{row['ours_img_s']:>12,}{row['ours_epoch_s']:>9}"
-              f"{row['source_img_s']:>14,}{row['source_epoch_s']:>9}{row['ratio']:>7}", flush=True)
-    if args.trials:
-        wall = study_wall_time(args.trials, 1, args.device)
-        result["study"] = {"trials": args.trials, "wall_s": round(wall, 1),
-                           "trials_per_hour": round(args.trials / wall * 3600)}
-        print(f"mnist-search run --trials {args.trials}: {wall:.0f}s wall, "
-              f"{result['study']['trials_per_hour']} trials/hour", flush=True)
-    if gpu and args.worker_trials:
-        result["workers"] = []
-        for w in (1, 2, 4):
-            wall = study_wall_time(args.worker_trials, w, "cuda")
-            tph = round(args.worker_trials / wall * 3600)
-            result["workers"].append({"workers": w, "trials": args.worker_trials, "wall_s": round(wall, 1),
-                                      "trials_per_hour": tph})
-            print(f"{w} workers: {args.worker_trials} trials in {wall:.0f}s, {tph} trials/hour", flush=True)
-    elif not gpu:
-        result["workers"] = "not measured (no GPU)"
+        say(f"{name:<14}{row['params']:>8,}{n:>8,}{row['ours_img_s']:>12,}{row['ours_epoch_s']:>9}"
+            f"{row['source_img_s']:>14,}{row['source_epoch_s']:>9}{row['ratio']:>7}")
     if args.profile and not gpu:
-        table = profile_cpu(ARCH_TYPICAL, ARCH_RECIPE, data, 2000)
-        result["cpu_profile_arch_typical"] = table
-        print(table)
+        result["cpu_profile_arch_typical"] = pipeline.profile_cpu(pipeline.ARCH_TYPICAL, pipeline.ARCH_RECIPE, data, 2000)
+        say(result["cpu_profile_arch_typical"])
+
+
+def run_precision(result, data, device, args) -> None:
+    from space.known import base_net
+    n = args.epoch_images or TRAIN_IMAGES
+    say(f"\n== precision: whole training epochs of {n:,} images, fp32 against bf16 autocast ==")
+    say(f"{'net':<10}{'params':>8}{'fp32 img/s':>12}{'bf16 img/s':>12}{'fp32 epoch s':>14}{'bf16 epoch s':>14}"
+        f"{'bf16/fp32':>11}")
+    result["precision_speed"] = []
+    subset = data.subset(n)
+    for name in precision.SPEED_NETS:
+        config, recipe = base_net(name)
+        precision.epoch_speed(config, recipe, data.subset(4 * recipe.batch_size), device, "bf16")  # warm-up
+        fp32 = precision.epoch_speed(config, recipe, subset, device, "fp32")
+        bf16 = precision.epoch_speed(config, recipe, subset, device, "bf16")
+        row = {"net": name, "params": count_params(config), "images": n, "fp32": fp32, "bf16": bf16,
+               "speedup": round(bf16["img_s"] / fp32["img_s"], 2)}
+        result["precision_speed"].append(row)
+        say(f"{name:<10}{row['params']:>8,}{fp32['img_s']:>12,}{bf16['img_s']:>12,}{fp32['epoch_s']:>14}"
+            f"{bf16['epoch_s']:>14}{row['speedup']:>10}x")
+
+
+def run_accuracy(result, data, device, args) -> None:
+    from space.known import base_net
+    if not args.accuracy_seeds:
+        result["precision_accuracy"] = "not measured (pass --accuracy-seeds K)"
+        return
+    epochs = f"{args.accuracy_epochs} epochs" if args.accuracy_epochs else "their recipes' epochs"
+    say(f"\n== accuracy: {', '.join(precision.ACCURACY_NETS)} on {len(data.train):,} images x {epochs}, fp32 "
+        f"and bf16, {args.accuracy_seeds} seeds each (validation scored in fp32) ==")
+    cache = Path(args.accuracy_cache) if args.accuracy_cache else None
+    found = precision.accuracy_check(precision.ACCURACY_NETS, args.accuracy_seeds, data, device, base_net,
+                                     log=say, cache=cache, epochs=args.accuracy_epochs)
+    result["precision_accuracy"] = found
+    for net, f in found.items():
+        s = f["summary"]
+        say(f"{net}: fp32 {s['fp32']['mean']:.2%} ± {s['fp32']['std']:.2%}, bf16 {s['bf16']['mean']:.2%} ± "
+            f"{s['bf16']['std']:.2%}; difference {s['difference']:+.2%} "
+            f"({'within' if s['within_spread'] else 'OUTSIDE'} the seeds' spread)")
+
+
+def run_compile(result, data, device, args) -> None:
+    from space.known import base_net
+    n = args.compile_images
+    say(f"\n== compile: torch.compile against eager, gap10k, two epochs of {n:,} images ==")
+    config, recipe = base_net("gap10k")
+    rows = []
+    for p in ("fp32", args.precision):
+        if rows and precision_of(p, device) == rows[0]["precision"]:
+            continue
+        row = compiled.measure(config, recipe, data.subset(n), device, p, log=say)
+        rows.append(row)
+        payback = (f"pays back after {row['payback_images']:,} images "
+                   f"({row['payback_images'] / TRAIN_IMAGES:.1f} epochs of 55k)" if row["payback_images"]
+                   else "never pays back" if row["compiled"] else "could not compile")
+        say(f"{row['precision']}: eager {row['eager_img_s']:,} img/s, compiled {row['compiled_img_s']:,} img/s "
+            f"({row['speedup']}x), compile {row['compile_s']}s; {payback}")
+    result["compile"] = rows
+
+
+def precision_of(name: str, device) -> str:
+    from mnistnet.precision import resolve
+    return resolve(name, device)
+
+
+def run_inference(result, args) -> None:
+    from space.known import base_net
+
+    from ..exporting import write_formats
+    from ..inference_speed import runtimes
+    config, _ = base_net("gap10k")
+    torch.manual_seed(0)
+    model = build(config).eval()
+    with tempfile.TemporaryDirectory() as tmp:
+        write_formats(model, Path(tmp), ("torchscript", "onnx"))
+        figures = runtimes(Path(tmp), model)
+    result["inference"] = {"net": "gap10k", **figures}
+    say(f"\n== inference: gap10k exported, CPU, {figures['threads']} threads ==")
+    say(f"{'runtime':<13}{'ms/image @1':>13}{'img/s @256':>12}{'vs pytorch @1':>15}{'@256':>7}")
+    base = figures.get("pytorch")
+    for name, f in figures.items():
+        if isinstance(f, dict):
+            say(f"{name:<13}{f['latency_ms_batch1']:>13.3f}{f['img_s_batch256']:>12,}"
+                f"{base['latency_ms_batch1'] / f['latency_ms_batch1']:>14.2f}x"
+                f"{f['img_s_batch256'] / base['img_s_batch256']:>6.2f}x")
+        elif isinstance(f, str):
+            say(f"{name:<13}{f}")
+
+
+def run_workers(result, device, args) -> None:
+    if not args.trials:
+        result["workers"] = "not measured (--trials 0)"
+        return
+    cores = os.cpu_count() or 1
+    if device.type == "cuda":
+        say(f"\n== workers: {args.trials} proxy trials with 1, 2 and 4 workers sharing the GPU ==")
+        rows = []
+        for w in (1, 2, 4):
+            wall = parallel.study_wall_time(args.trials, w, "cuda", args.precision)
+            rows.append({"workers": w, "trials": args.trials, "wall_s": round(wall, 1),
+                         "trials_per_hour": round(args.trials / wall * 3600)})
+            say(f"  {w} workers: {wall:.0f}s, {rows[-1]['trials_per_hour']} trials/hour")
+        result["workers"] = rows
+        return
+    say(f"\n== workers: {args.trials} proxy trials of the default run on {cores} cores, by worker/thread layout ==")
+    rows = parallel.measure(args.trials, "cpu", ("fp32", args.precision), cores, log=say)
+    result["workers"] = rows
+    previous = next(r for r in rows if r["precision"] == "fp32" and r["workers"] == 1)
+    best = max(rows, key=lambda r: r["trials_per_hour"])
+    auto = profiles.auto_workers(profiles.for_device("cpu"), cores)
+    now = next((r for r in rows if r["precision"] == args.precision and r["workers"] == auto), None)
+    say(f"best layout: {best['precision']} {best['workers']} x {best['threads']}, "
+        f"{best['trials_per_hour'] / previous['trials_per_hour']:.2f}x the previous default (fp32, 1 worker)")
+    if now:
+        say(f"the defaults now ({args.precision}, --workers auto = {auto}): "
+            f"{now['trials_per_hour'] / previous['trials_per_hour']:.2f}x the previous default")
+    result["workers_summary"] = {"previous_default": previous, "best": best, "auto_workers": auto,
+                                 "current_default": now}
+
+
+def main(args) -> int:
+    chosen = sections(args.sections)
+    device = resolve_device(args.device)
+    gpu = device.type == "cuda"
+    root = mdata.resolve_root(args.data_root)
+    data = mdata.load(args.data_root, device=device)
+    result = {"date": time.strftime("%Y-%m-%d"), "device": torch.cuda.get_device_name() if gpu else
+              f"CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()})",
+              "torch": torch.__version__, "threads": torch.get_num_threads(), "sections": chosen,
+              "precision": precision_of(args.precision, device)}
+    say(f"{result['device']}, torch {result['torch']}, {result['threads']} threads; "
+        f"{describe_precision(args.precision, device)}")
+    start = time.perf_counter()
+    for name in chosen:
+        if name == "pipeline":
+            run_pipeline(result, data, device, root, args)
+        elif name == "precision":
+            run_precision(result, data, device, args)
+        elif name == "accuracy":
+            run_accuracy(result, data, device, args)
+        elif name == "compile":
+            run_compile(result, data, device, args)
+        elif name == "inference":
+            run_inference(result, args)
+        elif name == "workers":
+            run_workers(result, device, args)
+    result["wall_s"] = round(time.perf_counter() - start)
     out = Path(args.out or Path("studies") / "bench" / f"bench-{device.type}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
-    print(f"figures written to {out}")
+    say(f"\nfigures written to {out} ({result['wall_s']}s)")
     return 0

@@ -7,5 +7,6 @@ from .. import api
 def main(args) -> int:
     api.export(args.study, args.out, trial=args.trial, storage=args.storage, formats=args.format.split(","),
                retrain=args.retrain, seeds=args.seeds, epochs=args.epochs, subset=args.subset,
-               artifacts=args.artifacts, device=args.device, data_root=args.data_root, seed_check=args.seed_check)
+               artifacts=args.artifacts, device=args.device, data_root=args.data_root, seed_check=args.seed_check,
+               precision=args.precision)
     return 0

@@ -20,7 +20,7 @@ def main(args) -> int:
     try:
         x = load_images(args.images)
     except ImageError as exc:
-        raise BadArgument(f"{exc}: give PNG, JPEG or other image files") from None
+        raise BadArgument(str(exc)) from None  # names the file and what to give instead
     probs = predict(model, x)
     conf, digits = probs.max(1)
     results = [{"file": str(p), "digit": int(d), "confidence": round(float(c), 4),

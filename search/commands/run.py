@@ -11,7 +11,7 @@ def main(args) -> int:
                     max_macs=args.max_macs, val_size=args.val_size, objective=args.objective, seed=args.seed,
                     workers=args.workers, timeout=args.timeout, artifacts=args.artifacts, finals=args.finals,
                     final_epochs=args.final_epochs, final_subset=args.final_subset,
-                     target_acc=args.target_acc, device=args.device,
+                    target_acc=args.target_acc, device=args.device, precision=args.precision, compile=args.compile,
                     data_root=args.data_root, progress=not args.no_progress)
     print(selection.summary(study))
     if selection.answer(study) is None:

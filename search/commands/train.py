@@ -1,4 +1,4 @@
-"""`mnist-search train`: one preset, trained and written to a run folder; `mnist-search presets`."""
+"""`mnist-search train`: one preset or known net, trained and written to a run folder."""
 from __future__ import annotations
 
 import time
@@ -10,7 +10,8 @@ from mnistnet.model import count_macs, summary
 from mnistnet.rundir import save_run
 from mnistnet.train import evaluate, fit
 
-from ..api import resolve_device
+from .. import profiles
+from ..api import describe_precision, resolve_device
 from ..errors import BadArgument, UnknownPreset
 
 
@@ -19,33 +20,49 @@ def format_epoch(m, epochs: int) -> str:
             f"val loss {m.val_loss:.4f} acc {m.val_acc:.2%}  lr {m.lr:.3g}  {m.seconds:.1f}s")
 
 
-def main(args) -> int:
+def net(name: str):
+    """(name, description, NetConfig, Recipe) of a source preset or a known net."""
+    from space.known import KNOWN, base_net
     try:
-        preset = presets.get(args.preset)
+        config, recipe = base_net(name)
     except KeyError as exc:
         raise UnknownPreset(exc.args[0]) from None
+    if name in presets.PRESETS:
+        return name, presets.get(name).description, config, recipe
+    known = next(k for k in KNOWN if k.name == name)
+    return name, f"known net {known.name}: 3x3 BN convs, a 1x1 transition, GAP head; one-cycle SGD", config, recipe
+
+
+def main(args) -> int:
+    name, description, config, base_recipe = net(args.preset)
     try:
-        recipe = preset.recipe.replace(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                                       momentum=args.momentum, seed=args.seed).validate()
+        recipe = base_recipe.replace(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                                     momentum=args.momentum, seed=args.seed).validate()
     except ValueError as exc:
         raise BadArgument(str(exc)) from None
     device = resolve_device(args.device)
-    out = Path(args.out or Path("studies") / "runs" / f"{preset.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    precision_line = describe_precision(args.precision, device)
+    out = Path(args.out or Path("studies") / "runs" / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
     data = mdata.load(args.data_root, val_size=args.val_size, device=device).subset(args.subset)
-    print(f"{preset.name}: {preset.description}")
-    print(summary(preset.config))
-    print(f"device {device}; {len(data.train):,} training / {len(data.val):,} validation images; "
+    images = len(data.train) * recipe.epochs
+    compiled = args.compile == "on" or (args.compile == "auto" and
+                                        profiles.compile_pays_back(profiles.for_device(device.type), images))
+    print(f"{name}: {description}")
+    print(summary(config))
+    print(f"device {device}, {precision_line}, {'compiled' if compiled else 'not compiled'} "
+          f"(--compile {args.compile}); {len(data.train):,} training / {len(data.val):,} validation images; "
           f"{recipe.optimizer} lr {recipe.lr:g} batch {recipe.batch_size}, {recipe.epochs} epochs")
-    result = fit(preset.config, recipe, data, device,
+    result = fit(config, recipe, data, device,
                  on_epoch=lambda m: print(format_epoch(m, recipe.epochs), flush=True),
-                 progress=not args.no_progress)
+                 progress=not args.no_progress, precision=args.precision, compile=compiled)
     if result.status == "diverged":
         print("training diverged (non-finite loss); try a smaller --lr")
-    test_loss, test_acc = evaluate(result.model, data.test)  # the one look at the test set
+    test_loss, test_acc = evaluate(result.model, data.test)  # the one look at the test set, in fp32
     print(f"test loss {test_loss:.4f} acc {test_acc:.2%}  ({result.seconds:.1f}s training)")
-    save_run(out, preset.config, recipe, result, {
-        "preset": preset.name, "title": f"{preset.name} training curves", "device": str(device),
+    save_run(out, config, recipe, result, {
+        "preset": name, "title": f"{name} training curves", "device": str(device),
+        "precision": result.precision, "compiled": result.compiled,
         "train_images": len(data.train), "test_acc": test_acc, "test_loss": test_loss,
-        "macs": count_macs(preset.config)})
+        "macs": count_macs(config)})
     print(f"run saved to {out}")
     return 0 if result.status != "diverged" else 1

@@ -5,7 +5,7 @@ import os
 import secrets
 import socket
 
-from .. import api, selection
+from .. import api, profiles, selection
 from ..progress import TrialBar
 from ..storage import artifact_dir, mask, open_storage
 from ..study import StudySpec, load_existing
@@ -13,7 +13,8 @@ from ..workers import WorkerJob, run_worker
 
 
 def main(args) -> int:
-    api.resolve_device(args.device)
+    dev = api.resolve_device(args.device)
+    print(api.describe_precision(args.precision, dev))
     api.check_data(args.data_root)
     storage = open_storage(args.storage, create=False)
     study = load_existing(args.storage, args.study, storage)
@@ -23,7 +24,8 @@ def main(args) -> int:
     # A sampler seed of its own, so workers on several machines do not propose the same points.
     job = WorkerJob(spec, args.device, args.data_root, str(artifact_dir(args.storage, args.artifacts)),
                     api.counted(study) + args.trials, args.timeout, max(1, os.cpu_count() or 1),
-                    own_trials=args.trials, sampler_seed=secrets.randbelow(2**31),
+                    own_trials=args.trials, sampler_seed=secrets.randbelow(2**31), precision=args.precision,
+                    compile_finals=api.finals_compiled("auto", spec, profiles.for_device(dev.type)),
                     log_name=f"worker-{socket.gethostname()}-{os.getpid()}")
     bar = TrialBar(study, args.trials, enabled=not args.no_progress)
     try:
