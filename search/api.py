@@ -132,7 +132,8 @@ def run(trials: int = 100, space: str = "arch", storage: str = DEFAULT_URL, stud
     workers = profiles.auto_workers(profile, cores) if workers == "auto" else workers
     threads = profiles.threads_per_worker(dev.type, workers, cores)
     compile_finals = finals_compiled(compile, spec, profile)
-    log(f"{workers} worker{'s' if workers > 1 else ''}" + (f" x {threads} threads" if dev.type == "cpu" else "")
+    log(f"{workers} worker{'s' if workers > 1 else ''}"
+        + (f" x {threads} thread{'s' if threads > 1 else ''}" if dev.type == "cpu" else "")
         + f"; finals {'compiled' if compile_finals else 'not compiled'} (--compile {compile})")
     job = WorkerJob(spec, device, data_root, str(artifact_dir(spec.storage, artifacts)), before + trials,
                     timeout, threads, precision=precision, compile_finals=compile_finals)
@@ -150,6 +151,7 @@ def run(trials: int = 100, space: str = "arch", storage: str = DEFAULT_URL, stud
             f"x {spec.final_epochs} epochs")
         job.until = counted(st) + waiting
         job.timeout = None  # finals always finish: they are what the run delivers
+        job.threads = profiles.threads_per_worker(dev.type, min(workers, waiting), cores)  # fewer finals: more threads
         _stage(st, job, min(workers, waiting), waiting, "finals", progress)
     log(f"\n{trials} trials requested, {time.perf_counter() - start:.0f}s wall time")
     return st

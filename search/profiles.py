@@ -34,8 +34,15 @@ class Profile:
         return f"profile {self.name}: proxy {images} x {self.epochs} epochs, {macs}; {finals}"
 
 
+# compile_payback_images: on the 2-core CPU, torch.compile of gap10k cost 27 s (fp32) / 19 s (bf16)
+# cold and then trained 1.5x faster, paying back after 250k / 216k images (bench/RESULTS.md); the
+# threshold doubles the larger figure, for nets whose graphs compile slower. A CPU final (55k x 15
+# epochs = 825k images) and `train`'s full recipes compile; proxy trials (32k images) never do.
+# threads_per_worker: 40 proxy trials on 2 cores ran 1.39x (fp32) and 1.67x (bf16) more trials per
+# hour as 2 workers x 1 thread than as 1 worker x 2 threads: small nets do not fill two threads.
 CPU = Profile("cpu", subset=8000, epochs=4, max_macs=2_000_000, finals=3, final_epochs=15,
-              recipe_base="gap8k")
+              recipe_base="gap8k", threads_per_worker=1, compile_payback_images=500_000)
+# On a GPU, compile and worker layouts are not measured yet: no compile, one worker.
 GPU = Profile("gpu", subset=None, epochs=8, max_macs=None, finals=6, final_epochs=20, recipe_base="seed001",
               seed_check=3)
 OVERRIDE_HINT = "override with --subset N|all, --epochs E, --max-macs M (0: none), --finals K, --final-epochs E"

@@ -5,7 +5,8 @@ import torch
 from mnistnet import data as mdata
 from search.cli import main
 
-TINY = ["--subset", "1000", "--epochs", "2", "--no-progress", "--seed", "1", "--finals", "1", "--final-epochs", "1",
+# One worker: the tests count trials exactly and patch things in this process (`--workers auto` spawns).
+TINY = ["--workers", "1", "--subset", "1000", "--epochs", "2", "--no-progress", "--seed", "1", "--finals", "1", "--final-epochs", "1",
         "--final-subset", "2000"]
 
 

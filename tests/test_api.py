@@ -12,7 +12,7 @@ import search
 from search import records, selection
 
 REPO = Path(__file__).resolve().parents[1]
-QUICK = dict(subset=800, epochs=2, finals=2, final_epochs=1, final_subset=3000, progress=False, log=lambda *_: None)
+QUICK = dict(workers=1, subset=800, epochs=2, finals=2, final_epochs=1, final_subset=3000, progress=False, log=lambda *_: None)
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +96,7 @@ def test_resume_samples_new_points_and_finals_are_not_repeated(staged):
 @pytest.mark.slow
 def test_two_workers_stop_together_at_the_requested_count(tmp_path):
     url = f"sqlite:///{tmp_path / 'w.db'}"
-    study = search.run(trials=5, storage=url, workers=2, **{**QUICK, "finals": 0})
+    study = search.run(trials=5, storage=url, **{**QUICK, "finals": 0, "workers": 2})
     assert len(study.trials) == 5
     assert {t.state for t in study.trials} <= {TrialState.COMPLETE, TrialState.PRUNED}
 

@@ -70,7 +70,7 @@ def cases(tmp, url, corrupt):
 def env(tmp_path_factory, corrupt_root):
     tmp = tmp_path_factory.mktemp("bad")
     url = f"sqlite:///{tmp / 'mnist.db'}"
-    assert main(["run", "--study", "s", "--trials", "1", "--storage", url, "--subset", "200", "--epochs", "1",
+    assert main(["run", "--study", "s", "--workers", "1", "--trials", "1", "--storage", url, "--subset", "200", "--epochs", "1",
                  "--val-size", "200", "--no-progress", "--finals", "0"]) == 0
     return tmp, url, corrupt_root
 

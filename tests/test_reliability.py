@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow  # trains on real MNIST, starts servers or browser
 
 REPO = Path(__file__).resolve().parents[1]
 # Small, quick trials: few images, a small validation split, one or two epochs.
-QUICK = ["--subset", "300", "--epochs", "1", "--val-size", "500", "--no-progress", "--seed", "2", "--finals", "0"]
+QUICK = ["--workers", "1", "--subset", "300", "--epochs", "1", "--val-size", "500", "--no-progress", "--seed", "2", "--finals", "0"]
 
 
 def _sigint_as_in_a_terminal():
@@ -63,7 +63,7 @@ def running_after_a_completed_trial(url):
     return bool(done) and bool(running)
 
 
-SLOWER = ["--subset", "3000", "--epochs", "3", "--val-size", "500", "--no-progress", "--seed", "3", "--finals", "0"]
+SLOWER = ["--workers", "1", "--subset", "3000", "--epochs", "3", "--val-size", "500", "--no-progress", "--seed", "3", "--finals", "0"]
 
 
 def test_sigkill_mid_trial_is_failed_retried_and_loses_nothing(tmp_path):
@@ -173,7 +173,7 @@ def test_failures_in_worker_processes_are_one_line_each_with_a_log(tmp_path, bro
     (hooks / "sitecustomize.py").write_text(SITECUSTOMIZE)  # imported by every process, children included
     url = f"sqlite:///{tmp_path / 'w.db'}"
     env = {"BREAK": broken, "PYTHONPATH": f"{hooks}{os.pathsep}{REPO}"}
-    proc = cli("run", "--workers", "2", "--trials", "4", "--storage", url, *QUICK, env=env)
+    proc = cli("run", "--trials", "4", "--storage", url, *QUICK, "--workers", "2", env=env)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 1, err
     assert "Traceback" not in err

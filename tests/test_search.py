@@ -114,7 +114,7 @@ def test_pareto_study_keeps_accuracy_and_parameters(tmp_path, capsys):
 def test_two_workers_share_one_study(tmp_path, capsys):
     url = f"sqlite:///{tmp_path / 'w.db'}"
     code, _, _ = run_cli(capsys, "run", "--workers", "2", "--trials", "4", "--storage", url,
-                         "--subset", "500", "--epochs", "1", "--no-progress", "--finals", "0")
+                         "--subset", "500", "--epochs", "1", "--no-progress", "--finals", "0", "--workers", "1")
     assert code == 0  # the warm starts (gap8k, gap10k) train within budget
     trials = optuna.load_study(study_name="arch", storage=url).trials
     # both workers stop at 4 trials; finishing at the same instant, each may start one more
