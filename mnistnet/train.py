@@ -224,6 +224,9 @@ class _Compiled:
     no recompiles."""
 
     def __init__(self, model: nn.Module, log):
+        import logging
+        # The C++ toolchain probe warns "No CUDA runtime is found" on CPU-only machines; it changes nothing.
+        logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
         self.model, self.log = model, log
         self.compiled = torch.compile(model)
         self.proven = self.fell_back = False

@@ -293,8 +293,6 @@ def _quiet_libraries() -> None:
     import optuna
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
-    # torch.compile's C++ toolchain probe warns about CUDA on CPU-only machines; it changes nothing.
-    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
 
 
 def _fail(message: str, code: int) -> int:
