@@ -66,9 +66,9 @@ def running_after_a_completed_trial(url):
 SLOWER = ["--workers", "1", "--subset", "3000", "--epochs", "3", "--val-size", "500", "--no-progress", "--seed", "3", "--finals", "0"]
 
 
-def test_sigkill_mid_trial_is_failed_retried_and_loses_nothing(tmp_path):
-    url = f"sqlite:///{tmp_path / 'crash.db'}"
-    env = {"MNIST_SEARCH_HEARTBEAT": "1"}  # 1 s heartbeats, stale after 2 s
+def kill_mid_trial(url: str, env: dict):
+    """Start a run, kill -9 it while a trial runs after a completed one; (process, the killed
+    trial, {number: values} of the completed trials)."""
     proc = cli("run", "--trials", "40", "--storage", url, *SLOWER, env=env)
     try:
         wait_for(lambda: running_after_a_completed_trial(url), what="a running trial after a completed one")
@@ -79,11 +79,15 @@ def test_sigkill_mid_trial_is_failed_retried_and_loses_nothing(tmp_path):
     before = {t.number: t for t in trials_of(url)}
     killed = [t for t in before.values() if t.state == TrialState.RUNNING]
     assert len(killed) == 1
-    killed = killed[0]
     completed = {n: t.values for n, t in before.items() if t.state == TrialState.COMPLETE}
-    time.sleep(3)  # past the heartbeat grace period
+    return proc, killed[0], completed
+
+
+def rerun_and_check_the_retry(url: str, env: dict, killed, completed):
+    """Re-run once; the killed trial is FAIL and retried once, nothing completed is lost, nothing
+    is left RUNNING. Returns (the re-run's stdout, the trials by number)."""
     rerun = cli("run", "--trials", "1", "--storage", url, *SLOWER, env=env)
-    _, err = rerun.communicate(timeout=300)
+    out, err = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, err
     after = {t.number: t for t in trials_of(url)}
     assert after[killed.number].state == TrialState.FAIL
@@ -93,38 +97,26 @@ def test_sigkill_mid_trial_is_failed_retried_and_loses_nothing(tmp_path):
     for n, values in completed.items():  # no completed trial lost
         assert after[n].state == TrialState.COMPLETE and after[n].values == values
     assert not [t for t in after.values() if t.state == TrialState.RUNNING]
+    return out, after
+
+
+def test_sigkill_mid_trial_is_failed_retried_and_loses_nothing(tmp_path):
+    url = f"sqlite:///{tmp_path / 'crash.db'}"
+    env = {"MNIST_SEARCH_HEARTBEAT": "1"}  # 1 s heartbeats, stale after 2 s
+    _, killed, completed = kill_mid_trial(url, env)
+    time.sleep(3)  # past the heartbeat grace period
+    rerun_and_check_the_retry(url, env, killed, completed)
 
 
 def test_sigkill_then_an_immediate_rerun_fails_and_retries_the_dead_trial(tmp_path):
     url = f"sqlite:///{tmp_path / 'zombie.db'}"
     # Default heartbeats (30 s, stale after 60 s): only the dead owner's pid can free the trial this soon.
     env = {"MNIST_SEARCH_HEARTBEAT": "30"}
-    proc = cli("run", "--trials", "40", "--storage", url, *SLOWER, env=env)
-    try:
-        wait_for(lambda: running_after_a_completed_trial(url), what="a running trial after a completed one")
-        time.sleep(0.5)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    before = {t.number: t for t in trials_of(url)}
-    killed = [t for t in before.values() if t.state == TrialState.RUNNING]
-    assert len(killed) == 1
-    killed = killed[0]
+    proc, killed, completed = kill_mid_trial(url, env)
     assert killed.user_attrs["worker"]["pid"] == proc.pid
-    completed = {n: t.values for n, t in before.items() if t.state == TrialState.COMPLETE}
-    rerun = cli("run", "--trials", "1", "--storage", url, *SLOWER, env=env)
-    out, err = rerun.communicate(timeout=300)
-    assert rerun.returncode == 0, err
-    after = {t.number: t for t in trials_of(url)}
-    assert after[killed.number].state == TrialState.FAIL
+    out, after = rerun_and_check_the_retry(url, env, killed, completed)
     assert f"pid {proc.pid}" in after[killed.number].user_attrs["fail_reason"]
     assert f"trial {killed.number}: its worker (pid {proc.pid}" in out
-    retries = [t for t in after.values() if t.system_attrs.get("failed_trial") == killed.number]
-    assert len(retries) == 1 and retries[0].params == killed.params
-    assert retries[0].state in (TrialState.COMPLETE, TrialState.PRUNED)
-    for n, values in completed.items():  # no completed trial lost
-        assert after[n].state == TrialState.COMPLETE and after[n].values == values
-    assert not [t for t in after.values() if t.state == TrialState.RUNNING]
 
 
 def test_failing_trials_are_one_line_each_with_the_traceback_in_the_log(tmp_path, monkeypatch, capfd):

@@ -23,6 +23,7 @@ import torch
 
 from mnistnet import data as mdata
 from mnistnet.model import build, count_params
+from mnistnet.precision import resolve as precision_of
 
 from .. import profiles
 from ..api import describe_precision, resolve_device
@@ -127,11 +128,6 @@ def run_compile(result, data, device, args) -> None:
         say(f"{row['precision']}: eager {row['eager_img_s']:,} img/s, compiled {row['compiled_img_s']:,} img/s "
             f"({row['speedup']}x), compile {row['compile_s']}s; {payback}")
     result["compile"] = rows
-
-
-def precision_of(name: str, device) -> str:
-    from mnistnet.precision import resolve
-    return resolve(name, device)
 
 
 def run_inference(result, args) -> None:
