@@ -129,18 +129,20 @@ def seed_everything(seed: int) -> None:
 
 
 OnEpoch = Callable[[EpochMetrics], bool | None]
+OnStep = Callable[[int], None]
 
 
 @torch.enable_grad()  # callers may have switched autograd off (e.g. inside an inference block)
 def fit(config: NetConfig, recipe: Recipe, data: MNIST, device=None,
         on_epoch: OnEpoch | None = None, progress: bool = False, precision: str = "auto",
-        compile: bool = False, log=print) -> FitResult:
+        compile: bool = False, log=print, on_step: OnStep | None = None) -> FitResult:
     """Train from scratch; after each epoch call on_epoch(metrics), and stop early if it returns True.
 
     precision: "auto" (bf16 autocast where the hardware has fast bf16, see mnistnet.precision),
     "fp32" or "bf16". compile: run the training steps through torch.compile, falling back to eager
-    with one logged line where it cannot compile. A non-finite training loss ends the run with
-    status "diverged" instead of raising.
+    with one logged line where it cannot compile. on_step(i), if given, is called before each
+    training step i (counted from 0 over the whole run), e.g. to time or pace steps. A non-finite
+    training loss ends the run with status "diverged" instead of raising.
     """
     recipe.validate()
     device = torch.device(device) if device is not None else data.device
@@ -177,6 +179,8 @@ def fit(config: NetConfig, recipe: Recipe, data: MNIST, device=None,
         correct = torch.zeros((), device=device, dtype=torch.long)
         bar = _progress(steps, epoch, recipe.epochs) if progress else None
         for step in range(steps):
+            if on_step is not None:
+                on_step((epoch - 1) * steps + step)
             idx = order[step * batch:(step + 1) * batch]
             x = augment(to_float(data.train.x[idx]), recipe.augment, gen)
             y = data.train.y[idx]

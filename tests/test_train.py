@@ -30,6 +30,13 @@ def test_callback_stops_training(mnist):
     assert result.status == "stopped" and seen == [1, 2] and len(result.history) == 2
 
 
+def test_step_hook_sees_every_step_of_the_run_in_order(mnist):
+    seen = []
+    data = mnist.subset(500)  # 450 training images: 4 steps of 100 per epoch, the ragged rest dropped
+    fit(SMALL, Recipe(epochs=2, batch_size=100), data, on_step=seen.append)
+    assert seen == list(range(2 * (len(data.train) // 100)))
+
+
 def test_nan_loss_is_a_reported_failure_not_a_crash(mnist):
     result = fit(SMALL, Recipe(optimizer="sgd", lr=1e12, momentum=0.9, batch_size=50, epochs=3),
                  mnist.subset(500))

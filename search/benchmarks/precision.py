@@ -8,7 +8,10 @@ the exported model runs.
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
 import statistics
+import threading
+import time
 from pathlib import Path
 
 from mnistnet.train import evaluate, fit
@@ -24,6 +27,123 @@ def epoch_speed(config, recipe, data, device, precision: str, epochs: int = 1) -
     seconds = sum(m.train_seconds for m in result.history)
     images = sum(m.images for m in result.history)
     return {"precision": result.precision, "img_s": round(images / seconds), "epoch_s": round(seconds / epochs, 1)}
+
+
+class _Baton:
+    """Lets trainings in several threads take turns, `chunk` steps at a time, and adds up each one's
+    time while it holds the turn: side by side on the same machine state, one at a time.
+
+    The state lives in a multiprocessing context's shared Condition, Values and Arrays, so the same
+    object would also serve trainings in separate processes."""
+
+    def __init__(self, names, chunk: int, ctx=None):
+        ctx = ctx or mp.get_context("spawn")
+        self.order, self.chunk = list(names), chunk
+        n = len(self.order)
+        self.turn = ctx.Condition()
+        self._holder = ctx.Value("i", 0, lock=False)  # guarded by self.turn
+        self._started = ctx.Value("d", 0.0, lock=False)
+        self._seconds = ctx.Array("d", n, lock=False)
+        self._steps = ctx.Array("q", n, lock=False)  # steps inside timed, complete turns
+        self._finished = ctx.Array("b", n, lock=False)
+        self._arrived = ctx.Array("b", n, lock=False)  # reached its first step (start-up done)
+
+    @property
+    def seconds(self) -> dict:
+        return dict(zip(self.order, self._seconds))
+
+    @property
+    def steps(self) -> dict:
+        return dict(zip(self.order, self._steps))
+
+    def _pass_on(self, i: int) -> None:
+        """Hand the turn to the next unfinished training (caller holds the lock)."""
+        n = len(self.order)
+        for k in range(1, n + 1):
+            if not self._finished[(i + k) % n]:
+                self._holder.value = (i + k) % n
+                break
+        self._started.value = 0.0
+        self.turn.notify_all()
+
+    def _all_arrived(self) -> bool:
+        return all(a or f for a, f in zip(self._arrived, self._finished))
+
+    def before_step(self, name: str, step: int) -> None:
+        i = self.order.index(name)
+        with self.turn:
+            if not self._arrived[i]:
+                self._arrived[i] = 1
+                self.turn.notify_all()
+            if step % self.chunk == 0 and self._holder.value == i and self._started.value:
+                self._seconds[i] += time.perf_counter() - self._started.value
+                self._steps[i] += self.chunk
+                self._pass_on(i)
+            # Nobody starts before everyone's start-up (imports, model building) is over: a process
+            # still starting would otherwise steal cores from the first turns.
+            self.turn.wait_for(lambda: self._holder.value == i and self._all_arrived())
+            if not self._started.value:
+                self._started.value = time.perf_counter()
+
+    def done(self, name: str) -> None:
+        """The training ended: its unfinished turn is not counted; the others go on."""
+        i = self.order.index(name)
+        with self.turn:
+            self._finished[i] = 1
+            if self._holder.value == i:
+                self._pass_on(i)
+            self.turn.notify_all()
+
+
+def interleaved_speed(config, recipe, data, device, chunk: int = 20) -> dict:
+    """One whole epoch in fp32 and one in bf16, in two threads taking turns of `chunk` steps, so that
+    both see the same stretch of a shared machine whose speed drifts by tens of percent within a
+    minute. Speeds come from the complete turns' step-loop time (validation is not timed).
+
+    Both run in secondary threads, where torch runs small nets slower than in the main thread
+    (seed002: about a third, measured), so the absolute img/s are lower than a training's own;
+    the ratio is the figure. Separate processes were tried and gave less steady ratios."""
+    r = recipe.replace(epochs=1)
+    batch = min(r.batch_size, len(data.train))
+    steps = len(data.train) // batch
+    baton = _Baton(("fp32", "bf16"), max(1, min(chunk, steps // 4)))  # small test epochs: still several turns
+    results, errors = {}, []
+
+    def train(precision: str) -> None:
+        try:
+            results[precision] = fit(config, r, data, device, precision=precision, log=lambda _: None,
+                                     on_step=lambda i: baton.before_step(precision, i))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            errors.append(exc)
+        finally:
+            baton.done(precision)
+    threads = [threading.Thread(target=train, args=(p,)) for p in baton.order]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    out = {}
+    for p in baton.order:
+        img_s = baton.steps[p] * batch / baton.seconds[p]
+        out[p] = {"precision": results[p].precision, "img_s": round(img_s), "epoch_s": round(len(data.train) / img_s, 1)}
+    return out
+
+
+def paired_speed(config, recipe, data, device, repeats: int) -> dict:
+    """fp32 and bf16 whole epochs, interleaved (see interleaved_speed) `repeats` times; the medians
+    of each precision's img/s and of the per-pair ratios."""
+    pairs = [(run["fp32"], run["bf16"]) for run in
+             (interleaved_speed(config, recipe, data, device) for _ in range(repeats))]
+    ratios = [b["img_s"] / f["img_s"] for f, b in pairs]
+
+    def median_of(k: int) -> dict:
+        runs = [pair[k] for pair in pairs]
+        mid = statistics.median_low([r["img_s"] for r in runs])
+        return {**next(r for r in runs if r["img_s"] == mid), "img_s_runs": [r["img_s"] for r in runs]}
+    return {"fp32": median_of(0), "bf16": median_of(1), "speedup": round(statistics.median(ratios), 2),
+            "speedup_runs": [round(r, 2) for r in ratios], "repeats": repeats}
 
 
 def train_once(config, recipe, data, device, precision: str, seed: int) -> dict:

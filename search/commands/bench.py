@@ -3,7 +3,8 @@
 Sections (all by default; `--sections` picks some), each printed as a table with ratios against fp32
 and against the previous defaults (fp32, one worker with all cores, no torch.compile):
 - pipeline: our trainer against the source projects' DataLoader pipeline (search.benchmarks.pipeline);
-- precision: whole training epochs in fp32 and bf16 autocast (search.benchmarks.precision);
+- precision: whole training epochs in fp32 and bf16 autocast, run in turns side by side
+  (search.benchmarks.precision);
 - accuracy: with --accuracy-seeds K, nets trained on all images in both precisions, K seeds each;
 - compile: torch.compile's one-off cost against its per-epoch gain (search.benchmarks.compiled);
 - inference: the exported model's CPU latency and throughput (search.inference_speed);
@@ -75,21 +76,21 @@ def run_pipeline(result, data, device, root, args) -> None:
 def run_precision(result, data, device, args) -> None:
     from space.known import base_net
     n = args.epoch_images or TRAIN_IMAGES
-    say(f"\n== precision: whole training epochs of {n:,} images, fp32 against bf16 autocast ==")
+    say(f"\n== precision: whole training epochs of {n:,} images, fp32 against bf16 autocast, "
+        f"{args.repeats} pair(s) each (medians) ==")
     say(f"{'net':<10}{'params':>8}{'fp32 img/s':>12}{'bf16 img/s':>12}{'fp32 epoch s':>14}{'bf16 epoch s':>14}"
-        f"{'bf16/fp32':>11}")
+        f"{'bf16/fp32':>11}  pairs")
     result["precision_speed"] = []
     subset = data.subset(n)
     for name in precision.SPEED_NETS:
         config, recipe = base_net(name)
         precision.epoch_speed(config, recipe, data.subset(4 * recipe.batch_size), device, "bf16")  # warm-up
-        fp32 = precision.epoch_speed(config, recipe, subset, device, "fp32")
-        bf16 = precision.epoch_speed(config, recipe, subset, device, "bf16")
-        row = {"net": name, "params": count_params(config), "images": n, "fp32": fp32, "bf16": bf16,
-               "speedup": round(bf16["img_s"] / fp32["img_s"], 2)}
+        row = {"net": name, "params": count_params(config), "images": n,
+               **precision.paired_speed(config, recipe, subset, device, args.repeats)}
         result["precision_speed"].append(row)
+        fp32, bf16 = row["fp32"], row["bf16"]
         say(f"{name:<10}{row['params']:>8,}{fp32['img_s']:>12,}{bf16['img_s']:>12,}{fp32['epoch_s']:>14}"
-            f"{bf16['epoch_s']:>14}{row['speedup']:>10}x")
+            f"{bf16['epoch_s']:>14}{row['speedup']:>10}x  {', '.join(f'{r}x' for r in row['speedup_runs'])}")
 
 
 def run_accuracy(result, data, device, args) -> None:
