@@ -8,7 +8,6 @@ the exported model runs.
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 import statistics
 import threading
 import time
@@ -31,67 +30,48 @@ def epoch_speed(config, recipe, data, device, precision: str, epochs: int = 1) -
 
 class _Baton:
     """Lets trainings in several threads take turns, `chunk` steps at a time, and adds up each one's
-    time while it holds the turn: side by side on the same machine state, one at a time.
+    time while it holds the turn: side by side on the same machine state, one at a time."""
 
-    The state lives in a multiprocessing context's shared Condition, Values and Arrays, so the same
-    object would also serve trainings in separate processes."""
-
-    def __init__(self, names, chunk: int, ctx=None):
-        ctx = ctx or mp.get_context("spawn")
+    def __init__(self, names, chunk: int):
         self.order, self.chunk = list(names), chunk
-        n = len(self.order)
-        self.turn = ctx.Condition()
-        self._holder = ctx.Value("i", 0, lock=False)  # guarded by self.turn
-        self._started = ctx.Value("d", 0.0, lock=False)
-        self._seconds = ctx.Array("d", n, lock=False)
-        self._steps = ctx.Array("q", n, lock=False)  # steps inside timed, complete turns
-        self._finished = ctx.Array("b", n, lock=False)
-        self._arrived = ctx.Array("b", n, lock=False)  # reached its first step (start-up done)
+        self.turn = threading.Condition()
+        self.holder = self.order[0]
+        self.started = 0.0  # when the holder's current turn began; 0 between turns
+        self.seconds = dict.fromkeys(self.order, 0.0)
+        self.steps = dict.fromkeys(self.order, 0)  # steps inside timed, complete turns
+        self.arrived, self.finished = set(), set()  # reached its first step; ended
 
-    @property
-    def seconds(self) -> dict:
-        return dict(zip(self.order, self._seconds))
-
-    @property
-    def steps(self) -> dict:
-        return dict(zip(self.order, self._steps))
-
-    def _pass_on(self, i: int) -> None:
+    def _pass_on(self, name: str) -> None:
         """Hand the turn to the next unfinished training (caller holds the lock)."""
-        n = len(self.order)
-        for k in range(1, n + 1):
-            if not self._finished[(i + k) % n]:
-                self._holder.value = (i + k) % n
+        i = self.order.index(name)
+        for nxt in self.order[i + 1:] + self.order[:i + 1]:
+            if nxt not in self.finished:
+                self.holder = nxt
                 break
-        self._started.value = 0.0
+        self.started = 0.0
         self.turn.notify_all()
 
-    def _all_arrived(self) -> bool:
-        return all(a or f for a, f in zip(self._arrived, self._finished))
-
     def before_step(self, name: str, step: int) -> None:
-        i = self.order.index(name)
         with self.turn:
-            if not self._arrived[i]:
-                self._arrived[i] = 1
+            if name not in self.arrived:
+                self.arrived.add(name)
                 self.turn.notify_all()
-            if step % self.chunk == 0 and self._holder.value == i and self._started.value:
-                self._seconds[i] += time.perf_counter() - self._started.value
-                self._steps[i] += self.chunk
-                self._pass_on(i)
-            # Nobody starts before everyone's start-up (imports, model building) is over: a process
-            # still starting would otherwise steal cores from the first turns.
-            self.turn.wait_for(lambda: self._holder.value == i and self._all_arrived())
-            if not self._started.value:
-                self._started.value = time.perf_counter()
+            if step % self.chunk == 0 and self.holder == name and self.started:
+                self.seconds[name] += time.perf_counter() - self.started
+                self.steps[name] += self.chunk
+                self._pass_on(name)
+            # Nobody starts before every training's start-up (model building, first allocations) is
+            # over: one still starting would take cores from the other's first turns.
+            self.turn.wait_for(lambda: self.holder == name and self.arrived | self.finished >= set(self.order))
+            if not self.started:
+                self.started = time.perf_counter()
 
     def done(self, name: str) -> None:
         """The training ended: its unfinished turn is not counted; the others go on."""
-        i = self.order.index(name)
         with self.turn:
-            self._finished[i] = 1
-            if self._holder.value == i:
-                self._pass_on(i)
+            self.finished.add(name)
+            if self.holder == name:
+                self._pass_on(name)
             self.turn.notify_all()
 
 
