@@ -176,7 +176,7 @@ def build_parser() -> Parser:
     p.add_argument("--images", type=positive_int, help="pipeline: training images per measurement (default: per model)")
     p.add_argument("--epoch-images", type=positive_int, help="precision: images per timed epoch (default 55000)")
     p.add_argument("--repeats", type=positive_int, default=3, help="precision: fp32/bf16 epoch pairs per net, "
-                   "alternated; the medians are reported (default 3)")
+                   "each run in turns side by side; the medians are reported (default 3)")
     p.add_argument("--accuracy-seeds", type=count_arg, default=0, metavar="K", help="accuracy: seeds per net and "
                    "precision, each a full training on all images (default 0: skip; each is a full training)")
     p.add_argument("--accuracy-epochs", type=positive_int, metavar="E", help="accuracy: epochs of each "

@@ -59,7 +59,7 @@ def test_interleaved_trainings_take_turns_of_whole_chunks_and_never_overlap():
     import threading
 
     from search.benchmarks.precision import _Baton
-    baton, log, active = _Baton(("a", "b"), chunk=3), [], []
+    baton, log, active, overlaps = _Baton(("a", "b"), chunk=3), [], [], []
     lock = threading.Lock()
 
     def train(name, steps):
@@ -68,7 +68,8 @@ def test_interleaved_trainings_take_turns_of_whole_chunks_and_never_overlap():
                 baton.before_step(name, i)
                 with lock:
                     active.append(name)
-                    assert len(active) == 1, active
+                    if len(active) > 1:  # recorded, not asserted: a thread's failure would not fail the test
+                        overlaps.append(list(active))
                 log.append(name)
                 time.sleep(0.001)
                 with lock:
@@ -81,6 +82,7 @@ def test_interleaved_trainings_take_turns_of_whole_chunks_and_never_overlap():
     for t in threads:
         t.join(10)
     assert not any(t.is_alive() for t in threads)
+    assert overlaps == []
     # Turns of 3 steps; when b runs out, a finishes alone.
     assert "".join(log) == "aaabbbaaabbbaaaba"
     # Only complete turns are timed: a's last step and b's last step are not.

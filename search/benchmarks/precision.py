@@ -120,8 +120,8 @@ def paired_speed(config, recipe, data, device, repeats: int) -> dict:
 
     def median_of(k: int) -> dict:
         runs = [pair[k] for pair in pairs]
-        mid = statistics.median_low([r["img_s"] for r in runs])
-        return {**next(r for r in runs if r["img_s"] == mid), "img_s_runs": [r["img_s"] for r in runs]}
+        middle = sorted(runs, key=lambda r: r["img_s"])[(len(runs) - 1) // 2]  # the lower median: a real run
+        return {**middle, "img_s_runs": [r["img_s"] for r in runs]}
     return {"fp32": median_of(0), "bf16": median_of(1), "speedup": round(statistics.median(ratios), 2),
             "speedup_runs": [round(r, 2) for r in ratios], "repeats": repeats}
 
