@@ -43,7 +43,8 @@ def trials_of(url, name="arch"):
     return optuna.load_study(study_name=name, storage=url).trials
 
 
-def wait_for(predicate, timeout=120, what="condition"):
+def wait_for(predicate, timeout=120, what="condition", proc=None):
+    """Poll until predicate() holds; fail at once, with its stderr, if `proc` exits first."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         try:
@@ -51,6 +52,8 @@ def wait_for(predicate, timeout=120, what="condition"):
                 return
         except (KeyError, OSError):
             pass  # the study or the server is not there yet
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"the process exited ({proc.returncode}) before {what}: {proc.stderr.read()[-2000:]}")
         time.sleep(0.2)
     pytest.fail(f"timed out waiting for {what}")
 
@@ -71,7 +74,7 @@ def kill_mid_trial(url: str, env: dict):
     trial, {number: values} of the completed trials)."""
     proc = cli("run", "--trials", "40", "--storage", url, *SLOWER, env=env)
     try:
-        wait_for(lambda: running_after_a_completed_trial(url), what="a running trial after a completed one")
+        wait_for(lambda: running_after_a_completed_trial(url), what="a running trial after a completed one", proc=proc)
         time.sleep(0.5)
     finally:
         proc.send_signal(signal.SIGKILL)
@@ -193,7 +196,7 @@ def test_failures_in_worker_processes_are_one_line_each_with_a_log(tmp_path, bro
 def test_ctrl_c_stops_cleanly_and_the_study_resumes(tmp_path):
     url = f"sqlite:///{tmp_path / 'int.db'}"
     proc = cli("run", "--trials", "40", "--storage", url, *SLOWER)
-    wait_for(lambda: running_after_a_completed_trial(url), what="a running trial")
+    wait_for(lambda: running_after_a_completed_trial(url), what="a running trial", proc=proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=180)  # generous: CI machines are shared
     assert proc.returncode == 130
@@ -376,7 +379,7 @@ def test_sigkill_during_the_finals_then_rerun_finishes_them(tmp_path):
     proc = cli("run", "--trials", "3", "--storage", url, *args, env=env)
     try:
         wait_for(lambda: any(t.state == TrialState.RUNNING and t.user_attrs.get("stage") == "final"
-                             and "params" in t.user_attrs for t in trials_of(url)), what="a running final")
+                             and "params" in t.user_attrs for t in trials_of(url)), what="a running final", proc=proc)
         time.sleep(1)
     finally:
         proc.send_signal(signal.SIGKILL)
@@ -409,8 +412,10 @@ def test_a_postgres_restart_mid_study_loses_nothing(postgres_server, tmp_path):
     proc = cli("run", "--workers", "2", "--trials", "16", "--storage", url, "--artifacts", str(tmp_path / "a"),
                *PG_TINY)
     try:
-        wait_for(lambda: counts(url)[TrialState.COMPLETE] >= 2 and counts(url)[TrialState.RUNNING] >= 1,
-                 timeout=180, what="completed trials and a running one")
+        def mid_study():
+            now = counts(url)  # one snapshot: two reads could straddle a trial's end
+            return now[TrialState.COMPLETE] >= 2 and now[TrialState.RUNNING] >= 1
+        wait_for(mid_study, timeout=180, what="completed trials and a running one", proc=proc)
         done = {t.number: t.values for t in trials_of(url) if t.state == TrialState.COMPLETE}
         postgres_server.ctl("restart")  # every connection is cut; the server is back a moment later
         out, err = proc.communicate(timeout=300)
@@ -431,7 +436,7 @@ def test_a_postgres_that_stays_down_stops_the_workers_with_one_line(postgres_ser
     proc = cli("run", "--workers", "2", "--trials", "200", "--storage", url, "--artifacts", str(tmp_path / "a"),
                *PG_TINY, env={"MNIST_SEARCH_DB_RETRY": "10"})
     try:
-        wait_for(lambda: counts(url)[TrialState.COMPLETE] >= 2, timeout=180, what="completed trials")
+        wait_for(lambda: counts(url)[TrialState.COMPLETE] >= 2, timeout=180, what="completed trials", proc=proc)
         postgres_server.ctl("stop")
         stopped = time.time()
         out, err = proc.communicate(timeout=180)
