@@ -50,6 +50,28 @@ def _prepare_sqlite(path: Path) -> None:
                            f"choose a writable --storage path") from None
 
 
+def _lock_on_begin(engine) -> None:
+    """Make every SQLite transaction take the write lock when it begins (BEGIN IMMEDIATE).
+
+    Optuna reads a row and then writes it in one transaction, e.g. to take a waiting trial: it
+    reads WAITING, then sets RUNNING. Python's sqlite3 begins the transaction only at the write,
+    so two worker processes can both read WAITING and both run the same trial. (PostgreSQL locks
+    the row with SELECT ... FOR UPDATE, which SQLite ignores.) Holding the lock from the start
+    makes each read-then-write atomic; transactions are short, so workers wait milliseconds.
+    """
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _no_implicit_begin(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # the driver's own BEGIN would come too late
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # connections opened while Optuna set the schema up get the hooks when reopened
+
+
 def open_storage(url: str, create: bool = True, heartbeat: bool = True):
     """An Optuna RDBStorage for `url`; malformed, unreachable or unwritable storage is a StorageError."""
     import warnings
@@ -92,7 +114,9 @@ def open_storage(url: str, create: bool = True, heartbeat: bool = True):
             if db is None:
                 from .reconnect import ReconnectingRDBStorage
                 return ReconnectingRDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
-            return RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
+            storage = RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
+            _lock_on_begin(storage.engine)
+            return storage
     except ImportError as exc:
         missing = getattr(exc.__cause__, "name", None) or getattr(exc, "name", None) or "its database driver"
         raise StorageError(f"the storage URL needs the Python module {missing!r}: install it (for postgresql:// "

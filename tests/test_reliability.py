@@ -1,4 +1,5 @@
 """Crashes, Ctrl-C, faults inside trials, concurrency on SQLite and PostgreSQL."""
+import json
 import os
 import shutil
 import signal
@@ -278,6 +279,46 @@ def test_four_sqlite_workers_and_a_live_dashboard_never_lock(tmp_path, capfd):
     assert not [t for t in trials if t.state in (TrialState.FAIL, TrialState.RUNNING, TrialState.WAITING)]
     assert "locked" not in (out + err).lower()
     assert codes and all(c == 200 for c in codes), ([c for c in codes if c != 200][:3], dash_err[-3000:])
+
+
+TAKE_WAITING = """
+import json, os, sys, time
+import optuna
+from search.storage import open_storage
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+study = optuna.load_study(study_name="queue", storage=open_storage(sys.argv[1], create=False, heartbeat=False))
+while not os.path.exists(sys.argv[2]):  # all workers start asking at once
+    time.sleep(0.01)
+taken = []
+while True:
+    item = study.ask().user_attrs.get("item")
+    if item is None:  # a fresh trial: the queue is empty
+        break
+    taken.append(item)
+print(json.dumps(taken))
+"""
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_workers_take_each_waiting_trial_once(backend, tmp_path, request):
+    """Enqueued trials (presets, finalists, retries) are run by exactly one worker each."""
+    from search.storage import open_storage
+    url = f"sqlite:///{tmp_path / 'queue.db'}" if backend == "sqlite" else request.getfixturevalue("postgres")
+    study = optuna.create_study(study_name="queue", storage=open_storage(url, heartbeat=False))
+    for item in range(150):
+        study.enqueue_trial({"x": item}, user_attrs={"item": item}, skip_if_exists=False)
+    go = tmp_path / "go"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    workers = [subprocess.Popen([sys.executable, "-c", TAKE_WAITING, url, str(go)], env=env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(4)]
+    time.sleep(3)  # the workers have imported Optuna and opened the study
+    go.touch()
+    taken = []
+    for w in workers:
+        out, err = w.communicate(timeout=120)
+        assert w.returncode == 0, err[-2000:]
+        taken += json.loads(out)
+    assert sorted(taken) == list(range(150))  # none taken twice, none left
 
 
 # ---------------------------------------------------------------- PostgreSQL
