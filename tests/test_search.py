@@ -114,12 +114,14 @@ def test_pareto_study_keeps_accuracy_and_parameters(tmp_path, capsys):
 def test_two_workers_share_one_study(tmp_path, capsys):
     url = f"sqlite:///{tmp_path / 'w.db'}"
     code, _, _ = run_cli(capsys, "run", "--workers", "2", "--trials", "4", "--storage", url,
-                         "--subset", "500", "--epochs", "1", "--no-progress", "--finals", "0", "--workers", "1")
+                         "--subset", "500", "--epochs", "1", "--no-progress", "--finals", "0")
     assert code == 0  # the warm starts (gap8k, gap10k) train within budget
     trials = optuna.load_study(study_name="arch", storage=url).trials
     # both workers stop at 4 trials; finishing at the same instant, each may start one more
     assert 4 <= len(trials) <= 5 and sorted(t.number for t in trials) == list(range(len(trials)))
     assert all(t.state.is_finished() for t in trials)
+    presets = [t.user_attrs.get("preset") for t in trials if t.user_attrs.get("preset")]
+    assert sorted(presets) == ["gap10k", "gap8k"]  # both warm starts ran, each as one trial
 
 
 @pytest.mark.parametrize("argv,code,message", [
