@@ -63,6 +63,7 @@ def cases(tmp, url, corrupt):
         (["run", "--workers", "many"], 2, "positive whole number"),
         (["run", "--compile", "yes"], 2, "invalid choice: 'yes'"),
         (["bench", "--sections", "nope"], 2, "unknown bench section nope"),
+        (["bench", "--sections", "precision", "--epoch-images", "100"], 2, "give at least 256"),
     ]
 
 
@@ -75,7 +76,7 @@ def env(tmp_path_factory, corrupt_root):
     return tmp, url, corrupt_root
 
 
-@pytest.mark.parametrize("index", range(41))
+@pytest.mark.parametrize("index", range(42))
 def test_bad_input_gives_one_line_and_a_documented_exit_code(index, env, capsys):
     tmp, url, corrupt = env
     argv, code, words = cases(tmp, url, corrupt)[index]
@@ -96,4 +97,4 @@ def test_bad_input_gives_one_line_and_a_documented_exit_code(index, env, capsys)
 
 def test_the_table_covers_every_case(env):
     tmp, url, corrupt = env
-    assert len(cases(tmp, url, corrupt)) == 41
+    assert len(cases(tmp, url, corrupt)) == 42

@@ -19,6 +19,13 @@ SPEED_NETS = ("seed001", "gap10k", "seed002")  # the issue's three: a wide BN ne
 ACCURACY_NETS = ("gap10k", "seed002")  # seed001 needs ~2 min an epoch in fp32 on 2 cores: too slow for 3 seeds
 
 
+def min_epoch_images() -> int:
+    """The fewest images per timed epoch: two batches of the largest speed net's batch, so that the
+    two precisions trade at least one complete, timed turn."""
+    from space.known import base_net
+    return 2 * max(base_net(name)[1].batch_size for name in SPEED_NETS)
+
+
 def epoch_speed(config, recipe, data, device, precision: str, epochs: int = 1) -> dict:
     """Images per second of whole training epochs (the step loop, augmentation included)."""
     r = recipe.replace(epochs=epochs)

@@ -188,6 +188,9 @@ def run_workers(result, device, args) -> None:
 
 def main(args) -> int:
     chosen = sections(args.sections)
+    if "precision" in chosen and args.epoch_images is not None and args.epoch_images < precision.min_epoch_images():
+        raise BadArgument(f"--epoch-images {args.epoch_images} is too few to time turns of fp32 and bf16: "
+                          f"give at least {precision.min_epoch_images()}")
     device = resolve_device(args.device)
     gpu = device.type == "cuda"
     root = mdata.resolve_root(args.data_root)
