@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mnistnet.train import evaluate, fit
 
-SPEED_NETS = ("seed001", "gap10k", "seed002")  # the three: a wide BN net, a 10k BN/GAP net, the classic
+SPEED_NETS = ("seed001", "gap10k", "seed002")  # a wide BN net, a 10k BN/GAP net, the classic
 ACCURACY_NETS = ("gap10k", "seed002")  # seed001 needs ~2 min an epoch in fp32 on 2 cores: too slow for 3 seeds
 
 
