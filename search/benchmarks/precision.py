@@ -26,13 +26,10 @@ def min_epoch_images() -> int:
     return 2 * max(base_net(name)[1].batch_size for name in SPEED_NETS)
 
 
-def epoch_speed(config, recipe, data, device, precision: str, epochs: int = 1) -> dict:
-    """Images per second of whole training epochs (the step loop, augmentation included)."""
-    r = recipe.replace(epochs=epochs)
-    result = fit(config, r, data, device, precision=precision)
-    seconds = sum(m.train_seconds for m in result.history)
-    images = sum(m.images for m in result.history)
-    return {"precision": result.precision, "img_s": round(images / seconds), "epoch_s": round(seconds / epochs, 1)}
+def warm_up(config, recipe, data, device) -> None:
+    """One short, untimed bf16 epoch, so that one-off start-up costs (kernel selection, first
+    allocations) fall outside the measured pairs."""
+    fit(config, recipe.replace(epochs=1), data, device, precision="bf16")
 
 
 class _Baton:

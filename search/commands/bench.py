@@ -84,7 +84,7 @@ def run_precision(result, data, device, args) -> None:
     subset = data.subset(n)
     for name in precision.SPEED_NETS:
         config, recipe = base_net(name)
-        precision.epoch_speed(config, recipe, data.subset(4 * recipe.batch_size), device, "bf16")  # warm-up
+        precision.warm_up(config, recipe, data.subset(4 * recipe.batch_size), device)
         row = {"net": name, "params": count_params(config), "images": n,
                **precision.paired_speed(config, recipe, subset, device, args.repeats)}
         result["precision_speed"].append(row)
@@ -188,9 +188,10 @@ def run_workers(result, device, args) -> None:
 
 def main(args) -> int:
     chosen = sections(args.sections)
-    if "precision" in chosen and args.epoch_images is not None and args.epoch_images < precision.min_epoch_images():
+    fewest = precision.min_epoch_images()
+    if "precision" in chosen and args.epoch_images is not None and args.epoch_images < fewest:
         raise BadArgument(f"--epoch-images {args.epoch_images} is too few to time turns of fp32 and bf16: "
-                          f"give at least {precision.min_epoch_images()}")
+                          f"give at least {fewest}")
     device = resolve_device(args.device)
     gpu = device.type == "cuda"
     root = mdata.resolve_root(args.data_root)
