@@ -27,6 +27,9 @@ from .workers import COUNTED, WorkerJob, run_worker, run_workers
 
 
 COMPILE_CHOICES = ("auto", "on", "off")
+OBJECTIVE_LINES = {"accuracy": "validation accuracy",
+                   "size": "size-adjusted validation accuracy (accuracy minus a share per doubling of parameters)",
+                   "pareto": "validation accuracy vs parameters (Pareto)"}
 
 
 def finals_compiled(choice: str, spec: StudySpec, profile: profiles.Profile) -> bool:
@@ -86,7 +89,7 @@ def run(trials: int = 100, space: str = "arch", storage: str = DEFAULT_URL, stud
         timeout: float | None = None, artifacts: str | None = None, finals: int | None = None,
         final_epochs: int | None = None, final_subset: int | None = None, target_acc: float = 0.994, device: str = "auto",
         precision: str = "auto", compile: str = "auto", data_root: str | None = None, progress: bool = True,
-        log=print) -> optuna.Study:
+        warm_start: bool = True, log=print) -> optuna.Study:
     """Run (or resume) a study: `trials` proxy trials, then the finals; returns the optuna.Study.
 
     subset/epochs/max_macs/finals/final_epochs default to the device profile's (subset 0: all
@@ -95,6 +98,7 @@ def run(trials: int = 100, space: str = "arch", storage: str = DEFAULT_URL, stud
     hardware has fast bf16), "fp32" or "bf16"; each trial records what it trained in. workers:
     a count, or "auto" (the device profile's measured best for this machine's cores). compile:
     "auto" (torch.compile the finals where it pays back, per the profile), "on" or "off".
+    warm_start=False samples every trial from the space: nothing known is enqueued.
     """
     if compile not in COMPILE_CHOICES:
         raise BadArgument(f"compile must be one of {', '.join(COMPILE_CHOICES)}, got {compile!r}")
@@ -119,15 +123,17 @@ def run(trials: int = 100, space: str = "arch", storage: str = DEFAULT_URL, stud
     st = open_study(spec, store)
     before = counted(st)
     from .objective import Budget
-    queued = enqueue_warm_starts(st, sp, Budget(spec.max_params, spec.max_macs))
+    queued = enqueue_warm_starts(st, sp, Budget(spec.max_params, spec.max_macs)) if warm_start else []
     log(f"study {spec.name!r} in {mask(spec.storage)}" + (f" (resumed: {before} trials so far)" if before else ""))
-    log(f"space {space}{' on ' + base if base else ''}; objective "
-        f"{'validation accuracy vs parameters (Pareto; no pruning)' if spec.pareto else 'validation accuracy'}; "
-        f"max params {spec.max_params or 'none'}; pruner {spec.pruner if not spec.pareto else 'none'} "
-        f"(from epoch {spec.warmup_epochs}); device {dev}, {precision_line}")
+    log(f"space {space}{' on ' + base if base else ''}; objective {OBJECTIVE_LINES[spec.objective]}; "
+        f"max params {spec.max_params or 'none'}; "
+        f"pruner {'size-band median' if spec.pareto else spec.pruner} (from epoch {spec.warmup_epochs}); "
+        f"device {dev}, {precision_line}")
     log(f"{profile.describe()} ({profiles.OVERRIDE_HINT})")
     if queued:
         log(f"warm start: {', '.join(queued)} enqueued first")
+    elif not warm_start and not before:
+        log("warm start: none (--no-warm-start): every trial is sampled from the space")
     cores = os.cpu_count() or 1
     workers = profiles.auto_workers(profile, cores) if workers == "auto" else workers
     threads = profiles.threads_per_worker(dev.type, workers, cores)
