@@ -76,7 +76,8 @@ def sample_net(trial) -> NetConfig:
             size += 2 * pad - kernel + 1
             layers.append(ConvLayer(width, kernel, padding=pad, bn=True, dropout=dropout if i == convs else 0.0))
         last = b == blocks
-        pool = trial.suggest_categorical("pool_last", [False, True]) if last else True
+        # The last block may pool, where its map is still 2x2 or larger.
+        pool = (trial.suggest_categorical("pool_last", [False, True]) if size >= 2 else False) if last else True
         layers[-1].pool = pool
         size //= 2 if pool else 1
         if not last:
