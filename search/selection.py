@@ -168,15 +168,37 @@ def describe_counts(study: optuna.Study) -> str:
     return ", ".join(parts)
 
 
-def table(trials) -> str:
-    rows = [f"{'trial':>6} {'stage':>6} {'val acc':>8} {'params':>9} {'MACs':>11} {'epochs':>6} {'seconds':>8}  note"]
+def table(trials, front=()) -> str:
+    on_front = {t.number for t in front}
+    rows = [f"{'trial':>7} {'stage':>6} {'val acc':>8} {'params':>9} {'MACs':>11} {'epochs':>6} {'seconds':>8}  note"]
     for t in trials:
         note = records.preset(t)
         if records.is_final(t):
-            note = f"final of trial {records.final_of(t)}" + (f", {note}" if note else "")
-        rows.append(f"{t.number:>6} {records.stage(t):>6} {records.accuracy(t):>8.2%} {records.params(t):>9,} "
+            note = f"final of trial {records.final_of(t)}" + (f", enqueued {note}" if note else "")
+        mark = "*" if t.number in on_front else " "
+        rows.append(f"{mark}{t.number:>6} {records.stage(t):>6} {records.accuracy(t):>8.2%} {records.params(t):>9,} "
                     f"{records.macs(t):>11,} {records.epochs_trained(t):>6} {records.seconds(t):>8.1f}  {note}")
     return "\n".join(rows)
+
+
+def front_chart(finals, target: float, width: int = 40) -> str:
+    """The finals' validation accuracy against their size, as text: one bar per final, smallest first,
+    with the target marked (the report draws the same front as a plot)."""
+    accs = [records.accuracy(t) for t in finals]
+    low = min(min(accs), target) - 0.001
+    high = max(max(accs), target) + 0.001
+
+    def col(acc: float) -> int:
+        return round((acc - low) / (high - low) * (width - 1))
+
+    lines = [f"{'params':>9}  {low:.2%}{' ' * (width - 12)}{high:.2%}"]
+    for t in sorted(finals, key=lambda t: (records.params(t), t.number)):
+        bar = ["-"] * col(records.accuracy(t)) + ["o"] + [" "] * (width - 1 - col(records.accuracy(t)))
+        if bar[col(target)] == " ":
+            bar[col(target)] = "|"
+        lines.append(f"{records.params(t):>9,}  {''.join(bar)} {records.accuracy(t):.2%}")
+    lines.append(f"{'':>9}  {' ' * col(target)}^ target {target:.2%}")
+    return "\n".join(lines)
 
 
 def summary(study: optuna.Study) -> str:
@@ -187,9 +209,11 @@ def summary(study: optuna.Study) -> str:
     if proxies:
         lines += ["", "Pareto front of the proxy stage (validation accuracy vs parameters):",
                   table(pareto_front(proxies))]
-    finals = ranked(trained(study, records.FINAL))
+    finals = trained(study, records.FINAL)
     if finals:
-        lines += ["", "Finals (all training images, full epochs):", table(finals)]
+        lines += ["", "Finals (all training images, full epochs), smallest first; * on the full-fidelity front:",
+                  table(sorted(finals, key=lambda t: (records.params(t), t.number)), front=pareto_front(finals)), "",
+                  front_chart(finals, study.user_attrs.get("target_acc", 0.994))]
         rho = ranking_quality(study)
         if rho is not None:
             lines.append(f"proxy-to-final rank correlation (Spearman) over {len(finals)} finals: {rho:+.2f}")
