@@ -21,6 +21,7 @@ from . import profiles, records, selection
 from .errors import (BadArgument, DataUnavailable, DeviceUnavailable, ImpossibleBudget, NoResult, UnknownPreset,
                      UnknownSpace)
 from .storage import DEFAULT_URL, artifact_dir, mask, open_storage
+from .objective_names import DEFAULT_OBJECTIVE
 from .study import StudySpec, open_study
 from .workers import COUNTED, WorkerJob, run_worker, run_workers
 
@@ -75,7 +76,7 @@ def get_space(name: str, base: str | None):
 
 
 def default_study_name(space_name: str, objective: str) -> str:
-    return space_name if objective == "accuracy" else f"{space_name}-{objective}"
+    return space_name if objective == DEFAULT_OBJECTIVE else f"{space_name}-{objective}"
 
 
 def counted(study: optuna.Study) -> int:
@@ -85,7 +86,7 @@ def counted(study: optuna.Study) -> int:
 def run(trials: int = 100, space: str = "arch", storage: str = DEFAULT_URL, study: str | None = None, *,
         base: str | None = None, epochs: int | None = None, subset: int | None = None,
         pruner: str = "hyperband", max_params: int | None = 20000, max_macs: int | None = None,
-        val_size: int = 5000, objective: str = "accuracy", seed: int = 0, workers: int | str = "auto",
+        val_size: int = 5000, objective: str = DEFAULT_OBJECTIVE, seed: int = 0, workers: int | str = "auto",
         timeout: float | None = None, artifacts: str | None = None, finals: int | None = None,
         final_epochs: int | None = None, final_subset: int | None = None, target_acc: float = 0.994, device: str = "auto",
         precision: str = "auto", compile: str = "auto", data_root: str | None = None, progress: bool = True,

@@ -9,6 +9,7 @@ import argparse
 import sys
 
 from . import errors, settings
+from .objective_names import DEFAULT_OBJECTIVE, OBJECTIVES
 
 # Exit codes (listed in the README).
 OK = 0
@@ -146,9 +147,9 @@ def build_parser() -> Parser:
                    help="the answer is the smallest final reaching this validation accuracy (default 0.994)")
     p.add_argument("--val-size", type=positive_int, default=5000,
                    help="validation images carved from the 60k (default 5000)")
-    p.add_argument("--objective", default="accuracy", choices=["accuracy", "size", "pareto"],
+    p.add_argument("--objective", default=DEFAULT_OBJECTIVE, choices=OBJECTIVES,
                    help="the proxy stage's value: accuracy, size (accuracy minus a share per doubling of "
-                        "parameters) or pareto (accuracy vs parameters, two objectives) (default: accuracy)")
+                        f"parameters) or pareto (accuracy vs parameters, two objectives) (default: {DEFAULT_OBJECTIVE})")
     p.add_argument("--no-warm-start", action="store_true",
                    help="enqueue no known-good net: every trial is sampled from the space")
     p.add_argument("--seed", type=int, default=0)

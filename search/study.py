@@ -9,11 +9,12 @@ from dataclasses import asdict, dataclass, fields
 import optuna
 
 from . import records
+from .objective_names import DEFAULT_OBJECTIVE, OBJECTIVES  # noqa: F401 (re-exported)
 from .errors import BadArgument, SettingsMismatch, UnknownStudy
 from .storage import mask, open_storage
 
 PRUNERS = ("hyperband", "median", "none")
-OBJECTIVES = ("accuracy", "size", "pareto")  # what each means: search.objective
+
 # Settings that define what a study's values mean; a resumed study must be run with the same ones.
 DEFINING = ("space", "base", "objective", "max_params", "max_macs", "val_size", "epochs", "subset",
             "final_epochs", "final_subset")

@@ -126,7 +126,7 @@ def test_bad_input_raises_a_search_error_and_writes_nothing(tmp_path, kwargs, ki
 def test_resuming_with_other_defining_settings_is_refused_untouched(tmp_path):
     url = f"sqlite:///{tmp_path / 'r.db'}"
     from search.study import StudySpec, open_study
-    open_study(StudySpec("r", url, "arch", "", "accuracy", 20000, 2_000_000, 4, "hyperband", 0, subset=8000))
+    open_study(StudySpec("r", url, "arch", "", "pareto", 20000, 2_000_000, 4, "hyperband", 0, subset=8000))
     for change, flag in ((dict(epochs=3), "--epochs 4"), (dict(subset=500), "--subset 8000"),
                          (dict(max_macs=0), "--max-macs 2000000")):
         with pytest.raises(search.SettingsMismatch, match=re.escape(flag)):

@@ -33,7 +33,7 @@ def cases(tmp, url, corrupt):
         (["run", "--storage", "sqlite:////proc/forbidden/x.db"], 4, "cannot open or create"),
         (["run", "--storage", "postgresql://u:secretpw@127.0.0.1:1/db"], 4, "cannot use storage"),
         (["run", "--storage", url, "--data-root", str(corrupt), "--trials", "1"], 3, "corrupt"),
-        (["run", "--storage", url, "--objective", "pareto", "--study", "s"], 2, "created with objective"),
+        (["run", "--storage", url, "--objective", "size", "--study", "s"], 2, "created with objective"),
         (["train", "--preset", "nope"], 5, "unknown base net"),
         (["train", "--epochs", "0"], 2, "positive whole number"),
         (["train", "--data-root", str(corrupt)], 3, "corrupt"),
