@@ -144,10 +144,10 @@ def net_params(config: NetConfig) -> dict:
         for i, layer in enumerate(convs, 1):
             p[f"w{b}_{i}"] = layer.channels
     for same in (False, True):  # the padding switch is whichever rebuilds the net exactly
-        candidate = {**p, "same_padding": same}
+        fixed = _Point({**p, "same_padding": same})
         try:
-            if sample_net(_Point(candidate)) == config:
-                return dict(sorted(candidate.items()))
+            if sample_net(fixed) == config:
+                return dict(sorted(fixed.asked.items()))  # what sampling asks for, nothing more
         except ValueError:
             pass  # a width or count outside the space's ranges
     raise ValueError("its widths, kernels, BatchNorm or padding are outside the space")
@@ -157,11 +157,12 @@ class _Point:
     """A trial whose every answer is given, checked against the range asked for (no Optuna needed)."""
 
     def __init__(self, params: dict):
-        self.params = params
+        self.params, self.asked = params, {}
 
     def _get(self, name, ok: bool):
         if name not in self.params or not ok:
             raise ValueError(f"{name}={self.params.get(name)!r} is not in the space")
+        self.asked[name] = self.params[name]
         return self.params[name]
 
     def suggest_int(self, name, low, high, step=1):
