@@ -70,6 +70,7 @@ class Shape:
     """What the config does to a 1x28x28 image, layer by layer (computed without building)."""
     rows: list[tuple[str, tuple[int, ...], int, int]]  # (name, output shape, params, MACs)
     features: int  # width of the vector the head's FC layers see
+    receptive_field: int = 1  # side in pixels of the input patch one unit of the last conv's map sees
 
     @property
     def params(self) -> int:
@@ -86,6 +87,7 @@ def trace(config: NetConfig) -> Shape:
         raise ConfigError("a net needs at least one conv layer")
     rows = []
     c, s = 1, IMAGE_SIZE
+    rf, jump = 1, 1  # receptive field, and the input pixels between neighbouring units of the map
     for i, layer in enumerate(config.layers, 1):
         name = f"conv{i}"
         if layer.channels < 1:
@@ -104,12 +106,14 @@ def trace(config: NetConfig) -> Shape:
         rows.append((f"{name} {layer.kernel}x{layer.kernel}", (layer.channels, out, out), params,
                      out * out * layer.channels * c * k2))
         c, s = layer.channels, out
+        rf += (layer.kernel - 1) * jump
         if layer.bn:
             rows.append((f"{name} batchnorm", (c, s, s), 2 * c, 0))
         if layer.pool:
             if s < 2:
                 raise ConfigError(f"{name}: cannot max-pool a {s}x{s} map: remove a pool or add padding")
             s //= 2
+            rf, jump = rf + jump, jump * 2
             rows.append((f"{name} maxpool", (c, s, s), 0, 0))
     head = config.head
     if head.pool not in ("gap", "flatten"):
@@ -126,7 +130,7 @@ def trace(config: NetConfig) -> Shape:
     elif features != NUM_CLASSES:
         raise ConfigError(f"without a final FC layer the head must produce {NUM_CLASSES} features, "
                           f"got {features}: set head.linear or make the last conv 10 channels")
-    return Shape(rows, pooled)
+    return Shape(rows, pooled, rf)
 
 
 def count_params(config: NetConfig) -> int:

@@ -124,7 +124,7 @@ def run(trials: int = 100, space: str = "arch", storage: str = DEFAULT_URL, stud
     st = open_study(spec, store)
     before = counted(st)
     from .objective import Budget
-    queued = enqueue_warm_starts(st, sp, Budget(spec.max_params, spec.max_macs)) if warm_start else []
+    queued = enqueue_warm_starts(st, sp, Budget.for_space(sp, spec.max_params, spec.max_macs)) if warm_start else []
     log(f"study {spec.name!r} in {mask(spec.storage)}" + (f" (resumed: {before} trials so far)" if before else ""))
     log(f"space {space}{' on ' + base if base else ''}; objective {OBJECTIVE_LINES[spec.objective]}; "
         f"max params {spec.max_params or 'none'}; "
@@ -186,7 +186,7 @@ def enqueue_warm_starts(study: optuna.Study, space, budget) -> list[str]:
     queued = []
     for start in space.warm_starts():
         shape = trace(start.config)
-        if max(budget.excess(shape.params, shape.macs)) <= 0:
+        if max(budget.excess(shape)) <= 0:
             study.enqueue_trial(start.params, user_attrs={records.PRESET: start.preset, records.STAGE: records.PROXY})
             queued.append(start.preset)
     return queued

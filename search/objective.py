@@ -44,19 +44,27 @@ def size_adjusted(accuracy: float, params: int) -> float:
 class Budget:
     max_params: int | None
     max_macs: int | None
+    min_receptive_field: int = 0  # the space's prior (space.arch): a net that sees less is not trained
 
-    def excess(self, params: int, macs: int) -> list[float]:
-        """How far over each budget a net is (<= 0: within it)."""
-        return [float(params - self.max_params) if self.max_params else 0.0,
-                float(macs - self.max_macs) if self.max_macs else 0.0]
+    def excess(self, shape) -> list[float]:
+        """How far outside each bound a net (a mnistnet Shape) is (<= 0: within it)."""
+        return [float(shape.params - self.max_params) if self.max_params else 0.0,
+                float(shape.macs - self.max_macs) if self.max_macs else 0.0,
+                float(self.min_receptive_field - shape.receptive_field) if self.min_receptive_field else 0.0]
 
-    def describe_excess(self, params: int, macs: int) -> str:
+    def describe_excess(self, shape) -> str:
         over = []
-        if self.max_params and params > self.max_params:
-            over.append(f"params {params:,} > {self.max_params:,}")
-        if self.max_macs and macs > self.max_macs:
-            over.append(f"MACs {macs:,} > {self.max_macs:,}")
+        if self.max_params and shape.params > self.max_params:
+            over.append(f"params {shape.params:,} > {self.max_params:,}")
+        if self.max_macs and shape.macs > self.max_macs:
+            over.append(f"MACs {shape.macs:,} > {self.max_macs:,}")
+        if shape.receptive_field < self.min_receptive_field:
+            over.append(f"receptive field {shape.receptive_field} px < {self.min_receptive_field} px")
         return "over budget: " + ", ".join(over)
+
+    @classmethod
+    def for_space(cls, space, max_params: int | None, max_macs: int | None) -> "Budget":
+        return cls(max_params, max_macs, getattr(space, "min_receptive_field", 0))
 
 
 @dataclass
@@ -94,14 +102,14 @@ class Objective:
             shape = trace(config)
         except ConfigError as exc:
             # An impossible net is infeasible, not a crash: the sampler learns to avoid it too.
-            records.write_constraints(trial, [1.0, 1.0])
+            records.write_constraints(trial, [1.0, 1.0, 1.0])
             return self._not_trained(trial, f"invalid config: {exc}")
-        excess = self.budget.excess(shape.params, shape.macs)
+        excess = self.budget.excess(shape)
         records.write_constraints(trial, excess)
         records.write_net(trial, shape.params, shape.macs, config.to_dict(), recipe.to_dict(), str(self.device),
                           records.FINAL if final else records.PROXY, len(fidelity.data.train), self.precision)
         if max(excess) > 0:
-            return self._not_trained(trial, self.budget.describe_excess(shape.params, shape.macs))
+            return self._not_trained(trial, self.budget.describe_excess(shape))
 
         def report(m) -> bool:
             if final:

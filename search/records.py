@@ -60,10 +60,13 @@ def write_net(trial: optuna.Trial, params: int, macs: int, config: dict, recipe:
         trial.set_user_attr(key, value)
 
 
+CONSTRAINTS = ("params", "macs", "receptive_field")  # search.objective.Budget's bounds, in its order
+
+
 def write_constraints(trial: optuna.Trial, excess: list[float]) -> None:
     """Optuna's constraint values (<= 0: within budget), one per budget."""
-    trial.set_constraint("params", excess[0])
-    trial.set_constraint("macs", excess[1])
+    for key, value in zip(CONSTRAINTS, excess):
+        trial.set_constraint(key, value)
 
 
 def write_infeasible(trial: optuna.Trial, reason: str) -> None:

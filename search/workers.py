@@ -63,8 +63,10 @@ def make_objective(job: WorkerJob):
         os.makedirs(job.artifact_dir, exist_ok=True)
         store = FileSystemArtifactStore(job.artifact_dir)
     torch.set_num_threads(job.threads)
-    return Objective(spaces.get(spec.space, spec.base), Fidelity(data.subset(spec.subset), spec.epochs),
-                     Fidelity(data.subset(spec.final_subset), spec.final_epochs), Budget(spec.max_params, spec.max_macs), device,
+    space = spaces.get(spec.space, spec.base)
+    return Objective(space, Fidelity(data.subset(spec.subset), spec.epochs),
+                     Fidelity(data.subset(spec.final_subset), spec.final_epochs),
+                     Budget.for_space(space, spec.max_params, spec.max_macs), device,
                      objective=spec.objective, warmup_epochs=spec.warmup_epochs, artifact_store=store,
                      seed=spec.seed,
                      precision=resolve_precision(job.precision, device), compile_finals=job.compile_finals)

@@ -26,8 +26,8 @@ def test_arch_space_samples_buildable_varied_nets():
 
 
 def test_arch_space_has_a_healthy_share_of_nets_in_the_cpu_budget():
-    budget = Budget(20000, 2_000_000)
-    fits = sum(max(budget.excess(trace(c).params, trace(c).macs)) <= 0
+    budget = Budget(20000, 2_000_000, space.arch.MIN_RECEPTIVE_FIELD)
+    fits = sum(max(budget.excess(trace(c))) <= 0
                for _, (c, _) in random_trials(space.get("arch"), 300))
     assert fits > 0.3 * 300
 
