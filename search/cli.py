@@ -81,9 +81,16 @@ def add_precision_arg(p) -> None:
 
 
 def add_compile_arg(p, what: str) -> None:
-    p.add_argument("--compile", default="auto", choices=["auto", "on", "off"],
+    p.add_argument("--compile", default="auto", choices=["auto", "on", "off", "graphs"],
                    help=f"torch.compile {what}: auto (default) compiles where the measured compile time "
-                   "pays back over the epochs (see bench/RESULTS.md)")
+                   "pays back over the epochs (see bench/RESULTS.md); graphs: compiled with CUDA graphs "
+                   "(torch.compile mode reduce-overhead)")
+
+
+def add_profile_arg(p, what: str) -> None:
+    p.add_argument("--profile", default="auto", choices=["auto", "cpu", "gpu"],
+                   help=f"device profile ({what}): auto (default) follows the device (gpu on CUDA, else cpu); "
+                   "cpu or gpu applies that profile on any device")
 
 
 def workers_arg(text: str):
@@ -153,6 +160,7 @@ def build_parser() -> Parser:
                    help="processes on the same study (default auto: the measured best for this machine's cores)")
     add_precision_arg(p)
     add_compile_arg(p, "the finals' training steps")
+    add_profile_arg(p, "budgets, finals, --workers auto, --compile auto")
     p.add_argument("--artifacts", metavar="DIR", help="trial artifact folder (default: beside the SQLite file)")
     p.add_argument("--no-progress", action="store_true")
     add_data_args(p)
@@ -167,6 +175,7 @@ def build_parser() -> Parser:
     p.add_argument("--artifacts", metavar="DIR", help="trial artifact folder (default: beside the SQLite file)")
     p.add_argument("--no-progress", action="store_true")
     add_precision_arg(p)
+    add_profile_arg(p, "whether the finals compile")
     add_data_args(p)
     p.set_defaults(command_module="worker")
 
@@ -231,6 +240,7 @@ def build_parser() -> Parser:
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--artifacts", metavar="DIR", help="trial artifact folder (default: beside the SQLite file)")
     add_precision_arg(p)
+    add_profile_arg(p, "the default --seed-check")
     add_data_args(p)
     p.set_defaults(command_module="export")
 
