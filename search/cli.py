@@ -193,7 +193,18 @@ def build_parser() -> Parser:
     p.add_argument("--accuracy-cache", metavar="FILE", help="accuracy: JSON-lines file of finished trainings, "
                    "reused so an interrupted check resumes")
     p.add_argument("--compile-images", type=positive_int, default=11000, help="compile: images per epoch (default 11000)")
-    p.add_argument("--trials", type=count_arg, default=12, help="workers: proxy trials per layout (0: skip; default 12)")
+    p.add_argument("--compile-modes", metavar="LIST", help="compile: torch.compile modes against eager, a comma "
+                   "list of default, graphs (CUDA graphs) (default: default on CPU, both on a GPU)")
+    p.add_argument("--trials", type=count_arg, default=40, help="workers: proxy trials per layout (0: skip; "
+                   "default 40: 12 were too few to tell layouts apart)")
+    p.add_argument("--layouts", metavar="LIST", help="workers: worker counts to compare (default: 1, N/2, N "
+                   "on N cores; 1,2,4,8 on a GPU)")
+    p.add_argument("--study-profile", default="auto", choices=["auto", "cpu", "gpu"],
+                   help="workers: the measured runs' --profile (default auto)")
+    p.add_argument("--trial-subset", type=positive_int, metavar="N", help="workers: the measured runs' --subset "
+                   "(default: the profile's)")
+    p.add_argument("--trial-epochs", type=positive_int, metavar="E", help="workers: the measured runs' --epochs "
+                   "(default: the profile's)")
     p.add_argument("--profile", action="store_true", help="pipeline: also profile the CPU training step")
     p.add_argument("--out", metavar="FILE", help="JSON output (default studies/bench/bench-DEVICE.json)")
     add_precision_arg(p)
