@@ -143,8 +143,8 @@ def run_compile(result, data, device, args) -> None:
     say(f"\n== compile: torch.compile ({', '.join(modes)}) against eager, gap10k, two epochs of {n:,} images ==")
     config, recipe = base_net("gap10k")
     rows = []
-    for p in ("fp32", args.precision):
-        if rows and precision_of(p, device) == rows[0]["precision"]:
+    for p in measured_precisions(args):
+        if rows and precision_of(p, device) in {r["precision"] for r in rows}:
             continue
         for row in compiled.measure_modes(config, recipe, data.subset(n), device, p,
                                           [COMPILE_MODES[m] for m in modes], log=say):
@@ -158,6 +158,16 @@ def run_compile(result, data, device, args) -> None:
 
 
 COMPILE_MODES = {"default": None, "graphs": "reduce-overhead"}  # graphs: CUDA graphs on a GPU
+
+
+def measured_precisions(args) -> list[str]:
+    """The compile and workers sections' precisions: --section-precisions, else fp32 and --precision."""
+    if not args.section_precisions:
+        return ["fp32", args.precision] if args.precision != "fp32" else ["fp32"]
+    chosen = [p.strip() for p in args.section_precisions.split(",") if p.strip()]
+    if not chosen or set(chosen) - {"auto", "fp32", "bf16"}:
+        raise BadArgument(f"--section-precisions takes a comma list of auto, fp32, bf16, got {args.section_precisions!r}")
+    return chosen
 
 
 def compile_modes(text: str) -> list[str]:
@@ -235,10 +245,10 @@ def run_workers(result, device, args) -> None:
         result["workers"] = rows
         return
     say(f"\n== workers: {args.trials} proxy trials of the default run on {cores} cores, by worker/thread layout ==")
-    rows = parallel.measure(args.trials, "cpu", ("fp32", args.precision), cores, log=say, extra=extra,
+    rows = parallel.measure(args.trials, "cpu", measured_precisions(args), cores, log=say, extra=extra,
                             counts=worker_counts(args.layouts))
     result["workers"] = rows
-    previous = next((r for r in rows if r["precision"] == "fp32" and r["workers"] == 1), rows[0])
+    previous = next((r for r in rows if r["precision"] == "fp32" and r["workers"] == 1), rows[0])  # or the first measured
     best = max(rows, key=lambda r: r["trials_per_hour"])
     auto = profiles.auto_workers(profiles.for_device("cpu", profile=args.study_profile), cores)
     now = next((r for r in rows if r["precision"] == args.precision and r["workers"] == auto), None)
@@ -256,6 +266,7 @@ def main(args) -> int:
     if args.compile_modes:
         compile_modes(args.compile_modes)
     worker_counts(args.layouts)  # bad lists are refused before anything runs
+    measured_precisions(args)
     fewest = precision.min_epoch_images()
     if "precision" in chosen and args.epoch_images is not None and args.epoch_images < fewest:
         raise BadArgument(f"--epoch-images {args.epoch_images} is too few to time turns of fp32 and bf16: "
