@@ -195,6 +195,8 @@ def build_parser() -> Parser:
     p.add_argument("--compile-images", type=positive_int, default=11000, help="compile: images per epoch (default 11000)")
     p.add_argument("--compile-modes", metavar="LIST", help="compile: torch.compile modes against eager, a comma "
                    "list of default, graphs (CUDA graphs) (default: default on CPU, both on a GPU)")
+    p.add_argument("--val-size", type=positive_int, help="validation images each training scores every epoch "
+                   "(default 5000; fewer for quick checks)")
     p.add_argument("--section-precisions", metavar="LIST", help="compile, workers: precisions to measure, a comma "
                    "list of auto, fp32, bf16 (default: fp32 and --precision)")
     p.add_argument("--trials", type=count_arg, default=40, help="workers: proxy trials per layout (0: skip; "

@@ -198,6 +198,8 @@ def study_args(args) -> list[str]:
         extra += ["--subset", str(args.trial_subset)]
     if args.trial_epochs:
         extra += ["--epochs", str(args.trial_epochs)]
+    if args.val_size:
+        extra += ["--val-size", str(args.val_size)]
     return extra
 
 
@@ -274,7 +276,7 @@ def main(args) -> int:
     device = resolve_device(args.device)
     gpu = device.type == "cuda"
     root = mdata.resolve_root(args.data_root)
-    data = mdata.load(args.data_root, device=device)
+    data = mdata.load(args.data_root, val_size=args.val_size or mdata.DEFAULT_VAL_SIZE, device=device)
     result = {"date": time.strftime("%Y-%m-%d"), "device": torch.cuda.get_device_name() if gpu else
               f"CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()})",
               "torch": torch.__version__, "threads": torch.get_num_threads(), "sections": chosen,
