@@ -86,7 +86,12 @@ def device_name(device: str) -> str:
         if probe.returncode == 0 and probe.stdout.strip():
             return probe.stdout.strip()
         return "CUDA device (name unavailable)"
-    return f"CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()})"
+    model = platform.processor() or platform.machine()
+    try:
+        model = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"CPU ({os.cpu_count()} cores, {model})"
 
 
 def pytest_counts(text: str) -> dict:

@@ -227,3 +227,33 @@ def test_make_setup_stops_on_a_gpu_machine_whose_torch_has_no_cuda(tmp_path):
     done = subprocess.run(["make", "-s", "-C", str(REPO), "setup", f"VENV={venv}"], capture_output=True, text=True,
                           env=env, timeout=60)
     assert done.returncode == 0 and done.stderr == ""
+
+
+def test_gpu_check_plans_the_same_steps_at_full_and_tiny_sizes(tmp_path):
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        import gpu_check
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    names = ["tests", "run", "export", "seed001", "pipeline", "precision", "compile", "workers"]
+    full = dict(gpu_check.steps("cuda", False, tmp_path / "w", tmp_path))
+    tiny = dict(gpu_check.steps("cpu", True, tmp_path / "w", tmp_path))
+    assert list(full) == list(tiny) == names == list(gpu_check.LIMITS)
+    assert "run --storage" in " ".join(full["run"]) and full["run"][-2:] == ["--trials", "100"]
+    assert "--profile gpu" in " ".join(tiny["run"]) and "--device cpu" in " ".join(tiny["run"])
+    assert "--preset seed001" in " ".join(full["seed001"]) and full["seed001"][-2:] == ["--epochs", "20"]
+    assert "--layouts 1,2,4,8" in " ".join(full["workers"]) and "graphs" in " ".join(full["compile"])
+    assert gpu_check.pytest_counts("x\n3 passed, 1 failed, 2 deselected in 4.1s\n") == {
+        "passed": 3, "failed": 1, "deselected": 2}
+
+
+@pytest.mark.slow
+def test_gpu_check_runs_end_to_end_at_tiny_sizes_on_cpu(tmp_path):
+    import json
+    done = subprocess.run(["bash", str(REPO / "bench" / "gpu_check.sh"), "--device", "cpu", "--tiny", str(tmp_path)],
+                          env={**os.environ, "PYTHON": sys.executable}, capture_output=True, text=True, timeout=900)
+    summary = json.loads((tmp_path / "gpu-run.json").read_text())
+    assert set(summary) == {"device", "trials", "wall_s", "params", "test_acc"}, done.stdout
+    assert all(v is not None for v in summary.values()), done.stdout
+    report = json.loads((tmp_path / "gpu-check.json").read_text())
+    assert report["steps"]["run"]["status"] == "ok" and report["gpu_run"] == summary
