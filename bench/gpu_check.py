@@ -97,7 +97,9 @@ def device_name(device: str) -> str:
 def pytest_counts(text: str) -> dict:
     """{"passed": n, "failed": n, ...} from pytest's summary line."""
     lines = [line for line in text.splitlines() if re.search(r"\d+ (passed|failed|error)", line)]
-    return {k: int(n) for n, k in re.findall(r"(\d+) (passed|failed|errors?|skipped|deselected)", lines[-1])} if lines else {}
+    if not lines:
+        return {}
+    return {k: int(n) for n, k in re.findall(r"(\d+) (passed|failed|errors?|skipped|deselected)", lines[-1])}
 
 
 def figures(name: str, work: Path, out: Path) -> dict | None:
@@ -170,8 +172,8 @@ def main(argv=None) -> int:
         got = figures(name, work, out) if rc == 0 else None
         if got is not None:
             step["figures"] = got
-        print(f"{name}: {step['status']} in {step['wall_s']}s" + (f" ({step.get('counts')})" if name == "tests" else ""),
-              flush=True)
+        counts = f" ({step['counts']})" if name == "tests" else ""
+        print(f"{name}: {step['status']} in {step['wall_s']}s{counts}", flush=True)
         save()
     run, export = report["steps"].get("run", {}), report["steps"].get("export", {})
     card = export.get("figures") or {}

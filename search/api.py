@@ -148,10 +148,11 @@ def run(trials: int = 100, space: str = "arch", storage: str = DEFAULT_URL, stud
     workers = profiles.auto_workers(profile, cores) if workers == "auto" else workers
     threads = profiles.threads_per_worker(dev.type, workers, cores)
     compile_finals = finals_compiled(compile, spec, profile)
+    how = ("compiled with CUDA graphs" if compile_finals == GRAPHS_MODE else "compiled") if compile_finals \
+        else "not compiled"
     log(f"{workers} worker{'s' if workers > 1 else ''}"
         + (f" x {threads} thread{'s' if threads > 1 else ''}" if dev.type == "cpu" else " sharing the GPU")
-        + f"; finals {'compiled' + (' with CUDA graphs' if compile_finals == GRAPHS_MODE else '') if compile_finals else 'not compiled'}"
-        + f" (--compile {compile})")
+        + f"; finals {how} (--compile {compile})")
     job = WorkerJob(spec, device, data_root, str(artifact_dir(spec.storage, artifacts)), before + trials,
                     timeout, threads, precision=precision, compile_finals=compile_finals)
     start = time.perf_counter()

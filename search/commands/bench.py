@@ -166,7 +166,8 @@ def measured_precisions(args) -> list[str]:
         return ["fp32", args.precision] if args.precision != "fp32" else ["fp32"]
     chosen = [p.strip() for p in args.section_precisions.split(",") if p.strip()]
     if not chosen or set(chosen) - {"auto", "fp32", "bf16"}:
-        raise BadArgument(f"--section-precisions takes a comma list of auto, fp32, bf16, got {args.section_precisions!r}")
+        raise BadArgument(f"--section-precisions takes a comma list of auto, fp32, bf16, "
+                          f"got {args.section_precisions!r}")
     return chosen
 
 
@@ -250,7 +251,8 @@ def run_workers(result, device, args) -> None:
     rows = parallel.measure(args.trials, "cpu", measured_precisions(args), cores, log=say, extra=extra,
                             counts=worker_counts(args.layouts))
     result["workers"] = rows
-    previous = next((r for r in rows if r["precision"] == "fp32" and r["workers"] == 1), rows[0])  # or the first measured
+    # the previous default (fp32, one worker), or the first layout measured when that was not
+    previous = next((r for r in rows if r["precision"] == "fp32" and r["workers"] == 1), rows[0])
     best = max(rows, key=lambda r: r["trials_per_hour"])
     auto = profiles.auto_workers(profiles.for_device("cpu", profile=args.study_profile), cores)
     now = next((r for r in rows if r["precision"] == args.precision and r["workers"] == auto), None)
