@@ -28,6 +28,9 @@ from .workers import COUNTED, WorkerJob, run_worker, run_workers
 
 COMPILE_CHOICES = ("auto", "on", "off", "graphs")
 GRAPHS_MODE = "reduce-overhead"  # torch.compile's mode that replays the steps as CUDA graphs
+OBJECTIVE_LINES = {"accuracy": "validation accuracy",
+                   "size": "size-adjusted validation accuracy (accuracy minus a share per doubling of parameters)",
+                   "pareto": "validation accuracy vs parameters (Pareto)"}
 
 
 def finals_compiled(choice: str, spec: StudySpec, profile: profiles.Profile) -> bool | str:
@@ -98,7 +101,7 @@ def run(trials: int = 100, space: str = "arch", storage: str = DEFAULT_URL, stud
         timeout: float | None = None, artifacts: str | None = None, finals: int | None = None,
         final_epochs: int | None = None, final_subset: int | None = None, target_acc: float = 0.994, device: str = "auto",
         precision: str = "auto", compile: str = "auto", data_root: str | None = None, progress: bool = True,
-        profile: str = "auto", log=print) -> optuna.Study:
+        warm_start: bool = True, profile: str = "auto", log=print) -> optuna.Study:
     """Run (or resume) a study: `trials` proxy trials, then the finals; returns the optuna.Study.
 
     subset/epochs/max_macs/finals/final_epochs default to the device profile's (subset 0: all
@@ -110,6 +113,7 @@ def run(trials: int = 100, space: str = "arch", storage: str = DEFAULT_URL, stud
     (compiled with CUDA graphs). profile: "auto" (the device's: gpu on CUDA, else cpu), "cpu" or
     "gpu": whose budgets, finals, worker layout and compile rule apply, on whichever device.
     The caller's torch thread count is the same afterwards.
+    warm_start=False samples every trial from the space: nothing known is enqueued.
     """
     if compile not in COMPILE_CHOICES:
         raise BadArgument(f"compile must be one of {', '.join(COMPILE_CHOICES)}, got {compile!r}")
@@ -135,15 +139,17 @@ def run(trials: int = 100, space: str = "arch", storage: str = DEFAULT_URL, stud
     st = open_study(spec, store)
     before = counted(st)
     from .objective import Budget
-    queued = enqueue_warm_starts(st, sp, Budget(spec.max_params, spec.max_macs))
+    queued = enqueue_warm_starts(st, sp, Budget(spec.max_params, spec.max_macs)) if warm_start else []
     log(f"study {spec.name!r} in {mask(spec.storage)}" + (f" (resumed: {before} trials so far)" if before else ""))
-    log(f"space {space}{' on ' + base if base else ''}; objective "
-        f"{'validation accuracy vs parameters (Pareto; no pruning)' if spec.pareto else 'validation accuracy'}; "
-        f"max params {spec.max_params or 'none'}; pruner {spec.pruner if not spec.pareto else 'none'} "
-        f"(from epoch {spec.warmup_epochs}); device {dev}, {precision_line}")
+    log(f"space {space}{' on ' + base if base else ''}; objective {OBJECTIVE_LINES[spec.objective]}; "
+        f"max params {spec.max_params or 'none'}; "
+        f"pruner {'size-band median' if spec.pareto else spec.pruner} (from epoch {spec.warmup_epochs}); "
+        f"device {dev}, {precision_line}")
     log(f"{profile.describe()} ({profiles.OVERRIDE_HINT})")
     if queued:
         log(f"warm start: {', '.join(queued)} enqueued first")
+    elif not warm_start and not before:
+        log("warm start: none (--no-warm-start): every trial is sampled from the space")
     cores = os.cpu_count() or 1
     workers = profiles.auto_workers(profile, cores) if workers == "auto" else workers
     threads = profiles.threads_per_worker(dev.type, workers, cores)

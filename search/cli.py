@@ -153,8 +153,11 @@ def build_parser() -> Parser:
                    help="the answer is the smallest final reaching this validation accuracy (default 0.994)")
     p.add_argument("--val-size", type=positive_int, default=5000,
                    help="validation images carved from the 60k (default 5000)")
-    p.add_argument("--objective", default="accuracy", choices=["accuracy", "pareto"],
-                   help="accuracy (pruned) or pareto: accuracy vs parameters (not prunable)")
+    p.add_argument("--objective", default="accuracy", choices=["accuracy", "size", "pareto"],
+                   help="the proxy stage's value: accuracy, size (accuracy minus a share per doubling of "
+                        "parameters) or pareto (accuracy vs parameters, two objectives) (default: accuracy)")
+    p.add_argument("--no-warm-start", action="store_true",
+                   help="enqueue no known-good net: every trial is sampled from the space")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=workers_arg, default="auto", metavar="N|auto",
                    help="processes on the same study (default auto: the measured best for this machine's cores)")

@@ -83,10 +83,13 @@ def retrain_model(config: NetConfig, recipe: Recipe, data: MNIST, seeds: int, de
     """
     full = MNIST(Split(torch.cat([data.train.x, data.val.x]), torch.cat([data.train.y, data.val.y])),
                  data.val, data.test).subset(subset)  # val is inside the training data: no selection on it
+    from .profiles import compile_pays_back, for_device
     models, accs = [], []
     for seed in range(seeds):
         r = recipe.replace(seed=seed, epochs=epochs)
-        result = fit(config, r, full, device, progress=False, precision=precision)
+        # compiled where the device profile's measurements say it pays back (a CPU final's length does)
+        result = fit(config, r, full, device, progress=False, precision=precision,
+                     compile=compile_pays_back(for_device(torch.device(device).type), len(full.train) * r.epochs))
         if result.status == "diverged":
             raise TrainingFailed(f"retraining diverged with seed {seed}: the trial's recipe is unstable")
         accs.append(evaluate(result.model, data.test)[1])

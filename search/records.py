@@ -112,8 +112,9 @@ def schema(study: optuna.Study) -> int:
 
 
 def accuracy(t: FrozenTrial) -> float:
-    """Validation accuracy: the trial's (first) objective value."""
-    return t.values[0]
+    """Validation accuracy after the last epoch (the study's value may be a size-adjusted score)."""
+    curve = t.user_attrs.get(VAL_ACC_CURVE)
+    return float(curve[-1]) if curve else t.values[0]
 
 
 def params(t: FrozenTrial) -> int:

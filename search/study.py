@@ -13,7 +13,7 @@ from .errors import BadArgument, SettingsMismatch, UnknownStudy
 from .storage import mask, open_storage
 
 PRUNERS = ("hyperband", "median", "none")
-OBJECTIVES = ("accuracy", "pareto")
+OBJECTIVES = ("accuracy", "size", "pareto")  # what each means: search.objective
 # Settings that define what a study's values mean; a resumed study must be run with the same ones.
 DEFINING = ("space", "base", "objective", "max_params", "max_macs", "val_size", "epochs", "subset",
             "final_epochs", "final_subset")
@@ -21,7 +21,8 @@ DEFINING = ("space", "base", "objective", "max_params", "max_macs", "val_size", 
 FLAGS = {"objective": "--objective", "subset": "--subset", "final_epochs": "--final-epochs",
          "final_subset": "--final-subset"}
 WARMUP = 0.3  # the one-cycle schedule's share of warm-up steps (OneCycleLR's pct_start)
-METRIC_NAMES = {"accuracy": ["validation accuracy"], "pareto": ["validation accuracy", "parameters"]}
+METRIC_NAMES = {"accuracy": ["validation accuracy"], "size": ["size-adjusted validation accuracy"],
+                "pareto": ["validation accuracy", "parameters"]}
 
 
 @dataclass

@@ -65,7 +65,8 @@ def make_objective(job: WorkerJob):
     torch.set_num_threads(job.threads)
     return Objective(spaces.get(spec.space, spec.base), Fidelity(data.subset(spec.subset), spec.epochs),
                      Fidelity(data.subset(spec.final_subset), spec.final_epochs), Budget(spec.max_params, spec.max_macs), device,
-                     pareto=spec.pareto, artifact_store=store, seed=spec.seed,
+                     objective=spec.objective, warmup_epochs=spec.warmup_epochs, artifact_store=store,
+                     seed=spec.seed,
                      precision=resolve_precision(job.precision, device), compile_finals=job.compile_finals)
 
 

@@ -1,51 +1,53 @@
-"""The `arch` space (the default): the architecture itself, together with the training knobs.
+"""The `arch` space (the default): the architecture itself, conv by conv, with the training knobs.
 
-A net is 2-3 blocks. Each block is 1-4 convs of one width and kernel size; every block but the
-last ends in a 2x2 max-pool (the last one optionally), optionally followed by a 1x1 transition
-conv that halves the channels. BatchNorm, dropout and 'same' padding are global switches. The
-head is a 1x1 conv to the 10 digits + global average pooling (the seed001 style), GAP + FC, or
-flatten + FC. Training knobs: optimizer, learning rate, momentum, weight decay, batch size and
-augmentation strength, with a one-cycle schedule (robust for the few epochs a proxy trial gets).
+A net is 2-3 blocks of 3x3 BatchNorm convs (the first block may use 5x5), each conv with its own
+width (even numbers: hand-tuned nets narrow and widen layer by layer). Every block but the last
+ends in a 2x2 max-pool, optionally followed by a 1x1 "squeeze" conv of its own width; the last
+block pools optionally. Dropout and 'same' padding are global switches. The head is a 1x1 conv to
+the 10 digits + global average pooling, GAP + FC, or flatten + FC. Training knobs: optimizer,
+learning rate, momentum, weight decay, batch size and augmentation strength, with a one-cycle
+schedule (robust for the few epochs a proxy trial gets).
 
-Priors follow what hand tuning knows works on MNIST: the choices are ordered so that the region
-of 3x3 BatchNorm convs, 1x1 transitions, a GAP head, light dropout, one-cycle SGD with Nesterov,
-small batches and mild augmentation is a large part of the space, and the learning-rate range
-depends on BatchNorm (a net without it diverges at the rates a BatchNorm net wants). Known-good
-nets (space/known.py) and the source presets are enqueued as warm starts.
-
-A trial enqueued from a preset or known net (user attribute "preset") keeps that net's
-architecture and samples only the training knobs.
+Every known-good net (space/known.py) is a point of this space: `point(config, recipe)` gives its
+parameters, so a warm start is enqueued with its architecture and its training alike, and the
+sampler learns about the region around it ("gap8k with its third conv narrower" is one step away).
+Dead regions stay out: no net without BatchNorm (the source presets without it reach ~98 %), the
+learning-rate ranges are the ones BatchNorm nets train at, and first-block widths stop at 16, where
+the 24-26 px maps make wider convs cost more MACs than the budget allows.
 """
 from __future__ import annotations
 
 from mnistnet.model import ConvLayer, Head, NetConfig
 from mnistnet.recipe import Augment, Recipe
 
-from .known import KNOWN, base_net
-from .warm import PRESET_ATTR, WarmStart
+from .known import KNOWN
+from .warm import WarmStart
 
 NAME = "arch"
-DESCRIPTION = ("the architecture (blocks, convs, widths, kernels, BatchNorm, dropout, 1x1 transitions, "
-               "pooling, head) with optimizer, lr, momentum, weight decay, batch size and augmentation")
-WIDTHS = [4, 6, 8, 10, 12, 16, 24, 32]
+DESCRIPTION = ("the architecture conv by conv (blocks, per-conv widths, kernels, 1x1 squeezes, pool placement, "
+               "dropout, head) with optimizer, lr, momentum, weight decay, batch size and augmentation")
+# Per-conv widths, in steps of 2: the first block sees the large maps, later blocks may be wider.
+FIRST_WIDTHS = (4, 16)
+LATER_WIDTHS = (4, 32)
+SQUEEZE_WIDTHS = (0, 16)  # a 1x1 squeeze after a pool; 0: none
+MAX_CONVS = {1: 4, 2: 5, 3: 3}  # convs per block
 BATCH_SIZES = [32, 64, 128, 256, 512]
-# Learning-rate ranges per optimizer and BatchNorm: BatchNorm nets train at rates that make plain
-# nets diverge, and plain nets need rates that leave BatchNorm nets under-trained in a few epochs.
-LR_RANGES = {("sgd", True): (0.02, 0.5), ("sgd", False): (0.005, 0.08),
-             ("adamw", True): (1e-3, 0.03), ("adamw", False): (3e-4, 0.005)}
+DROPOUTS = [0.0, 0.05, 0.1]
+# Learning-rate ranges (BatchNorm nets) per optimizer.
+LR_RANGES = {"sgd": (0.02, 0.5), "adamw": (1e-3, 0.03)}
+MOMENTUM_RANGES = {"sgd": ("momentum", 0.8, 0.97), "adamw": ("beta1", 0.8, 0.95)}
+WEIGHT_DECAY = (1e-5, 1e-3)
 HEADS = ["conv_gap", "gap_fc", "flatten_fc"]
 # Full strength (aug = 1) is the source projects' transform plus a small translation.
 FULL_AUGMENT = Augment(rotate=15.0, translate=2.0, crop_p=0.1, crop_size=22)
 
 
-def sample_training(trial, base: Recipe | None = None, bn: bool = True) -> Recipe:
+def sample_training(trial, base: Recipe | None = None) -> Recipe:
     optimizer = trial.suggest_categorical("optimizer", ["sgd", "adamw"])
-    low, high = LR_RANGES[(optimizer, bn)]
-    lr = trial.suggest_float(f"{optimizer}_lr" + ("" if bn else "_nobn"), low, high, log=True)
+    lr = trial.suggest_float(f"{optimizer}_lr", *LR_RANGES[optimizer], log=True)
     # SGD's momentum, or AdamW's beta1: both are searched, each in its useful range.
-    momentum = trial.suggest_float("momentum", 0.8, 0.97) if optimizer == "sgd" else \
-        trial.suggest_float("beta1", 0.8, 0.95)
-    weight_decay = trial.suggest_float("weight_decay", 1e-5, 1e-3, log=True)
+    momentum = trial.suggest_float(*MOMENTUM_RANGES[optimizer])
+    weight_decay = trial.suggest_float("weight_decay", *WEIGHT_DECAY, log=True)
     batch_size = trial.suggest_categorical("batch_size", BATCH_SIZES)
     strength = trial.suggest_float("aug", 0.0, 1.0)
     augment = Augment(rotate=FULL_AUGMENT.rotate * strength, translate=FULL_AUGMENT.translate * strength,
@@ -57,30 +59,31 @@ def sample_training(trial, base: Recipe | None = None, bn: bool = True) -> Recip
 
 
 def sample_net(trial) -> NetConfig:
-    bn = trial.suggest_categorical("bn", [True, False])
-    dropout = trial.suggest_categorical("dropout", [0.0, 0.05, 0.1, 0.2])
+    dropout = trial.suggest_categorical("dropout", DROPOUTS)
     same = trial.suggest_categorical("same_padding", [False, True])
-    transition = trial.suggest_categorical("transition", [True, False])
+    kernel1 = trial.suggest_categorical("kernel1", [3, 5])
     blocks = trial.suggest_int("blocks", 2, 3)
     layers: list[ConvLayer] = []
     size = 28  # side of the feature map so far
     for b in range(1, blocks + 1):
-        convs = trial.suggest_int(f"convs{b}", 1, 4)
-        width = trial.suggest_categorical(f"width{b}", WIDTHS)
-        # Only the first block chooses its kernel: 5x5 later on mostly collapses the small maps.
-        kernel = trial.suggest_categorical("kernel1", [3, 5]) if b == 1 else 3
-        last = b == blocks
-        for i in range(convs):
+        kernel = kernel1 if b == 1 else 3  # 5x5 later on mostly collapses the small maps
+        low, high = FIRST_WIDTHS if b == 1 else LATER_WIDTHS
+        convs = trial.suggest_int(f"convs{b}", 1, MAX_CONVS[b])
+        for i in range(1, convs + 1):
+            width = trial.suggest_int(f"w{b}_{i}", low, high, step=2)
             # Unpadded convs shrink the map; once it is small, pad rather than collapse it.
             pad = kernel // 2 if same or size - kernel + 1 < 3 else 0
             size += 2 * pad - kernel + 1
-            layers.append(ConvLayer(width, kernel, padding=pad, bn=bn,
-                                    dropout=dropout if i == convs - 1 else 0.0))
-        pool = trial.suggest_categorical("pool_last", [False, True]) if last else True
+            layers.append(ConvLayer(width, kernel, padding=pad, bn=True, dropout=dropout if i == convs else 0.0))
+        last = b == blocks
+        # The last block may pool, where its map is still 2x2 or larger.
+        pool = (trial.suggest_categorical("pool_last", [False, True]) if size >= 2 else False) if last else True
         layers[-1].pool = pool
         size //= 2 if pool else 1
-        if pool and transition and not last:
-            layers.append(ConvLayer(max(4, width // 2), 1, bn=bn))
+        if not last:
+            squeeze = trial.suggest_int(f"squeeze{b}", *SQUEEZE_WIDTHS, step=2)
+            if squeeze:
+                layers.append(ConvLayer(squeeze, 1, bn=True))
     head = trial.suggest_categorical("head", HEADS)
     if head == "conv_gap":
         layers.append(ConvLayer(10, 1, relu=False))
@@ -90,40 +93,96 @@ def sample_net(trial) -> NetConfig:
     return NetConfig(layers, Head(pool="flatten"))
 
 
+def training_params(r: Recipe) -> dict:
+    """A recipe as this space's training parameters, clipped into their ranges."""
+    optimizer = "adamw" if r.optimizer in ("adam", "adamw") else "sgd"
+    low, high = LR_RANGES[optimizer]
+    mom_name, mlo, mhi = MOMENTUM_RANGES[optimizer]
+    strength = max(r.augment.rotate / FULL_AUGMENT.rotate, r.augment.translate / FULL_AUGMENT.translate,
+                   r.augment.crop_p / FULL_AUGMENT.crop_p)
+    return {"optimizer": optimizer, f"{optimizer}_lr": min(high, max(low, r.lr)),
+            mom_name: min(mhi, max(mlo, r.momentum)),
+            "weight_decay": min(WEIGHT_DECAY[1], max(WEIGHT_DECAY[0], r.weight_decay or WEIGHT_DECAY[0])),
+            "batch_size": min(BATCH_SIZES, key=lambda b: abs(b - r.batch_size)), "aug": min(1.0, strength)}
+
+
+def net_params(config: NetConfig) -> dict:
+    """The architecture parameters whose sampling builds `config`; ValueError if it is no point of the space."""
+    layers = [ConvLayer(**vars(layer)) for layer in config.layers]
+    head = config.head
+    if head.pool == "gap" and not head.linear and layers and (layers[-1].channels, layers[-1].kernel) == (10, 1):
+        name = "conv_gap"
+        layers.pop()
+    elif head.linear and not head.hidden:
+        name = "gap_fc" if head.pool == "gap" else "flatten_fc"
+    else:
+        raise ValueError("its head is not one of the space's (1x1 conv + GAP, GAP + FC, flatten + FC)")
+    p: dict = {"head": name, "kernel1": layers[0].kernel if layers else 3}
+    blocks: list[list[ConvLayer]] = [[]]
+    dropouts = set()
+    for layer in layers:
+        if layer.kernel == 1 and blocks[-1] == [] and len(blocks) > 1:
+            p[f"squeeze{len(blocks) - 1}"] = layer.channels  # the 1x1 right after a pool
+            continue
+        blocks[-1].append(layer)
+        if layer.pool:
+            dropouts.add(layer.dropout)
+            blocks.append([])
+    if blocks[-1]:
+        dropouts.add(blocks[-1][-1].dropout)
+        p["pool_last"] = False
+    else:
+        blocks.pop()
+        p["pool_last"] = True
+    if not 2 <= len(blocks) <= 3 or len(dropouts) > 1:
+        raise ValueError("it needs 2-3 pooled blocks with one dropout rate")
+    p["blocks"], p["dropout"] = len(blocks), dropouts.pop()
+    for b, convs in enumerate(blocks, 1):
+        p[f"convs{b}"] = len(convs)
+        if b < len(blocks):
+            p.setdefault(f"squeeze{b}", 0)
+        for i, layer in enumerate(convs, 1):
+            p[f"w{b}_{i}"] = layer.channels
+    for same in (False, True):  # the padding switch is whichever rebuilds the net exactly
+        candidate = {**p, "same_padding": same}
+        try:
+            if sample_net(_Point(candidate)) == config:
+                return dict(sorted(candidate.items()))
+        except ValueError:
+            pass  # a width or count outside the space's ranges
+    raise ValueError("its widths, kernels, BatchNorm or padding are outside the space")
+
+
+class _Point:
+    """A trial whose every answer is given, checked against the range asked for (no Optuna needed)."""
+
+    def __init__(self, params: dict):
+        self.params = params
+
+    def _get(self, name, ok: bool):
+        if name not in self.params or not ok:
+            raise ValueError(f"{name}={self.params.get(name)!r} is not in the space")
+        return self.params[name]
+
+    def suggest_int(self, name, low, high, step=1):
+        v = self.params.get(name)
+        return self._get(name, isinstance(v, int) and low <= v <= high and (v - low) % step == 0)
+
+    def suggest_categorical(self, name, choices):
+        return self._get(name, self.params.get(name) in choices)
+
+
+def point(config: NetConfig, recipe: Recipe) -> dict:
+    """A net and its recipe as one point of this space (architecture and training parameters)."""
+    return {**net_params(config), **training_params(recipe)}
+
+
 class ArchSpace:
     name = NAME
 
     def sample(self, trial) -> tuple[NetConfig, Recipe]:
-        preset = trial.user_attrs.get(PRESET_ATTR)
-        if preset:
-            config, recipe = base_net(preset)
-            bn = any(layer.bn for layer in config.layers)
-            return config, sample_training(trial, recipe, bn=bn)
-        config = sample_net(trial)
-        return config, sample_training(trial, bn=any(layer.bn for layer in config.layers))
+        return sample_net(trial), sample_training(trial)
 
     def warm_starts(self) -> list[WarmStart]:
-        """The known-good nets, then every source preset, each with its own training settings
-        (the caller keeps those within budget)."""
-        from mnistnet import presets
-
-        starts = [WarmStart(k.name, training_params(k.recipe, bn=True), k.config) for k in KNOWN]
-        for p in presets.PRESETS.values():
-            if p.name == "seed004":
-                continue  # the same model and recipe as seed002
-            bn = any(layer.bn for layer in p.config.layers)
-            starts.append(WarmStart(p.name, training_params(p.recipe, bn), p.config))
-        return starts
-
-
-def training_params(r: Recipe, bn: bool) -> dict:
-    """A recipe as this space's training parameters, clipped into their ranges."""
-    optimizer = "adamw" if r.optimizer in ("adam", "adamw") else "sgd"
-    low, high = LR_RANGES[(optimizer, bn)]
-    lr_name = f"{optimizer}_lr" + ("" if bn else "_nobn")
-    mom_name, (mlo, mhi) = ("momentum", (0.8, 0.97)) if optimizer == "sgd" else ("beta1", (0.8, 0.95))
-    strength = max(r.augment.rotate / FULL_AUGMENT.rotate, r.augment.translate / FULL_AUGMENT.translate,
-                   r.augment.crop_p / FULL_AUGMENT.crop_p)
-    return {"optimizer": optimizer, lr_name: min(high, max(low, r.lr)), mom_name: min(mhi, max(mlo, r.momentum)),
-            "weight_decay": min(1e-3, max(1e-5, r.weight_decay or 1e-5)),
-            "batch_size": min(BATCH_SIZES, key=lambda b: abs(b - r.batch_size)), "aug": min(1.0, strength)}
+        """The known-good nets, each as a point of the space (the caller keeps those within budget)."""
+        return [WarmStart(k.name, point(k.config, k.recipe), k.config) for k in KNOWN]

@@ -68,6 +68,19 @@ def test_finalists_skip_near_copies(study):
     assert [records.params(t) for t in chosen] == [8000, 16000, 8100]
 
 
+def test_finalists_spread_over_the_sizes_of_the_plausible_proxy_trials(study):
+    add(study, 0.950, 3000, widths=(4, 6))  # far below the best: not plausible
+    add(study, 0.975, 4500, widths=(6, 8))  # 1.5 pp below the best: not plausible
+    add(study, 0.982, 6000, widths=(8, 8))
+    add(study, 0.985, 9000, widths=(8, 12))
+    add(study, 0.988, 15000, widths=(12, 16))
+    add(study, 0.990, 19000, widths=(16, 16))
+    # log-spaced bands over 6k..19k: the best of each, smallest first (accuracy alone: 19k, 15k, 9k)
+    assert [records.params(t) for t in selection.finalists(study, 3)] == [6000, 9000, 19000]
+    # more finals than bands with candidates: the rest go to the best remaining distinct nets
+    assert [records.params(t) for t in selection.finalists(study, 5)] == [6000, 9000, 15000, 19000, 4500]
+
+
 def test_spearman_matches_hand_computed_values():
     assert selection.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
     assert selection.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)

@@ -54,15 +54,48 @@ def test_recipe_space_on_the_cpu_base_keeps_every_kernel_within_the_cpu_budget()
 
 
 def test_arch_space_priors_keep_dead_configs_rare():
-    """Plain (no-BatchNorm) nets get the low learning rates they survive; SGD uses Nesterov; the
-    sampled momentum is what the optimizer gets."""
+    """Every net has BatchNorm and gets the learning rates BatchNorm nets train at; SGD uses Nesterov;
+    the sampled momentum is what the optimizer gets."""
     for trial, (config, recipe) in random_trials(space.get("arch"), 150, seed=3):
-        bn = any(l.bn for l in config.layers)
+        assert all(l.bn for l in config.layers if l.relu)
         if recipe.optimizer == "sgd":
             assert recipe.nesterov and recipe.momentum == trial.params["momentum"]
-            assert recipe.lr <= (0.5 if bn else 0.08)
+            assert 0.02 <= recipe.lr <= 0.5
         else:
             assert recipe.momentum == trial.params["beta1"] and "momentum" not in trial.params
+
+
+def test_arch_space_widths_vary_conv_by_conv():
+    """Hand-tuned nets narrow and widen layer by layer: so do the sampled ones."""
+    varied = 0
+    for _, (config, _) in random_trials(space.get("arch"), 50, seed=5):
+        widths = [l.channels for l in config.layers if l.kernel == 3]
+        assert all(w % 2 == 0 for w in widths)
+        varied += len(set(widths)) > 2
+    assert varied > 25
+
+
+@pytest.mark.parametrize("known", space.KNOWN, ids=lambda k: k.name)
+def test_each_known_net_is_a_point_of_the_arch_space(known):
+    """Enqueued with its full parameters, a known net samples back to the same NetConfig and recipe."""
+    params = space.arch.point(known.config, known.recipe)
+    config, recipe = space.get("arch").sample(optuna.trial.FixedTrial(params))
+    assert config == known.config
+    assert (recipe.optimizer, recipe.lr, recipe.momentum, recipe.nesterov, recipe.batch_size, recipe.weight_decay) \
+        == (known.recipe.optimizer, known.recipe.lr, known.recipe.momentum, known.recipe.nesterov,
+            known.recipe.batch_size, known.recipe.weight_decay)
+    assert recipe.augment.rotate == known.recipe.augment.rotate
+
+
+def test_a_net_outside_the_arch_space_is_refused_with_the_reason():
+    from mnistnet import presets
+    with pytest.raises(ValueError, match="outside the space|not one of|pooled blocks"):
+        space.arch.net_params(presets.get("seed002").config)  # no BatchNorm, FC head with a hidden layer
+    narrow = space.KNOWN[0].config
+    odd = type(narrow)([type(l)(**{**vars(l), "channels": 9 if i == 0 else l.channels})
+                        for i, l in enumerate(narrow.layers)], narrow.head)
+    with pytest.raises(ValueError):
+        space.arch.net_params(odd)  # an odd width is between the space's points
 
 
 def test_unknown_space_lists_the_choices():
@@ -70,22 +103,21 @@ def test_unknown_space_lists_the_choices():
         space.get("nope")
 
 
-def test_presets_in_budget_are_enqueued_once(tmp_path):
+def test_known_nets_are_enqueued_once_as_points_of_the_space(tmp_path):
     url = f"sqlite:///{tmp_path / 's.db'}"
     spec = StudySpec("w", url, "arch", "", "accuracy", 20000, None, 2, "hyperband", 0)
     study = open_study(spec)
     queued = enqueue_warm_starts(study, space.get("arch"), Budget(20000, None))
-    # the known-good nets (one under 8k parameters), then seed001, the only source net under 20k
-    assert queued == ["gap8k", "gap10k", "seed001"]
+    assert queued == ["gap8k", "gap10k"]
     assert trace(space.KNOWN[0].config).params < 8000
     waiting = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
     assert [t.user_attrs[space.PRESET_ATTR] for t in waiting] == queued
     assert enqueue_warm_starts(study, space.get("arch"), Budget(20000, None)) == []
-    # an enqueued trial rebuilds its net's architecture with its own recipe knobs
-    config, recipe = space.get("arch").sample(study.ask())
-    assert trace(config).params == 7_820 and recipe.optimizer == "sgd" and recipe.lr == 0.1 and recipe.nesterov
-    study.ask(), study.ask()
-    # the CPU profile's MAC bound keeps gap8k and gap10k, not seed001 (4.1M MACs)
-    assert enqueue_warm_starts(open_study(StudySpec("w2", url, "arch", "", "accuracy", 20000, 2_000_000, 2,
+    # each enqueued trial builds its known net exactly, architecture and recipe alike
+    for known in space.KNOWN:
+        config, recipe = space.get("arch").sample(study.ask())
+        assert config == known.config and recipe.lr == known.recipe.lr and recipe.nesterov
+    # a budget below gap10k keeps gap8k only
+    assert enqueue_warm_starts(open_study(StudySpec("w2", url, "arch", "", "accuracy", 9000, 2_000_000, 2,
                                                     "hyperband", 0)),
-                               space.get("arch"), Budget(20000, 2_000_000)) == ["gap8k", "gap10k"]
+                               space.get("arch"), Budget(9000, 2_000_000)) == ["gap8k"]

@@ -1,0 +1,68 @@
+"""What the proxy stage optimizes: the size-adjusted value, the size-band stop of multi-objective
+trials, and runs without warm starts. Hand-made trials, except one tiny real run."""
+import optuna
+import pytest
+from optuna.distributions import FloatDistribution
+from optuna.trial import TrialState, create_trial
+
+import search
+from search import bands, records
+from search.objective import SIZE_REFERENCE, SIZE_WEIGHT, size_adjusted
+
+
+def test_size_adjusted_accuracy_trades_a_fixed_share_per_doubling():
+    assert size_adjusted(0.99, SIZE_REFERENCE) == pytest.approx(0.99)
+    assert size_adjusted(0.99, 2 * SIZE_REFERENCE) == pytest.approx(0.99 - SIZE_WEIGHT)
+    # half the size at a little less accuracy wins; at much less accuracy it does not
+    assert size_adjusted(0.99 - SIZE_WEIGHT / 2, 5000) > size_adjusted(0.99, 10000)
+    assert size_adjusted(0.99 - 2 * SIZE_WEIGHT, 5000) < size_adjusted(0.99, 10000)
+
+
+def add(study, params, curve, state=TrialState.COMPLETE, stage=records.PROXY):
+    attrs = {records.PARAMS: params, records.VAL_ACC_CURVE: curve, records.STAGE: stage}
+    study.add_trial(create_trial(state=state, values=[curve[-1], params] if state == TrialState.COMPLETE else None,
+                                 params={"x": 0.5}, distributions={"x": FloatDistribution(0, 1)}, user_attrs=attrs))
+
+
+@pytest.fixture
+def study():
+    return optuna.create_study(directions=["maximize", "minimize"])
+
+
+def test_a_multi_objective_trial_is_stopped_only_below_its_size_bands_median(study):
+    for acc in (0.95, 0.96, 0.97):
+        add(study, 5000, [0.90, acc, acc + 0.01])
+    add(study, 5500, [0.90, 0.965], TrialState.PRUNED)  # stopped trials count too, up to their last epoch
+    for acc in (0.98, 0.985, 0.99, 0.99):
+        add(study, 18000, [0.95, acc, acc])  # larger nets learn faster: another band
+    # peers of a 5.2k net at epoch 2: 0.95, 0.96, 0.965, 0.97 -> median 0.9625
+    assert bands.below_band_median(study, 99, 5200, 2, 0.955)
+    assert not bands.below_band_median(study, 99, 5200, 2, 0.964)  # below every 18k net, but not its band
+    assert not bands.below_band_median(study, 99, 11000, 2, 0.5)  # no net within 1.5x: never stopped
+    add(study, 5000, [0.9, 0.9], stage=records.FINAL)  # finals are no peers of proxy trials
+    assert not bands.below_band_median(study, 99, 5200, 2, 0.964)
+
+
+def test_too_few_peers_never_stop_a_trial(study):
+    for acc in (0.95, 0.96, 0.97):
+        add(study, 5000, [0.9, acc])
+    assert not bands.below_band_median(study, 99, 5000, 2, 0.5)
+
+
+def test_log_bands_cover_the_range_in_equal_log_steps():
+    edges = bands.log_bands(1000, 8000, 3)
+    assert edges[0][0] == 1000 and edges[-1][1] == 8000
+    assert [round(h) for _, h in edges] == [2000, 4000, 8000]
+    assert bands.log_bands(5000, 5000, 4) == [(5000, 5000)]
+
+
+@pytest.mark.slow
+def test_a_run_without_warm_start_samples_every_trial(tmp_path):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    study = search.run(trials=4, storage=url, workers=1, subset=300, epochs=1, finals=0, warm_start=False,
+                       objective="size", progress=False, log=lambda *_: None)
+    assert len(study.trials) == 4 and not any(records.preset(t) for t in study.trials)
+    assert study.metric_names == ["size-adjusted validation accuracy"]
+    for t in study.trials:  # the study's value is size-adjusted; selection reads the plain accuracy
+        if t.state == TrialState.COMPLETE:
+            assert t.value == pytest.approx(size_adjusted(records.accuracy(t), records.params(t)))
