@@ -4,6 +4,11 @@
 #
 #   bash bench/gpu_check.sh                              # a GPU machine: planned <= 8 minutes on an H100
 #   bash bench/gpu_check.sh --out DIR                    # the same, files under DIR
+#
+# On the lent GPU machine, where only $OUT comes back: build .device first with pytest among its wheels,
+#   DEVICE_EXTRA_WHEELS='pytest pluggy iniconfig pygments' bash ../shared/device/prepare.sh
+# then run  source .device/env.sh && bash bench/gpu_check.sh --out "$OUT"
+# and copy $OUT/gpu-check.json and $OUT/gpu-run.json into bench/results/.
 #   bash bench/gpu_check.sh --device cpu --tiny /tmp/gc  # plumbing at tiny sizes: a 2-core CPU, <= 5 minutes
 #
 # On the GPU machine (see shared/device/prepare.sh) .device/env.sh is sourced first when the caller
