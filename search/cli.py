@@ -82,9 +82,16 @@ def add_precision_arg(p) -> None:
 
 
 def add_compile_arg(p, what: str) -> None:
-    p.add_argument("--compile", default="auto", choices=["auto", "on", "off"],
+    p.add_argument("--compile", default="auto", choices=["auto", "on", "off", "graphs"],
                    help=f"torch.compile {what}: auto (default) compiles where the measured compile time "
-                   "pays back over the epochs (see bench/RESULTS.md)")
+                   "pays back over the epochs (see bench/RESULTS.md); graphs: compiled with CUDA graphs "
+                   "(torch.compile mode reduce-overhead)")
+
+
+def add_profile_arg(p, what: str) -> None:
+    p.add_argument("--profile", default="auto", choices=["auto", "cpu", "gpu"],
+                   help=f"device profile ({what}): auto (default) follows the device (gpu on CUDA, else cpu); "
+                   "cpu or gpu applies that profile on any device")
 
 
 def workers_arg(text: str):
@@ -157,6 +164,7 @@ def build_parser() -> Parser:
                    help="processes on the same study (default auto: the measured best for this machine's cores)")
     add_precision_arg(p)
     add_compile_arg(p, "the finals' training steps")
+    add_profile_arg(p, "budgets, finals, --workers auto, --compile auto")
     p.add_argument("--artifacts", metavar="DIR", help="trial artifact folder (default: beside the SQLite file)")
     p.add_argument("--no-progress", action="store_true")
     add_data_args(p)
@@ -171,6 +179,7 @@ def build_parser() -> Parser:
     p.add_argument("--artifacts", metavar="DIR", help="trial artifact folder (default: beside the SQLite file)")
     p.add_argument("--no-progress", action="store_true")
     add_precision_arg(p)
+    add_profile_arg(p, "whether the finals compile")
     add_data_args(p)
     p.set_defaults(command_module="worker")
 
@@ -188,7 +197,22 @@ def build_parser() -> Parser:
     p.add_argument("--accuracy-cache", metavar="FILE", help="accuracy: JSON-lines file of finished trainings, "
                    "reused so an interrupted check resumes")
     p.add_argument("--compile-images", type=positive_int, default=11000, help="compile: images per epoch (default 11000)")
-    p.add_argument("--trials", type=count_arg, default=12, help="workers: proxy trials per layout (0: skip; default 12)")
+    p.add_argument("--compile-modes", metavar="LIST", help="compile: torch.compile modes against eager, a comma "
+                   "list of default, graphs (CUDA graphs) (default: default on CPU, both on a GPU)")
+    p.add_argument("--val-size", type=positive_int, help="validation images each training scores every epoch "
+                   "(default 5000; fewer for quick checks)")
+    p.add_argument("--section-precisions", metavar="LIST", help="compile, workers: precisions to measure, a comma "
+                   "list of auto, fp32, bf16 (default: fp32 and --precision)")
+    p.add_argument("--trials", type=count_arg, default=40, help="workers: proxy trials per layout (0: skip; "
+                   "default 40: 12 were too few to tell layouts apart)")
+    p.add_argument("--layouts", metavar="LIST", help="workers: worker counts to compare (default: 1, N/2, N "
+                   "on N cores; 1,2,4,8 on a GPU)")
+    p.add_argument("--study-profile", default="auto", choices=["auto", "cpu", "gpu"],
+                   help="workers: the measured runs' --profile (default auto)")
+    p.add_argument("--trial-subset", type=positive_int, metavar="N", help="workers: the measured runs' --subset "
+                   "(default: the profile's)")
+    p.add_argument("--trial-epochs", type=positive_int, metavar="E", help="workers: the measured runs' --epochs "
+                   "(default: the profile's)")
     p.add_argument("--profile", action="store_true", help="pipeline: also profile the CPU training step")
     p.add_argument("--out", metavar="FILE", help="JSON output (default studies/bench/bench-DEVICE.json)")
     add_precision_arg(p)
@@ -235,6 +259,7 @@ def build_parser() -> Parser:
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--artifacts", metavar="DIR", help="trial artifact folder (default: beside the SQLite file)")
     add_precision_arg(p)
+    add_profile_arg(p, "the default --seed-check")
     add_data_args(p)
     p.set_defaults(command_module="export")
 

@@ -59,7 +59,7 @@ def test_over_budget_nets_are_pruned_with_their_reason_never_valued(staged):
 @pytest.mark.slow
 def test_export_writes_the_answers_own_weights_and_measures_test_once(staged, tmp_path):
     study, _, _ = staged
-    card = search.export(study, out=tmp_path / "model", log=lambda *_: None)
+    card = search.export(study, out=tmp_path / "model", profile="cpu", log=lambda *_: None)
     a = selection.answer(study)
     assert card["trial"] == a.number and card["stage"] == "final" and card["final_of"] == records.final_of(a)
     assert card["val_acc"] == records.accuracy(a) and 0.6 < card["test_acc"] <= 1
@@ -131,7 +131,7 @@ def test_resuming_with_other_defining_settings_is_refused_untouched(tmp_path):
                          (dict(max_macs=0), "--max-macs 2000000")):
         with pytest.raises(search.SettingsMismatch, match=re.escape(flag)):
             search.run(trials=1, storage=url, study="r", **{"subset": 8000, "epochs": 4, **change},
-                       progress=False, log=lambda *_: None)
+                       profile="cpu", progress=False, log=lambda *_: None)  # the study was made with cpu's budgets
     assert len(optuna.load_study(study_name="r", storage=url).trials) == 0
 
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import torch
 from optuna.trial import TrialState
 
 from search.cli import main
@@ -29,7 +30,8 @@ def test_tiny_study_has_complete_pruned_and_infeasible_trials(tiny_study):
     trained = [t for t in study.trials if "val_acc_curve" in t.user_attrs]
     for t in trained:
         assert t.user_attrs["params"] <= 20000 and t.user_attrs["macs"] > 0
-        assert t.user_attrs["device"] == "cpu" and t.user_attrs["seconds"] > 0
+        assert t.user_attrs["device"] == ("cuda" if torch.cuda.is_available() else "cpu")  # --device auto
+        assert t.user_attrs["seconds"] > 0
         if t.user_attrs["stage"] == "proxy":  # finals are never pruned, so they report nothing
             assert len(t.intermediate_values) == len(t.user_attrs["val_acc_curve"])
         else:

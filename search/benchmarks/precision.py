@@ -34,10 +34,15 @@ def warm_up(config, recipe, data, device) -> None:
 
 class _Baton:
     """Lets trainings in several threads take turns, `chunk` steps at a time, and adds up each one's
-    time while it holds the turn: side by side on the same machine state, one at a time."""
+    time while it holds the turn: side by side on the same machine state, one at a time.
 
-    def __init__(self, names, chunk: int):
+    sync() (torch.cuda.synchronize on a GPU) runs before each reading of the clock: CUDA work is
+    queued, so without it a turn's time would be its launches, and the queued kernels would run,
+    untimed or in the next holder's turn."""
+
+    def __init__(self, names, chunk: int, sync=None):
         self.order, self.chunk = list(names), chunk
+        self.sync = sync or (lambda: None)
         self.turn = threading.Condition()
         self.holder = self.order[0]
         self.started = 0.0  # when the holder's current turn began; 0 between turns
@@ -61,6 +66,7 @@ class _Baton:
                 self.arrived.add(name)
                 self.turn.notify_all()
             if step % self.chunk == 0 and self.holder == name and self.started:
+                self.sync()
                 self.seconds[name] += time.perf_counter() - self.started
                 self.steps[name] += self.chunk
                 self._pass_on(name)
@@ -68,6 +74,7 @@ class _Baton:
             # over: one still starting would take cores from the other's first turns.
             self.turn.wait_for(lambda: self.holder == name and self.arrived | self.finished >= set(self.order))
             if not self.started:
+                self.sync()  # nothing of the previous holder's (or this one's start-up) runs in this turn
                 self.started = time.perf_counter()
 
     def done(self, name: str) -> None:
@@ -90,7 +97,9 @@ def interleaved_speed(config, recipe, data, device, chunk: int = 20) -> dict:
     r = recipe.replace(epochs=1)
     batch = min(r.batch_size, len(data.train))
     steps = len(data.train) // batch
-    baton = _Baton(("fp32", "bf16"), max(1, min(chunk, steps // 4)))  # small test epochs: still several turns
+    import torch
+    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else None
+    baton = _Baton(("fp32", "bf16"), max(1, min(chunk, steps // 4)), sync)  # small test epochs: still several turns
     results, errors = {}, []
 
     def train(precision: str) -> None:

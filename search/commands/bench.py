@@ -8,7 +8,10 @@ and against the previous defaults (fp32, one worker with all cores, no torch.com
 - accuracy: with --accuracy-seeds K, nets trained on all images in both precisions, K seeds each;
 - compile: torch.compile's one-off cost against its per-epoch gain (search.benchmarks.compiled);
 - inference: the exported model's CPU latency and throughput (search.inference_speed);
-- workers: trials per hour of the default run for worker/thread layouts (search.benchmarks.parallel).
+- workers: trials per hour of the default run for worker/thread layouts (search.benchmarks.parallel);
+  on a GPU, 1, 2, 4 and 8 workers sharing it.
+On a GPU each training is timed up to a torch.cuda.synchronize(), and the pipeline section records
+each side's peak GPU memory.
 Figures are written as JSON; no test asserts a timing (these machines are shared and noisy).
 """
 from __future__ import annotations
@@ -60,17 +63,38 @@ def run_pipeline(result, data, device, root, args) -> None:
     for name, config, recipe in pipeline.models():
         n = images[name]
         pipeline.ours(config, recipe, data, min(n, 2 * recipe.batch_size), device, args.precision)  # warm-up
-        fast = pipeline.ours(config, recipe, data, n, device, args.precision)
-        slow = pipeline.source_pipeline(config, recipe, root, n, device)
+        with peak_memory(device) as ours_mb:
+            fast = pipeline.ours(config, recipe, data, n, device, args.precision)
+        with peak_memory(device) as source_mb:
+            slow = pipeline.source_pipeline(config, recipe, root, n, device)
         row = {"model": name, "params": count_params(config), "images": n, "ours_img_s": round(fast),
                "ours_epoch_s": round(TRAIN_IMAGES / fast, 1), "source_img_s": round(slow),
-               "source_epoch_s": round(TRAIN_IMAGES / slow, 1), "ratio": round(fast / slow, 2)}
+               "source_epoch_s": round(TRAIN_IMAGES / slow, 1), "ratio": round(fast / slow, 2),
+               "ours_peak_gpu_mb": ours_mb.get("mb"), "source_peak_gpu_mb": source_mb.get("mb")}
         result["models"].append(row)
         say(f"{name:<14}{row['params']:>8,}{n:>8,}{row['ours_img_s']:>12,}{row['ours_epoch_s']:>9}"
             f"{row['source_img_s']:>14,}{row['source_epoch_s']:>9}{row['ratio']:>7}")
     if args.profile and not gpu:
         result["cpu_profile_arch_typical"] = pipeline.profile_cpu(pipeline.ARCH_TYPICAL, pipeline.ARCH_RECIPE, data, 2000)
         say(result["cpu_profile_arch_typical"])
+
+
+class peak_memory:
+    """Peak GPU memory allocated by torch inside the block, in MB ({"mb": ...}; None off CUDA)."""
+
+    def __init__(self, device):
+        self.cuda, self.found = device.type == "cuda", {"mb": None}
+
+    def __enter__(self) -> dict:
+        if self.cuda:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        return self.found
+
+    def __exit__(self, *exc) -> None:
+        if self.cuda:
+            torch.cuda.synchronize()
+            self.found["mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
 
 
 def run_precision(result, data, device, args) -> None:
@@ -115,20 +139,69 @@ def run_accuracy(result, data, device, args) -> None:
 def run_compile(result, data, device, args) -> None:
     from space.known import base_net
     n = args.compile_images
-    say(f"\n== compile: torch.compile against eager, gap10k, two epochs of {n:,} images ==")
+    modes = compile_modes(args.compile_modes or ("default,graphs" if device.type == "cuda" else "default"))
+    say(f"\n== compile: torch.compile ({', '.join(modes)}) against eager, gap10k, two epochs of {n:,} images ==")
     config, recipe = base_net("gap10k")
     rows = []
-    for p in ("fp32", args.precision):
-        if rows and precision_of(p, device) == rows[0]["precision"]:
+    for p in measured_precisions(args):
+        if rows and precision_of(p, device) in {r["precision"] for r in rows}:
             continue
-        row = compiled.measure(config, recipe, data.subset(n), device, p, log=say)
-        rows.append(row)
-        payback = (f"pays back after {row['payback_images']:,} images "
-                   f"({row['payback_images'] / TRAIN_IMAGES:.1f} epochs of 55k)" if row["payback_images"]
-                   else "never pays back" if row["compiled"] else "could not compile")
-        say(f"{row['precision']}: eager {row['eager_img_s']:,} img/s, compiled {row['compiled_img_s']:,} img/s "
-            f"({row['speedup']}x), compile {row['compile_s']}s; {payback}")
+        for row in compiled.measure_modes(config, recipe, data.subset(n), device, p,
+                                          [COMPILE_MODES[m] for m in modes], log=say):
+            rows.append(row)
+            payback = (f"pays back after {row['payback_images']:,} images "
+                       f"({row['payback_images'] / TRAIN_IMAGES:.1f} epochs of 55k)" if row["payback_images"]
+                       else "never pays back" if row["compiled"] else "could not compile")
+            say(f"{row['precision']} {row['mode']}: eager {row['eager_img_s']:,} img/s, compiled "
+                f"{row['compiled_img_s']:,} img/s ({row['speedup']}x), compile {row['compile_s']}s; {payback}")
     result["compile"] = rows
+
+
+COMPILE_MODES = {"default": None, "graphs": "reduce-overhead"}  # graphs: CUDA graphs on a GPU
+
+
+def measured_precisions(args) -> list[str]:
+    """The compile and workers sections' precisions: --section-precisions, else fp32 and --precision."""
+    if not args.section_precisions:
+        return ["fp32", args.precision] if args.precision != "fp32" else ["fp32"]
+    chosen = [p.strip() for p in args.section_precisions.split(",") if p.strip()]
+    if not chosen or set(chosen) - {"auto", "fp32", "bf16"}:
+        raise BadArgument(f"--section-precisions takes a comma list of auto, fp32, bf16, "
+                          f"got {args.section_precisions!r}")
+    return chosen
+
+
+def compile_modes(text: str) -> list[str]:
+    chosen = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = sorted(set(chosen) - set(COMPILE_MODES))
+    if unknown or not chosen:
+        raise BadArgument(f"unknown compile mode {', '.join(unknown) or '(empty)'}: choose from "
+                          f"{', '.join(COMPILE_MODES)}")
+    return chosen
+
+
+def worker_counts(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        counts = [int(w) for w in text.split(",") if w.strip()]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise BadArgument(f"--layouts takes worker counts such as 1,2,4,8, got {text!r}")
+    return counts
+
+
+def study_args(args) -> list[str]:
+    """The measured runs' settings beyond the default: a profile, a smaller proxy (quick checks)."""
+    extra = ["--profile", args.study_profile]
+    if args.trial_subset:
+        extra += ["--subset", str(args.trial_subset)]
+    if args.trial_epochs:
+        extra += ["--epochs", str(args.trial_epochs)]
+    if args.val_size:
+        extra += ["--val-size", str(args.val_size)]
+    return extra
 
 
 def run_inference(result, args) -> None:
@@ -160,22 +233,28 @@ def run_workers(result, device, args) -> None:
         result["workers"] = "not measured (--trials 0)"
         return
     cores = os.cpu_count() or 1
+    extra = study_args(args)
     if device.type == "cuda":
-        say(f"\n== workers: {args.trials} proxy trials with 1, 2 and 4 workers sharing the GPU ==")
+        counts = worker_counts(args.layouts) or list(parallel.GPU_LAYOUTS)
+        say(f"\n== workers: {args.trials} proxy trials with {', '.join(map(str, counts))} workers sharing the GPU "
+            f"({' '.join(extra)}) ==")
         rows = []
-        for w in (1, 2, 4):
-            wall = parallel.study_wall_time(args.trials, w, "cuda", args.precision)
+        for w in counts:
+            wall = parallel.study_wall_time(args.trials, w, "cuda", args.precision, extra)
             rows.append({"workers": w, "trials": args.trials, "wall_s": round(wall, 1),
-                         "trials_per_hour": round(args.trials / wall * 3600)})
-            say(f"  {w} workers: {wall:.0f}s, {rows[-1]['trials_per_hour']} trials/hour")
+                         "trials_per_hour": round(args.trials / wall * 3600), "precision": args.precision})
+            say(f"  {w} workers: {wall:.0f}s, {rows[-1]['trials_per_hour']} trials/hour "
+                f"({rows[-1]['trials_per_hour'] / rows[0]['trials_per_hour']:.2f}x one worker)")
         result["workers"] = rows
         return
     say(f"\n== workers: {args.trials} proxy trials of the default run on {cores} cores, by worker/thread layout ==")
-    rows = parallel.measure(args.trials, "cpu", ("fp32", args.precision), cores, log=say)
+    rows = parallel.measure(args.trials, "cpu", measured_precisions(args), cores, log=say, extra=extra,
+                            counts=worker_counts(args.layouts))
     result["workers"] = rows
-    previous = next(r for r in rows if r["precision"] == "fp32" and r["workers"] == 1)
+    # the previous default (fp32, one worker), or the first layout measured when that was not
+    previous = next((r for r in rows if r["precision"] == "fp32" and r["workers"] == 1), rows[0])
     best = max(rows, key=lambda r: r["trials_per_hour"])
-    auto = profiles.auto_workers(profiles.for_device("cpu"), cores)
+    auto = profiles.auto_workers(profiles.for_device("cpu", profile=args.study_profile), cores)
     now = next((r for r in rows if r["precision"] == args.precision and r["workers"] == auto), None)
     say(f"best layout: {best['precision']} {best['workers']} x {best['threads']}, "
         f"{best['trials_per_hour'] / previous['trials_per_hour']:.2f}x the previous default (fp32, 1 worker)")
@@ -188,6 +267,10 @@ def run_workers(result, device, args) -> None:
 
 def main(args) -> int:
     chosen = sections(args.sections)
+    if args.compile_modes:
+        compile_modes(args.compile_modes)
+    worker_counts(args.layouts)  # bad lists are refused before anything runs
+    measured_precisions(args)
     fewest = precision.min_epoch_images()
     if "precision" in chosen and args.epoch_images is not None and args.epoch_images < fewest:
         raise BadArgument(f"--epoch-images {args.epoch_images} is too few to time turns of fp32 and bf16: "
@@ -195,7 +278,7 @@ def main(args) -> int:
     device = resolve_device(args.device)
     gpu = device.type == "cuda"
     root = mdata.resolve_root(args.data_root)
-    data = mdata.load(args.data_root, device=device)
+    data = mdata.load(args.data_root, val_size=args.val_size or mdata.DEFAULT_VAL_SIZE, device=device)
     result = {"date": time.strftime("%Y-%m-%d"), "device": torch.cuda.get_device_name() if gpu else
               f"CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()})",
               "torch": torch.__version__, "threads": torch.get_num_threads(), "sections": chosen,

@@ -8,5 +8,5 @@ def main(args) -> int:
     api.export(args.study, args.out, trial=args.trial, storage=args.storage, formats=args.format.split(","),
                retrain=args.retrain, seeds=args.seeds, epochs=args.epochs, subset=args.subset,
                artifacts=args.artifacts, device=args.device, data_root=args.data_root, seed_check=args.seed_check,
-               precision=args.precision)
+               precision=args.precision, profile=args.profile)
     return 0

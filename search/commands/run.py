@@ -13,7 +13,7 @@ def main(args) -> int:
                     final_epochs=args.final_epochs, final_subset=args.final_subset,
                     target_acc=args.target_acc, device=args.device, precision=args.precision, compile=args.compile,
                     data_root=args.data_root, progress=not args.no_progress,
-                    warm_start=not args.no_warm_start)
+                    warm_start=not args.no_warm_start, profile=args.profile)
     print(selection.summary(study))
     if selection.answer(study) is None:
         raise TrainingFailed(f"no trial of study {study.study_name!r} trained to the end within budget; "

@@ -45,11 +45,12 @@ def main(args) -> int:
     out = Path(args.out or Path("studies") / "runs" / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
     data = mdata.load(args.data_root, val_size=args.val_size, device=device).subset(args.subset)
     images = len(data.train) * recipe.epochs
-    compiled = args.compile == "on" or (args.compile == "auto" and
-                                        profiles.compile_pays_back(profiles.for_device(device.type), images))
+    compiled = ("reduce-overhead" if args.compile == "graphs" else args.compile == "on" or (
+        args.compile == "auto" and profiles.compile_pays_back(profiles.for_device(device.type), images)))
     print(f"{name}: {description}")
     print(summary(config))
-    print(f"device {device}, {precision_line}, {'compiled' if compiled else 'not compiled'} "
+    print(f"device {device}, {precision_line}, {'compiled' if compiled else 'not compiled'}"
+          f"{' with CUDA graphs' if compiled == 'reduce-overhead' else ''} "
           f"(--compile {args.compile}); {len(data.train):,} training / {len(data.val):,} validation images; "
           f"{recipe.optimizer} lr {recipe.lr:g} batch {recipe.batch_size}, {recipe.epochs} epochs")
     result = fit(config, recipe, data, device,

@@ -5,7 +5,7 @@ import os
 import secrets
 import socket
 
-from .. import api, profiles, selection
+from .. import api, selection
 from ..progress import TrialBar
 from ..storage import artifact_dir, mask, open_storage
 from ..study import StudySpec, load_existing
@@ -25,7 +25,7 @@ def main(args) -> int:
     job = WorkerJob(spec, args.device, args.data_root, str(artifact_dir(args.storage, args.artifacts)),
                     api.counted(study) + args.trials, args.timeout, max(1, os.cpu_count() or 1),
                     own_trials=args.trials, sampler_seed=secrets.randbelow(2**31), precision=args.precision,
-                    compile_finals=api.finals_compiled("auto", spec, profiles.for_device(dev.type)),
+                    compile_finals=api.finals_compiled("auto", spec, api.choose_profile(args.profile, dev.type)),
                     log_name=f"worker-{socket.gethostname()}-{os.getpid()}")
     bar = TrialBar(study, args.trials, enabled=not args.no_progress)
     try:
