@@ -55,7 +55,8 @@ def is_proxy(url: str) -> bool:
 def address(url: str) -> tuple[str, int]:
     """(host, port) of grpc://HOST:PORT; StorageError when it is malformed."""
     from urllib.parse import urlsplit
-    bad = StorageError(f"malformed storage proxy URL {url!r}: expected grpc://HOST:PORT, e.g. grpc://127.0.0.1:"
+    shown = url if "@" not in url else SCHEME + "***@" + url.rpartition("@")[2]  # no password on screen
+    bad = StorageError(f"malformed storage proxy URL {shown!r}: expected grpc://HOST:PORT, e.g. grpc://127.0.0.1:"
                        f"{DEFAULT_PORT} (start the proxy with `mnist-search storage-server`)")
     try:
         parts = urlsplit(url)
