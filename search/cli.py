@@ -178,7 +178,8 @@ def build_parser() -> Parser:
 
     p = sub.add_parser("bench", help="measure training, study and inference speed on this machine")
     p.add_argument("--sections", default="pipeline,precision,accuracy,compile,inference,workers",
-                   help="comma list of pipeline, precision, accuracy, compile, inference, workers (default: all)")
+                   help="comma list of pipeline, precision, accuracy, compile, inference, workers, storage "
+                   "(default: all but storage)")
     p.add_argument("--images", type=positive_int, help="pipeline: training images per measurement (default: per model)")
     p.add_argument("--epoch-images", type=positive_int, help="precision: images per timed epoch (default 55000)")
     p.add_argument("--repeats", type=positive_int, default=3, help="precision: fp32/bf16 epoch pairs per net, "
@@ -192,6 +193,8 @@ def build_parser() -> Parser:
     p.add_argument("--compile-images", type=positive_int, default=11000, help="compile: images per epoch (default 11000)")
     p.add_argument("--trials", type=count_arg, default=12, help="workers: proxy trials per layout (0: skip; default 12)")
     p.add_argument("--profile", action="store_true", help="pipeline: also profile the CPU training step")
+    p.add_argument("--storage-seconds", type=positive_float, default=10.0, metavar="S",
+                   help="storage: seconds each storage and worker count is measured (default 10)")
     p.add_argument("--out", metavar="FILE", help="JSON output (default studies/bench/bench-DEVICE.json)")
     add_precision_arg(p)
     add_data_args(p)

@@ -277,7 +277,10 @@ def test_run_and_two_workers_through_the_proxy_then_export_from_s3(pg_proxy, s3,
                 got.update(json.load(r))
             return True
         wait_for(studies_page, timeout=60, what="the dashboard", proc=dash)
-        assert [s["study_name"] for s in got["studies"]] == ["arch"]
+        assert [s["study_name"] for s in got["study_summaries"]] == ["arch"]
+        study_id = got["study_summaries"][0]["study_id"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies/{study_id}?after=0", timeout=30) as r:
+            assert len(json.load(r)["trials"]) == len(trials)
     finally:
         dash.kill()
         dash.wait()

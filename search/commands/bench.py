@@ -8,7 +8,9 @@ and against the previous defaults (fp32, one worker with all cores, no torch.com
 - accuracy: with --accuracy-seeds K, nets trained on all images in both precisions, K seeds each;
 - compile: torch.compile's one-off cost against its per-epoch gain (search.benchmarks.compiled);
 - inference: the exported model's CPU latency and throughput (search.inference_speed);
-- workers: trials per hour of the default run for worker/thread layouts (search.benchmarks.parallel).
+- workers: trials per hour of the default run for worker/thread layouts (search.benchmarks.parallel);
+- storage (only when asked for): trials per second through the storage layer, trials that do not train,
+  1 to 64 workers on SQLite, PostgreSQL and PostgreSQL behind the gRPC proxy (search.benchmarks.storage).
 Figures are written as JSON; no test asserts a timing (these machines are shared and noisy).
 """
 from __future__ import annotations
@@ -31,7 +33,7 @@ from ..api import describe_precision, resolve_device
 from ..benchmarks import compiled, parallel, pipeline, precision
 from ..errors import BadArgument
 
-SECTIONS = ("pipeline", "precision", "accuracy", "compile", "inference", "workers")
+SECTIONS = ("pipeline", "precision", "accuracy", "compile", "inference", "workers", "storage")
 TRAIN_IMAGES = 55_000
 
 
@@ -186,6 +188,27 @@ def run_workers(result, device, args) -> None:
                                  "current_default": now}
 
 
+def run_storage(result, args) -> None:
+    from ..benchmarks import storage
+    seconds = args.storage_seconds
+    say(f"\n== storage: trials per second through the storage layer, trials that do not train, "
+        f"{seconds:g} s per layout; more than {storage.MAX_PROCESSES} workers run as threads in "
+        f"{storage.MAX_PROCESSES} processes ==")
+    say(storage.HEADER)
+    result["storage"] = {"seconds": seconds, "cpu": _cpu_name(), "cores": os.cpu_count(),
+                         "max_processes": storage.MAX_PROCESSES, "rows": storage.run(seconds, log=say)}
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def main(args) -> int:
     chosen = sections(args.sections)
     fewest = precision.min_epoch_images()
@@ -216,6 +239,8 @@ def main(args) -> int:
             run_inference(result, args)
         elif name == "workers":
             run_workers(result, device, args)
+        elif name == "storage":
+            run_storage(result, args)
     result["wall_s"] = round(time.perf_counter() - start)
     out = Path(args.out or Path("studies") / "bench" / f"bench-{device.type}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
