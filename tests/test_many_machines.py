@@ -61,10 +61,40 @@ def test_no_proxy_at_the_address_is_one_line_at_once(capsys):
     assert time.time() - start < 10  # a refused connection is not waited for
 
 
+def test_a_proxy_lost_mid_study_is_waited_for_then_one_line(monkeypatch):
+    pytest.importorskip("grpc")
+    from search.errors import StorageError
+    from search.storage_proxy import proxy_class
+    monkeypatch.setenv("MNIST_SEARCH_DB_RETRY", "1")
+    url = f"grpc://127.0.0.1:{free_port()}"
+    storage = proxy_class()(url)  # as if it had answered when the worker started
+    start = time.time()
+    with pytest.raises(StorageError) as lost:
+        storage.get_all_studies()
+    assert 1 <= time.time() - start < 8  # retried for the window, not given up at once
+    line = str(lost.value)
+    assert line.startswith(f"lost the storage proxy {url}: no answer for 1 s") and "MNIST_SEARCH_DB_RETRY" in line
+    start = time.time()
+    with pytest.raises(StorageError):
+        storage.get_study_id_from_name("arch")  # later calls: one try, then the same line at once
+    assert time.time() - start < 2
+
+
 def test_a_proxy_in_front_of_a_proxy_is_refused(capsys):
     code = main(["storage-server", "--storage", "grpc://127.0.0.1:13000", "--port", str(free_port())])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "not another proxy" in err[0]
+
+
+def test_a_proxy_on_another_address_warns_that_it_has_no_authentication(capsys, tmp_path):
+    pytest.importorskip("grpc")
+    # 192.0.2.1 (TEST-NET-1) is no address of this machine: the warning comes, then nothing listens.
+    code = main(["storage-server", "--storage", f"sqlite:///{tmp_path / 's.db'}", "--host", "192.0.2.1",
+                 "--port", str(free_port())])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 4 and len(err) == 2
+    assert err[0].startswith("warning: the storage proxy on 192.0.2.1:") and "no authentication" in err[0]
+    assert err[1].startswith("mnist-search: error: cannot listen on 192.0.2.1:")
 
 
 @pytest.mark.parametrize("url", ["s3://", "s3:///prefix"])
@@ -202,7 +232,7 @@ def test_run_and_two_workers_through_the_proxy_then_export_from_s3(pg_proxy, s3,
               "--seed", "7", "--finals", "1", "--final-subset", "500", "--final-epochs", "1", env=env)
     workers = []
     try:
-        wait_for(lambda: len(trials_of(proxy.url)) >= 1, timeout=120, what="the study", proc=run)
+        wait_for(lambda: len(trials_of(proxy.url)) >= 1, timeout=300, what="the study", proc=run)
         workers = [cli("worker", "--study", "arch", "--storage", proxy.url, "--trials", "3", "--artifacts", arts,
                        "--no-progress", env=env) for _ in range(2)]
         for w in workers:
