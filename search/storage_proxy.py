@@ -20,6 +20,7 @@ trial RUNNING until `mnist-search worker` runs again there (or forever, if that 
 from __future__ import annotations
 
 import functools
+import warnings
 import logging
 import threading
 import time
@@ -46,6 +47,10 @@ CALLS = ("create_new_study", "delete_study", "set_study_user_attr", "set_study_s
          "get_study_system_attrs", "get_all_studies", "create_new_trial", "set_trial_param",
          "set_trial_intermediate_value", "set_trial_user_attr", "set_trial_system_attr",
          "get_trial_id_from_study_id_trial_number", "get_trial", "get_all_trials")
+
+
+NO_HEARTBEATS = ("note: through the storage proxy trials have no heartbeats: a trial whose worker dies on another "
+                 "machine stays RUNNING (dead workers on this machine are still found and their trials retried)")
 
 
 def is_proxy(url: str) -> bool:
@@ -80,131 +85,125 @@ def _grpc():
                            f"run `pip install 'mnist-search[proxy]'`, which brings grpcio and protobuf") from None
 
 
-def _proxy_class():
-    import warnings
-    from optuna.storages import GrpcStorageProxy
+from optuna.storages import GrpcStorageProxy  # noqa: E402 - grpc itself is imported on first use
 
-    class ReconnectingGrpcProxy(GrpcStorageProxy):
-        """GrpcStorageProxy whose calls wait (a bounded time) for a proxy that went away."""
 
-        def __init__(self, url: str):
-            self.url = url  # api.storage_url reads it
-            self._retry_seconds = settings.db_retry_seconds()
-            self._down_since: float | None = None
-            self._lock = threading.Lock()
-            host, port = address(url)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                super().__init__(host=host, port=port)
+class ReconnectingGrpcProxy(GrpcStorageProxy):
+    """GrpcStorageProxy whose calls wait (a bounded time) for a proxy that went away."""
 
-        def _setup(self) -> None:
-            from optuna.storages._grpc.auto_generated import api_pb2_grpc
-            from optuna.storages._grpc.client import GrpcClientCache
-            grpc = _grpc()
-            self._channel = grpc.insecure_channel(f"{self._host}:{self._port}", options=CHANNEL_OPTIONS)
-            self._stub = api_pb2_grpc.StorageServiceStub(self._channel)
-            self._cache = GrpcClientCache(self._stub)
+    def __init__(self, url: str):
+        self.url = url  # api.storage_url reads it
+        self._retry_seconds = settings.db_retry_seconds()
+        self._down_since: float | None = None
+        self._lock = threading.Lock()
+        host, port = address(url)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            super().__init__(host=host, port=port)
 
-        def __getstate__(self):
-            state = super().__getstate__()
-            state.pop("_lock", None)
-            return state
+    def _setup(self) -> None:
+        from optuna.storages._grpc.auto_generated import api_pb2_grpc
+        from optuna.storages._grpc.client import GrpcClientCache
+        grpc = _grpc()
+        self._channel = grpc.insecure_channel(f"{self._host}:{self._port}", options=CHANNEL_OPTIONS)
+        self._stub = api_pb2_grpc.StorageServiceStub(self._channel)
+        self._cache = GrpcClientCache(self._stub)
 
-        def __setstate__(self, state):
-            state["_lock"] = threading.Lock()
-            super().__setstate__(state)
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_lock", None)
+        return state
 
-        def probe(self) -> None:
-            """One call, not retried: a proxy that is not there is one line now, not after a minute."""
-            grpc = _grpc()
+    def __setstate__(self, state):
+        state["_lock"] = threading.Lock()
+        super().__setstate__(state)
+
+    def probe(self) -> None:
+        """One call, not retried: a proxy that is not there is one line now, not after a minute."""
+        grpc = _grpc()
+        try:
+            GrpcStorageProxy.get_all_studies(self)
+        except grpc.RpcError as exc:
+            raise StorageError(f"no storage proxy answers at {self.url} ({_details(exc)}): start it with "
+                               f"`mnist-search storage-server --storage DATABASE_URL --port {self._port}`, "
+                               f"or check the address") from None
+
+    def _call(self, name: str, method, *args, **kwargs):
+        grpc = _grpc()
+        wait, attempt = FIRST_WAIT, 0
+        while True:
+            attempt += 1
             try:
-                GrpcStorageProxy.get_all_studies(self)
+                result = method(self, *args, **kwargs)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                if attempt > 1 and name == "set_trial_state_values" and self._already_set(args, kwargs):
+                    return True  # the unanswered attempt had done it
+                raise
+            except optuna.exceptions.DuplicatedStudyError:
+                if attempt > 1 and name == "create_new_study" and kwargs.get("study_name"):
+                    return GrpcStorageProxy.get_study_id_from_name(self, kwargs["study_name"])
+                raise
             except grpc.RpcError as exc:
-                raise StorageError(f"no storage proxy answers at {self.url} ({_details(exc)}): start it with "
-                                   f"`mnist-search storage-server --storage DATABASE_URL --port {self._port}`, "
-                                   f"or check the address") from None
-
-        def _call(self, name: str, method, *args, **kwargs):
-            grpc = _grpc()
-            wait, attempt = FIRST_WAIT, 0
-            while True:
-                attempt += 1
-                try:
-                    result = method(self, *args, **kwargs)
-                except optuna.exceptions.UpdateFinishedTrialError:
-                    if attempt > 1 and name == "set_trial_state_values" and self._already_set(args, kwargs):
-                        return True  # the unanswered attempt had done it
-                    raise
-                except optuna.exceptions.DuplicatedStudyError:
-                    if attempt > 1 and name == "create_new_study" and kwargs.get("study_name"):
-                        return GrpcStorageProxy.get_study_id_from_name(self, kwargs["study_name"])
-                    raise
-                except grpc.RpcError as exc:
-                    if exc.code() != grpc.StatusCode.UNAVAILABLE:
-                        raise self._failed(exc) from None
-                    left = self._left(exc)
-                    if left <= 0:
-                        raise self._gone(exc) from None
-                    time.sleep(min(wait, left))
-                    wait = min(2 * wait, LONGEST_WAIT)
-                    continue
-                with self._lock:
-                    self._down_since = None
-                return result
-
-        def _left(self, exc) -> float:
+                if exc.code() != grpc.StatusCode.UNAVAILABLE:
+                    raise self._failed(exc) from None
+                left = self._left(exc)
+                if left <= 0:
+                    raise self._gone(exc) from None
+                time.sleep(min(wait, left))
+                wait = min(2 * wait, LONGEST_WAIT)
+                continue
             with self._lock:
-                now = time.monotonic()
-                if self._down_since is None:
-                    self._down_since = now
-                    _log.info("lost the storage proxy (%s); retrying for up to %.0f s", _details(exc),
-                              self._retry_seconds)
-                return self._down_since + self._retry_seconds - now
+                self._down_since = None
+            return result
 
-        def _gone(self, exc) -> StorageError:
-            return StorageError(f"lost the storage proxy {self.url}: no answer for {self._retry_seconds:g} s "
-                                f"({_details(exc)}); the study is kept: rerun when the proxy is back "
-                                f"({settings.DB_RETRY} sets how long workers wait)")
+    def _left(self, exc) -> float:
+        with self._lock:
+            now = time.monotonic()
+            if self._down_since is None:
+                self._down_since = now
+                _log.info("lost the storage proxy (%s); retrying for up to %.0f s", _details(exc),
+                          self._retry_seconds)
+            return self._down_since + self._retry_seconds - now
 
-        def _failed(self, exc) -> StorageError:
-            # The server raised: e.g. its database stayed away past its own retry window.
-            return StorageError(f"the storage proxy {self.url} failed: {_details(exc)}")
+    def _gone(self, exc) -> StorageError:
+        return StorageError(f"lost the storage proxy {self.url}: no answer for {self._retry_seconds:g} s "
+                            f"({_details(exc)}); the study is kept: rerun when the proxy is back "
+                            f"({settings.DB_RETRY} sets how long workers wait)")
 
-        def _already_set(self, args, kwargs) -> bool:
-            trial_id = args[0] if args else kwargs["trial_id"]
-            state = args[1] if len(args) > 1 else kwargs["state"]
-            try:
-                return GrpcStorageProxy.get_trial(self, trial_id).state == state and state != TrialState.RUNNING
-            except Exception:  # noqa: BLE001 - cannot tell: the original error stands
-                return False
+    def _failed(self, exc) -> StorageError:
+        # The server raised: e.g. its database stayed away past its own retry window.
+        return StorageError(f"the storage proxy {self.url} failed: {_details(exc)}")
 
-        def set_trial_state_values(self, trial_id, state, values=None):
-            return self._call("set_trial_state_values", GrpcStorageProxy.set_trial_state_values,
-                              trial_id, state, values)
+    def _already_set(self, args, kwargs) -> bool:
+        trial_id = args[0] if args else kwargs["trial_id"]
+        state = args[1] if len(args) > 1 else kwargs["state"]
+        try:
+            return GrpcStorageProxy.get_trial(self, trial_id).state == state and state != TrialState.RUNNING
+        except Exception:  # noqa: BLE001 - cannot tell: the original error stands
+            return False
 
-    def retrying(name: str):
-        method = getattr(GrpcStorageProxy, name)
-
-        @functools.wraps(method)
-        def call(self, *args, **kwargs):
-            return self._call(name, method, *args, **kwargs)
-        return call
-
-    for name in CALLS:
-        setattr(ReconnectingGrpcProxy, name, retrying(name))
-    return ReconnectingGrpcProxy
+    def set_trial_state_values(self, trial_id, state, values=None):
+        return self._call("set_trial_state_values", GrpcStorageProxy.set_trial_state_values,
+                          trial_id, state, values)
 
 
-_CLASS = None
+def _retrying(name: str):
+    method = getattr(GrpcStorageProxy, name)
+
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        return self._call(name, method, *args, **kwargs)
+    return call
+
+
+for _name in CALLS:
+    setattr(ReconnectingGrpcProxy, _name, _retrying(_name))
 
 
 def proxy_class():
-    """The ReconnectingGrpcProxy class (built on first use: grpc is an optional extra)."""
-    global _CLASS
-    if _CLASS is None:
-        _grpc()
-        _CLASS = _proxy_class()
-    return _CLASS
+    """The ReconnectingGrpcProxy class, once grpc is known to be installed (an optional extra)."""
+    _grpc()
+    return ReconnectingGrpcProxy
 
 
 def _details(exc) -> str:

@@ -9,6 +9,7 @@ from .. import api, profiles, selection
 from ..progress import TrialBar
 from ..artifact_stores import check, location
 from ..storage import mask, open_storage
+from ..storage_proxy import NO_HEARTBEATS, is_proxy
 from ..study import StudySpec, load_existing
 from ..workers import WorkerJob, run_worker
 
@@ -22,6 +23,8 @@ def main(args) -> int:
     storage = open_storage(args.storage, create=False)
     study = load_existing(args.storage, args.study, storage)
     spec = StudySpec.from_study(study, args.storage)
+    if is_proxy(args.storage):
+        print(NO_HEARTBEATS)
     print(f"joining study {spec.name!r} in {mask(args.storage)}: space {spec.space}, {spec.epochs} epochs, "
           f"{spec.subset or 'all'} training images per trial; {args.trials} trials from this worker")
     # A sampler seed of its own, so workers on several machines do not propose the same points.
