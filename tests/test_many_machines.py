@@ -21,6 +21,7 @@ from test_reliability import PostgresServer, cli, wait_for
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--subset", "500", "--epochs", "2", "--val-size", "500", "--no-progress", "--finals", "0"]
 BUCKET = "mnist-shared"
+STARTUP_S = 300  # a server's start-up, on a machine whose cores may be busy with other work
 _STORAGES = {}
 
 
@@ -160,7 +161,11 @@ class Proxy:
                 return True
             except StorageError:
                 return False
-        wait_for(answers, timeout=60, what="the storage proxy", proc=self.proc)
+        try:
+            wait_for(answers, timeout=STARTUP_S, what="the storage proxy", proc=self.proc)
+        except BaseException:
+            self.close()
+            raise
 
     def stop(self):
         """SIGTERM, as a service manager stops it: calls it has begun are answered first."""
@@ -196,16 +201,17 @@ def s3(tmp_path):
     pytest.importorskip("boto3", reason="boto3 is not installed (pip install -e '.[test]')")
     pytest.importorskip("moto.server", reason="moto[server] is not installed (pip install -e '.[test]')")
     port = free_port()
+    log = open(tmp_path / "moto.log", "w")  # a request log line each: a pipe would fill and stall it
     proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=log, stderr=subprocess.STDOUT, text=True)
     env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
            "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
         import urllib.request
-        wait_for(lambda: urllib.request.urlopen(env["AWS_ENDPOINT_URL"], timeout=2) is not None, timeout=60,
-                 what="the S3 server", proc=proc)
+        wait_for(lambda: urllib.request.urlopen(env["AWS_ENDPOINT_URL"], timeout=2) is not None,
+                 timeout=STARTUP_S, what="the S3 server")
         import boto3
         client = boto3.client("s3")
         client.create_bucket(Bucket=BUCKET)
@@ -213,6 +219,7 @@ def s3(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+        log.close()
         for k, v in old.items():
             if v is None:
                 os.environ.pop(k, None)
@@ -232,7 +239,7 @@ def test_run_and_two_workers_through_the_proxy_then_export_from_s3(pg_proxy, s3,
               "--seed", "7", "--finals", "1", "--final-subset", "500", "--final-epochs", "1", env=env)
     workers = []
     try:
-        wait_for(lambda: len(trials_of(proxy.url)) >= 1, timeout=300, what="the study", proc=run)
+        wait_for(lambda: len(trials_of(proxy.url)) >= 1, timeout=STARTUP_S, what="the study", proc=run)
         workers = [cli("worker", "--study", "arch", "--storage", proxy.url, "--trials", "3", "--artifacts", arts,
                        "--no-progress", env=env) for _ in range(2)]
         for w in workers:
@@ -306,7 +313,7 @@ def test_run_and_two_workers_through_the_proxy_then_export_from_s3(pg_proxy, s3,
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=5) as r:
                 got.update(json.load(r))
             return True
-        wait_for(studies_page, timeout=60, what="the dashboard", proc=dash)
+        wait_for(studies_page, timeout=STARTUP_S, what="the dashboard", proc=dash)
         assert [s["study_name"] for s in got["study_summaries"]] == ["arch"]
         study_id = got["study_summaries"][0]["study_id"]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies/{study_id}?after=0", timeout=30) as r:

@@ -233,7 +233,8 @@ def run(seconds: float = 10.0, workers=WORKERS, backends=BACKENDS, log=print) ->
                         url = pg.url if backend == "postgresql" else proxy.url
                     row = {"backend": backend, **measure(url, n, seconds)}
                     rows.append(row)
-                    failed = f"  ({row['failed_workers']} worker errors: {row['errors'][0]})" if row.get("errors") else ""
+                    failed = (f"  ({row['failed_workers']} worker errors: {row['errors'][0]})"
+                              if row.get("errors") else "")
                     log(f"{backend:<18}{n:>8}{row['processes']:>11} x {row['threads_per_process']:<3}"
                         f"{row['trials']:>9}{row['trials_per_s']:>12}{failed}")
         finally:
