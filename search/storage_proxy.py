@@ -1,16 +1,18 @@
 """Optuna's gRPC storage proxy: one server process in front of the database, workers talk gRPC to it.
 
-`mnist-search storage-server --storage postgresql://...` serves Optuna's proxy (the server of
-`optuna.storages.run_grpc_proxy_server`) over our storage (search.storage.open_storage: the
-database calls wait for a restarting server, search.reconnect). Every command that takes
+`mnist-search storage-server --storage postgresql://...` serves Optuna's proxy service (what
+`optuna.storages.run_grpc_proxy_server` serves, in a gRPC server kept in hand, see serve) over our
+storage (search.storage.open_storage: the database calls wait for a restarting server,
+search.reconnect). Every command that takes
 `--storage` accepts `grpc://HOST:PORT`, which opens `ReconnectingGrpcProxy` below: Optuna's
 `GrpcStorageProxy` whose calls wait (MNIST_SEARCH_DB_RETRY seconds, as against the database) for a
 proxy that restarts, then fail with one StorageError line.
 
 A call is retried only when the proxy did not answer (gRPC UNAVAILABLE). The server is stopped
 with a grace period (SIGTERM or Ctrl-C), so a call that reached it is answered before it goes; a
-proxy killed with SIGKILL mid-call may have done a call whose answer was lost, and the retry of a
-trial's state change is recognised as done (as search.reconnect does).
+proxy killed with SIGKILL mid-call may have done a call whose answer was lost: the retry of a
+trial's state change is recognised as done (as search.reconnect does), but a lost answer to "create
+a trial" leaves one unused trial RUNNING.
 
 The proxy has no authentication: bind it to loopback, or to a private network the workers share.
 Trials have no heartbeats through the proxy (its protocol has no heartbeat call): a worker that
@@ -20,10 +22,10 @@ trial RUNNING until `mnist-search worker` runs again there (or forever, if that 
 from __future__ import annotations
 
 import functools
-import warnings
 import logging
 import threading
 import time
+import warnings
 
 import optuna
 from optuna.trial import TrialState
