@@ -393,3 +393,20 @@ def test_a_proxy_that_stays_down_stops_the_workers_with_one_line(pg_proxy, tmp_p
     out, err = again.communicate(timeout=300)
     assert again.returncode == 0, err
     assert not [t for t in trials_of(proxy.url) if t.state == TrialState.RUNNING]
+
+
+# ---------------------------------------------------------------- the storage bench
+
+def test_the_storage_bench_runs_64_workers_as_threads_in_16_processes():
+    from search.benchmarks.storage import layout
+    assert [layout(n) for n in (1, 4, 16, 64)] == [(1, 1), (4, 1), (16, 1), (16, 4)]
+
+
+@pytest.mark.slow
+def test_the_storage_bench_counts_trials_of_every_worker():
+    from search.benchmarks import storage
+    rows = storage.run(seconds=2, workers=(1, 2), backends=("sqlite",), log=lambda line: None)
+    assert [(r["backend"], r["workers"]) for r in rows] == [("sqlite", 1), ("sqlite", 2)]
+    for r in rows:
+        assert "errors" not in r, r
+        assert r["trials"] > 0 and r["trials_per_s"] == round(r["trials"] / 2, 1)
