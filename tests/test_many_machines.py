@@ -384,7 +384,7 @@ def test_a_proxy_that_stays_down_stops_the_workers_with_one_line(pg_proxy, tmp_p
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"mnist-search: error: lost the database {proxy.url}"), err
     assert "no answer for 8 s" in lines[0]
-    assert 8 <= waited < 8 + 40, waited
+    assert 8 <= waited < 8 + 60, waited  # the retry window, plus the step each worker was in
     proxy.start()  # the study is kept: nothing is left RUNNING once a worker looks again
     leftover = [t for t in trials_of(proxy.url) if t.state == TrialState.RUNNING]
     assert all(t.user_attrs.get("worker", {}).get("pid") for t in leftover)
