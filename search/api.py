@@ -136,6 +136,9 @@ def run(trials: int = 100, space: str = "arch", storage: str = DEFAULT_URL, stud
                      epochs=profile.epochs, pruner=pruner, seed=seed, subset=profile.subset, val_size=val_size,
                      finals=profile.finals, final_epochs=profile.final_epochs, final_subset=final_subset or None,
                      target_acc=target_acc)
+    from .artifact_stores import check, location
+    artifacts = location(spec.storage, artifacts)
+    check(artifacts)  # a missing bucket is one line before the study is touched
     store = open_storage(spec.storage)
     st = open_study(spec, store)
     before = counted(st)
@@ -160,7 +163,7 @@ def run(trials: int = 100, space: str = "arch", storage: str = DEFAULT_URL, stud
     log(f"{workers} worker{'s' if workers > 1 else ''}"
         + (f" x {threads} thread{'s' if threads > 1 else ''}" if dev.type == "cpu" else " sharing the GPU")
         + f"; finals {how} (--compile {compile})")
-    job = WorkerJob(spec, device, data_root, str(artifact_dir(spec.storage, artifacts)), before + trials,
+    job = WorkerJob(spec, device, data_root, artifacts, before + trials,
                     timeout, threads, precision=precision, compile_finals=compile_finals)
     start = time.perf_counter()
     _stage(st, job, workers, trials, "proxy trials", progress)

@@ -99,10 +99,16 @@ def workers_arg(text: str):
     return "auto" if text == "auto" else positive_int(text)
 
 
+STORAGE_HELP = ("SQLAlchemy URL, or grpc://HOST:PORT for a storage proxy (`mnist-search storage-server`) "
+                "(default: {})")
+ARTIFACTS_HELP = ("trial artifact folder, or s3://BUCKET/PREFIX (endpoint and keys from the usual AWS_* "
+                  "variables; needs mnist-search[s3]) (default: beside the SQLite file)")
+
+
 def add_storage_args(p, study_help: str) -> None:
     from .storage import DEFAULT_URL
     p.add_argument("--study", help=study_help)
-    p.add_argument("--storage", default=DEFAULT_URL, help=f"SQLAlchemy URL (default: {DEFAULT_URL})")
+    p.add_argument("--storage", default=DEFAULT_URL, help=STORAGE_HELP.format(DEFAULT_URL))
 
 
 def build_parser() -> Parser:
@@ -165,7 +171,7 @@ def build_parser() -> Parser:
     add_precision_arg(p)
     add_compile_arg(p, "the finals' training steps")
     add_profile_arg(p, "budgets, finals, --workers auto, --compile auto")
-    p.add_argument("--artifacts", metavar="DIR", help="trial artifact folder (default: beside the SQLite file)")
+    p.add_argument("--artifacts", metavar="DIR|s3://BUCKET/PREFIX", help=ARTIFACTS_HELP)
     p.add_argument("--no-progress", action="store_true")
     add_data_args(p)
     p.set_defaults(command_module="run")
@@ -173,10 +179,10 @@ def build_parser() -> Parser:
     p = sub.add_parser("worker", help="join a running study (e.g. from another machine) and run trials")
     from .storage import DEFAULT_URL
     p.add_argument("--study", required=True, help="the study to join (created by `mnist-search run`)")
-    p.add_argument("--storage", default=DEFAULT_URL, help=f"SQLAlchemy URL (default: {DEFAULT_URL})")
+    p.add_argument("--storage", default=DEFAULT_URL, help=STORAGE_HELP.format(DEFAULT_URL))
     p.add_argument("--trials", type=positive_int, default=100, help="trials this worker runs (default 100)")
     p.add_argument("--timeout", type=positive_float, metavar="S", help="stop starting trials after S seconds")
-    p.add_argument("--artifacts", metavar="DIR", help="trial artifact folder (default: beside the SQLite file)")
+    p.add_argument("--artifacts", metavar="DIR|s3://BUCKET/PREFIX", help=ARTIFACTS_HELP)
     p.add_argument("--no-progress", action="store_true")
     add_precision_arg(p)
     add_profile_arg(p, "whether the finals compile")
@@ -185,7 +191,8 @@ def build_parser() -> Parser:
 
     p = sub.add_parser("bench", help="measure training, study and inference speed on this machine")
     p.add_argument("--sections", default="pipeline,precision,accuracy,compile,inference,workers",
-                   help="comma list of pipeline, precision, accuracy, compile, inference, workers (default: all)")
+                   help="comma list of pipeline, precision, accuracy, compile, inference, workers, storage "
+                   "(default: all but storage)")
     p.add_argument("--images", type=positive_int, help="pipeline: training images per measurement (default: per model)")
     p.add_argument("--epoch-images", type=positive_int, help="precision: images per timed epoch (default 55000)")
     p.add_argument("--repeats", type=positive_int, default=3, help="precision: fp32/bf16 epoch pairs per net, "
@@ -214,6 +221,8 @@ def build_parser() -> Parser:
     p.add_argument("--trial-epochs", type=positive_int, metavar="E", help="workers: the measured runs' --epochs "
                    "(default: the profile's)")
     p.add_argument("--profile", action="store_true", help="pipeline: also profile the CPU training step")
+    p.add_argument("--storage-seconds", type=positive_float, default=10.0, metavar="S",
+                   help="storage: seconds each storage and worker count is measured (default 10)")
     p.add_argument("--out", metavar="FILE", help="JSON output (default studies/bench/bench-DEVICE.json)")
     add_precision_arg(p)
     add_data_args(p)
@@ -237,8 +246,17 @@ def build_parser() -> Parser:
     p.add_argument("--port", type=port_arg, default=8080)
     p.add_argument("--read-only", action="store_true", help="refuse every write action (deleting studies, "
                    "editing notes, ...): only pages and reads are served")
-    p.add_argument("--artifacts", metavar="DIR", help="trial artifact folder (default: beside the SQLite file)")
+    p.add_argument("--artifacts", metavar="DIR|s3://BUCKET/PREFIX", help=ARTIFACTS_HELP)
     p.set_defaults(command_module="dashboard")
+
+    p = sub.add_parser("storage-server", help="serve Optuna's gRPC storage proxy over a database, for workers "
+                       "on many machines (--storage grpc://HOST:PORT)")
+    p.add_argument("--storage", required=True, help="the database: a SQLAlchemy URL, e.g. "
+                   "postgresql://user:password@host/dbname")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only; "
+                   "the proxy has no authentication)")
+    p.add_argument("--port", type=port_arg, default=13000, help="default 13000")
+    p.set_defaults(command_module="storage_server")
 
     p = sub.add_parser("report", help="write a self-contained HTML report of a study")
     add_storage_args(p, "study name (default: the only study in the storage)")
@@ -257,7 +275,7 @@ def build_parser() -> Parser:
                    "test accuracy's mean and std in the card (default: the device profile's: 3 on a GPU, 0 on CPU)")
     p.add_argument("--format", default="pt,torchscript,onnx", help="comma list of pt, torchscript, onnx")
     p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--artifacts", metavar="DIR", help="trial artifact folder (default: beside the SQLite file)")
+    p.add_argument("--artifacts", metavar="DIR|s3://BUCKET/PREFIX", help=ARTIFACTS_HELP)
     add_precision_arg(p)
     add_profile_arg(p, "the default --seed-check")
     add_data_args(p)

@@ -31,7 +31,7 @@ from mnistnet.train import evaluate, fit
 from . import inference_speed, onnx_export, records
 from .errors import BadArgument, DataUnavailable, ModelFolderError, TrainingFailed, UnknownTrial
 from .model_dir import CARD_JSON
-from .storage import artifact_dir
+from .artifact_stores import location
 
 FORMATS = ("pt", "torchscript", "onnx")
 
@@ -56,18 +56,21 @@ def pick_trial(study: optuna.Study, which) -> optuna.trial.FrozenTrial:
     return t
 
 
-def trial_weights(study: optuna.Study, trial, store_dir: Path, config: NetConfig) -> torch.nn.Module:
-    from optuna.artifacts import FileSystemArtifactStore, download_artifact
+def trial_weights(study: optuna.Study, trial, store_dir: Path | str, config: NetConfig) -> torch.nn.Module:
+    """The trial's trained weights from its artifact store (a folder, or s3://BUCKET/PREFIX)."""
+    from optuna.artifacts import download_artifact
+
+    from .artifact_stores import open_store
 
     ids = records.artifact_ids(study._storage, trial)
     if records.WEIGHTS_FILE not in ids:
         raise UnknownTrial(f"trial {trial.number} stored no weights: export with --retrain")
     model = build(config)
+    store = open_store(str(store_dir), create=False)  # a missing bucket: one line (StorageError)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / records.WEIGHTS_FILE
         try:
-            download_artifact(artifact_store=FileSystemArtifactStore(str(store_dir)),
-                              artifact_id=ids[records.WEIGHTS_FILE], file_path=str(path))
+            download_artifact(artifact_store=store, artifact_id=ids[records.WEIGHTS_FILE], file_path=str(path))
         except Exception as exc:
             raise UnknownTrial(f"cannot read trial {trial.number}'s weights from {store_dir} ({exc}): "
                                f"pass --artifacts DIR or use --retrain") from None
@@ -189,7 +192,7 @@ def export(study: optuna.Study, out: Path, *, trial="answer", storage_url: str, 
         card.update(test_acc=accs[0], test_accs=accs, test_acc_mean=statistics.mean(accs),
                     test_acc_std=statistics.stdev(accs) if len(accs) > 1 else 0.0, retrain_seeds=seeds)
     else:
-        model = trial_weights(study, t, artifact_dir(storage_url, artifacts), config).to(device)
+        model = trial_weights(study, t, location(storage_url, artifacts), config).to(device)
         card["test_acc"] = evaluate(model, data.test)[1]  # the one look at the test set
         if seed_check is None:
             from .profiles import for_device

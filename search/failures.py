@@ -21,7 +21,8 @@ from .storage import sqlite_path
 
 def log_folder(storage_url: str, artifact_dir: str | None, study: str) -> Path:
     db = sqlite_path(storage_url)
-    base = db.parent if db else Path(artifact_dir) if artifact_dir else Path("studies")
+    local = artifact_dir and not artifact_dir.startswith("s3://")  # logs stay on the machine that ran the worker
+    base = db.parent if db else Path(artifact_dir) if local else Path("studies")
     return base / "logs" / (re.sub(r"[^\w.-]+", "_", study) or "study")
 
 

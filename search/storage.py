@@ -22,7 +22,11 @@ def mask(url: str) -> str:
 def sqlite_path(url: str) -> Path | None:
     """The database file of a sqlite:/// URL (None for other backends or in-memory SQLite)."""
     from sqlalchemy.engine import make_url
-    u = make_url(url)
+    from sqlalchemy.exc import ArgumentError
+    try:
+        u = make_url(url)
+    except ArgumentError:
+        return None
     if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
         return None
     return Path(u.database)
@@ -73,8 +77,13 @@ def _lock_on_begin(engine) -> None:
 
 
 def open_storage(url: str, create: bool = True, heartbeat: bool = True):
-    """An Optuna RDBStorage for `url`; malformed, unreachable or unwritable storage is a StorageError."""
+    """An Optuna RDBStorage for `url` (or, for grpc://HOST:PORT, the storage proxy in front of one,
+    search.storage_proxy); malformed, unreachable or unwritable storage is a StorageError."""
     import warnings
+
+    from .storage_proxy import is_proxy, open_proxy
+    if is_proxy(url):
+        return open_proxy(url)  # no heartbeats through the proxy: see search.storage_proxy
 
     import optuna
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
@@ -84,8 +93,8 @@ def open_storage(url: str, create: bool = True, heartbeat: bool = True):
     try:
         make_url(url)
     except ArgumentError:
-        raise StorageError(f"malformed storage URL {mask(url)!r}: expected e.g. sqlite:///studies/mnist.db "
-                           f"or postgresql://user:password@host/dbname") from None
+        raise StorageError(f"malformed storage URL {mask(url)!r}: expected e.g. sqlite:///studies/mnist.db, "
+                           f"postgresql://user:password@host/dbname or grpc://host:port") from None
     beat = settings.heartbeat_seconds() if heartbeat else None  # a bad value: nothing is written
     engine_kwargs = {}
     db = sqlite_path(url)

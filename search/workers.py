@@ -43,8 +43,6 @@ class WorkerJob:
 
 
 def make_objective(job: WorkerJob):
-    import os
-
     import torch
 
     import space as spaces
@@ -57,11 +55,8 @@ def make_objective(job: WorkerJob):
     spec = job.spec
     device = resolve_device(job.device)
     data = mdata.load(job.data_root, val_size=spec.val_size, device=device)
-    store = None
-    if job.artifact_dir:
-        from optuna.artifacts import FileSystemArtifactStore
-        os.makedirs(job.artifact_dir, exist_ok=True)
-        store = FileSystemArtifactStore(job.artifact_dir)
+    from .artifact_stores import open_store
+    store = open_store(job.artifact_dir) if job.artifact_dir else None  # a folder or s3://BUCKET/PREFIX
     torch.set_num_threads(job.threads)
     space = spaces.get(spec.space, spec.base)
     return Objective(space, Fidelity(data.subset(spec.subset), spec.epochs),

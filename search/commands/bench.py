@@ -12,6 +12,8 @@ and against the previous defaults (fp32, one worker with all cores, no torch.com
   on a GPU, 1, 2, 4 and 8 workers sharing it.
 On a GPU each training is timed up to a torch.cuda.synchronize(), and the pipeline section records
 each side's peak GPU memory.
+- storage (only when asked for): trials per second through the storage layer, trials that do not train,
+  1 to 64 workers on SQLite, PostgreSQL and PostgreSQL behind the gRPC proxy (search.benchmarks.storage).
 Figures are written as JSON; no test asserts a timing (these machines are shared and noisy).
 """
 from __future__ import annotations
@@ -34,7 +36,7 @@ from ..api import describe_precision, resolve_device
 from ..benchmarks import compiled, parallel, pipeline, precision
 from ..errors import BadArgument
 
-SECTIONS = ("pipeline", "precision", "accuracy", "compile", "inference", "workers")
+SECTIONS = ("pipeline", "precision", "accuracy", "compile", "inference", "workers", "storage")
 TRAIN_IMAGES = 55_000
 
 
@@ -265,6 +267,27 @@ def run_workers(result, device, args) -> None:
                                  "current_default": now}
 
 
+def run_storage(result, args) -> None:
+    from ..benchmarks import storage
+    seconds = args.storage_seconds
+    say(f"\n== storage: trials per second through the storage layer, trials that do not train, "
+        f"{seconds:g} s per layout; more than {storage.MAX_PROCESSES} workers run as threads in "
+        f"{storage.MAX_PROCESSES} processes ==")
+    say(storage.HEADER)
+    result["storage"] = {"seconds": seconds, "cpu": _cpu_name(), "cores": os.cpu_count(),
+                         "max_processes": storage.MAX_PROCESSES, "rows": storage.run(seconds, log=say)}
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def main(args) -> int:
     chosen = sections(args.sections)
     if args.compile_modes:
@@ -299,6 +322,8 @@ def main(args) -> int:
             run_inference(result, args)
         elif name == "workers":
             run_workers(result, device, args)
+        elif name == "storage":
+            run_storage(result, args)
     result["wall_s"] = round(time.perf_counter() - start)
     out = Path(args.out or Path("studies") / "bench" / f"bench-{device.type}.json")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ import ipaddress
 import json
 import sys
 
-from ..storage import artifact_dir, mask, open_storage
+from ..storage import mask, open_storage
 
 READS = ("GET", "HEAD")
 
@@ -39,13 +39,12 @@ def read_only(app):
 
 def main(args) -> int:
     import bottle
-    from optuna.artifacts import FileSystemArtifactStore
     from optuna_dashboard import wsgi
 
+    from ..artifact_stores import location, open_store
     storage = open_storage(args.storage, create=False, heartbeat=False)
-    store_dir = artifact_dir(args.storage, args.artifacts)
-    store_dir.mkdir(parents=True, exist_ok=True)
-    app = wsgi(storage, artifact_store=FileSystemArtifactStore(str(store_dir)))  # what run_server serves
+    store = open_store(location(args.storage, args.artifacts))  # a folder or s3://BUCKET/PREFIX
+    app = wsgi(storage, artifact_store=store)  # what run_server serves
     if args.read_only:
         app = read_only(app)
     if not is_loopback(args.host):

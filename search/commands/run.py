@@ -6,6 +6,9 @@ from ..errors import TrainingFailed
 
 
 def main(args) -> int:
+    from ..storage_proxy import NO_HEARTBEATS, is_proxy
+    if is_proxy(args.storage):
+        print(NO_HEARTBEATS)
     study = api.run(trials=args.trials, space=args.space, storage=args.storage, study=args.study, base=args.base,
                     epochs=args.epochs, subset=args.subset, pruner=args.pruner, max_params=args.max_params,
                     max_macs=args.max_macs, val_size=args.val_size, objective=args.objective, seed=args.seed,

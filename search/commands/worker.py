@@ -7,7 +7,9 @@ import socket
 
 from .. import api, selection
 from ..progress import TrialBar
-from ..storage import artifact_dir, mask, open_storage
+from ..artifact_stores import check, location
+from ..storage import mask, open_storage
+from ..storage_proxy import NO_HEARTBEATS, is_proxy
 from ..study import StudySpec, load_existing
 from ..workers import WorkerJob, run_worker
 
@@ -16,13 +18,17 @@ def main(args) -> int:
     dev = api.resolve_device(args.device)
     print(api.describe_precision(args.precision, dev))
     api.check_data(args.data_root)
+    artifacts = location(args.storage, args.artifacts)
+    check(artifacts)
     storage = open_storage(args.storage, create=False)
     study = load_existing(args.storage, args.study, storage)
     spec = StudySpec.from_study(study, args.storage)
+    if is_proxy(args.storage):
+        print(NO_HEARTBEATS)
     print(f"joining study {spec.name!r} in {mask(args.storage)}: space {spec.space}, {spec.epochs} epochs, "
           f"{spec.subset or 'all'} training images per trial; {args.trials} trials from this worker")
     # A sampler seed of its own, so workers on several machines do not propose the same points.
-    job = WorkerJob(spec, args.device, args.data_root, str(artifact_dir(args.storage, args.artifacts)),
+    job = WorkerJob(spec, args.device, args.data_root, artifacts,
                     api.counted(study) + args.trials, args.timeout, max(1, os.cpu_count() or 1),
                     own_trials=args.trials, sampler_seed=secrets.randbelow(2**31), precision=args.precision,
                     compile_finals=api.finals_compiled("auto", spec, api.choose_profile(args.profile, dev.type)),
