@@ -20,7 +20,7 @@ from optuna.trial import TrialState
 from . import profiles, records, selection
 from .errors import (BadArgument, DataUnavailable, DeviceUnavailable, ImpossibleBudget, NoResult, UnknownPreset,
                      UnknownSpace)
-from .storage import DEFAULT_URL, artifact_dir, mask, open_storage
+from .storage import DEFAULT_URL, mask, open_storage
 from .objective_names import DEFAULT_OBJECTIVE
 from .study import StudySpec, open_study
 from .workers import COUNTED, WorkerJob, run_worker, run_workers
