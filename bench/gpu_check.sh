@@ -27,7 +27,8 @@ elif [ -x .venv/bin/python ]; then
 else
   py=python3
 fi
-if ! "$py" -c 'import torch, optuna' 2>/dev/null; then
+# find_spec: whether they are installed, without paying for importing torch here
+if ! "$py" -c 'import importlib.util as u, sys; sys.exit(not (u.find_spec("torch") and u.find_spec("optuna")))' 2>/dev/null; then
   echo "gpu_check: $py cannot import torch and optuna: run \`make setup\` or set PYTHON=/path/to/python" >&2
   exit 2
 fi
