@@ -350,7 +350,8 @@ def test_a_restart_behind_or_of_the_proxy_mid_study_loses_nothing(restart, pg_pr
     server, proxy = pg_proxy
     proc = run_through_the_proxy(proxy, tmp_path, 12)
     try:
-        wait_for(lambda: mid_study(proxy.url), timeout=STARTUP_S, what="completed trials and a running one", proc=proc)
+        wait_for(lambda: mid_study(proxy.url), timeout=STARTUP_S, what="completed trials and a running one",
+                 proc=proc)
         done = {t.number: t.values for t in trials_of(proxy.url) if t.state == TrialState.COMPLETE}
         if restart == "postgresql":
             server.ctl("restart")  # every database connection of the proxy is cut
