@@ -350,7 +350,8 @@ def test_a_restart_behind_or_of_the_proxy_mid_study_loses_nothing(restart, pg_pr
     server, proxy = pg_proxy
     proc = run_through_the_proxy(proxy, tmp_path, 12)
     try:
-        wait_for(lambda: mid_study(proxy.url), timeout=180, what="completed trials and a running one", proc=proc)
+        wait_for(lambda: mid_study(proxy.url), timeout=STARTUP_S, what="completed trials and a running one",
+                 proc=proc)
         done = {t.number: t.values for t in trials_of(proxy.url) if t.state == TrialState.COMPLETE}
         if restart == "postgresql":
             server.ctl("restart")  # every database connection of the proxy is cut
@@ -371,7 +372,7 @@ def test_a_proxy_that_stays_down_stops_the_workers_with_one_line(pg_proxy, tmp_p
     _, proxy = pg_proxy
     proc = run_through_the_proxy(proxy, tmp_path, 200, env={"MNIST_SEARCH_DB_RETRY": "8"})
     try:
-        wait_for(lambda: counts(proxy.url)[TrialState.COMPLETE] >= 2, timeout=180, what="completed trials",
+        wait_for(lambda: counts(proxy.url)[TrialState.COMPLETE] >= 2, timeout=STARTUP_S, what="completed trials",
                  proc=proc)
         proxy.stop()
         stopped = time.time()
