@@ -22,7 +22,7 @@ from .errors import (BadArgument, DataUnavailable, DeviceUnavailable, Impossible
                      UnknownSpace)
 from .storage import DEFAULT_URL, artifact_dir, mask, open_storage
 from .study import StudySpec, open_study
-from .workers import COUNTED, WorkerJob, run_worker, run_workers
+from .workers import COUNTED, WorkerJob, exit_report, run_worker, run_workers
 
 
 
@@ -164,9 +164,10 @@ def _stage(st: optuna.Study, job: WorkerJob, workers: int, total: int, desc: str
         if workers == 1:
             run_worker(job, callbacks=[bar])
         else:
-            codes = run_workers(job, workers, on_poll=bar.refresh)
-            if any(codes):
-                bar.bar.write(f"warning: {sum(1 for c in codes if c)} of {workers} workers exited with an error")
+            codes = run_workers(job, workers, on_poll=bar.refresh)  # WorkersFailed when all of them failed
+            report = exit_report(job, codes)
+            if report:
+                bar.bar.write(report)
     finally:
         bar.close()
 
