@@ -22,6 +22,7 @@ WORK_SIDE = 512  # the picture's longer side is reduced to this first: enough fo
 LIGHT_SIDE = 48  # the coarse copy the lighting is fitted on: light varies slowly
 MIN_CONTRAST = 0.08  # weakest ink (relative to the paper's brightness) that is not a blank page
 LABEL_SIDE = 160  # patches of ink are labelled on a copy this size (a flood fill in Python is slow)
+EVEN = 0.03  # a border whose levels spread less than this is plain paper (scans, crops, drawings)
 MIN_SIDE = 4  # a mark smaller than this (pixels of the reduced picture) is a dot, not a digit
 SPECK = 0.08  # a patch with less ink than this fraction of the digit's main patch is a speck
 MNIST_WIDTH, THIN = 1.45, 0.9  # stroke widths at the 20 px scale (2 area / perimeter): MNIST's median, 5th percentile
@@ -103,7 +104,7 @@ def _flatten_alpha(rgba: np.ndarray) -> np.ndarray:
 def to_mnist(gray: np.ndarray) -> torch.Tensor:
     """A gray image in [0, 1] -> float tensor [1, 28, 28] in [0, 1], white digit on black."""
     gray = np.clip(np.nan_to_num(np.asarray(gray, dtype=np.float32), nan=1.0), 0, 1)
-    gray = _shrink(gray, WORK_SIDE)
+    gray = _margin(_shrink(gray, WORK_SIDE))
     ink = _ink(gray)
     digit = None if ink is None else _digit(ink)
     if digit is None:
@@ -121,6 +122,22 @@ def _shrink(gray: np.ndarray, side: int) -> np.ndarray:
     scale = side / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     return np.asarray(Image.fromarray(gray).resize(size, Image.BOX), dtype=np.float32)
+
+
+def _margin(gray: np.ndarray) -> np.ndarray:
+    """A picture whose border is even paper (a scan, a crop, a drawing) gets a wide margin of that paper.
+
+    A digit cropped tight to its strokes covers a third or more of its picture, too much for the light
+    and noise to be told from the ink; with paper around it, it is a digit on a page like any other.
+    The border's typical level is its median: strokes touching the edges are a minority of it. A border
+    that is not even (a photo's light falling off, a desk) is left alone.
+    """
+    border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
+    level = float(np.median(border))
+    if border.size < 8 or _spread(border) > EVEN:
+        return gray
+    pad = max(gray.shape) // 2 + 1
+    return np.pad(gray, pad, constant_values=level)
 
 
 def _box(a: np.ndarray, r: int) -> np.ndarray:
@@ -166,6 +183,13 @@ def _spread(values: np.ndarray) -> float:
     return 1.4826 * float(np.median(np.abs(values - np.median(values))))
 
 
+def _one_sided_spread(values: np.ndarray) -> float:
+    """The paper's noise when ink may cover a third of the picture: the spread of the quieter side of
+    the median (ink lies on one side only, so the other side is paper alone)."""
+    low, mid, high = np.quantile(values, [0.25, 0.5, 0.75])
+    return 1.4826 * float(min(mid - low, high - mid))
+
+
 def _ink(gray: np.ndarray) -> np.ndarray | None:
     """How much ink each pixel holds, >= 0, as a fraction of the paper's brightness there; None if blank.
 
@@ -174,7 +198,7 @@ def _ink(gray: np.ndarray) -> np.ndarray | None:
     light = _lighting(gray)
     diff = gray - light
     smooth = _box(diff, 1)  # judged on a 3x3 blur, so single noisy pixels and JPEG specks do not count
-    noise = _spread(smooth)
+    noise = _one_sided_spread(smooth)
     dark_side, light_side = -smooth.min(), smooth.max()
     if max(dark_side, light_side) < max(MIN_CONTRAST * max(light.mean(), 0.1), 6 * noise):
         return None
