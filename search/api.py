@@ -225,7 +225,7 @@ def storage_url(study: optuna.Study, default: str) -> str:
 
 
 def export(study: optuna.Study | str | None = None, out: str | Path = "model", *, trial: int | str = "answer",
-           storage: str = DEFAULT_URL, formats=("pt", "torchscript", "onnx"), retrain: bool = False,
+           storage: str = DEFAULT_URL, formats=("pt", "export", "torchscript", "onnx"), retrain: bool = False,
            seeds: int = 3, epochs: int | None = None, subset: int | None = None, artifacts: str | None = None,
            device: str = "auto", data_root: str | None = None, seed_check: int | None = None,
            precision: str = "auto", log=print) -> dict:
