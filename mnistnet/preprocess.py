@@ -22,6 +22,8 @@ WORK_SIDE = 512  # the picture's longer side is reduced to this first: enough fo
 LIGHT_SIDE = 48  # the coarse copy the lighting is fitted on: light varies slowly
 MIN_CONTRAST = 0.08  # weakest ink (relative to the paper's brightness) that is not a blank page
 LABEL_SIDE = 160  # patches of ink are labelled on a copy this size (a flood fill in Python is slow)
+EVEN = 0.03  # a border whose levels spread less than this is plain paper (scans, crops, drawings)
+MAX_COVER, MAX_STROKES = 0.75, 5  # beyond these a placed 28x28 picture is no digit (see not_a_digit)
 MIN_SIDE = 4  # a mark smaller than this (pixels of the reduced picture) is a dot, not a digit
 SPECK = 0.08  # a patch with less ink than this fraction of the digit's main patch is a speck
 MNIST_WIDTH, THIN = 1.45, 0.9  # stroke widths at the 20 px scale (2 area / perimeter): MNIST's median, 5th percentile
@@ -101,14 +103,47 @@ def _flatten_alpha(rgba: np.ndarray) -> np.ndarray:
 # --- finding the digit -----------------------------------------------------------------------------
 
 def to_mnist(gray: np.ndarray) -> torch.Tensor:
-    """A gray image in [0, 1] -> float tensor [1, 28, 28] in [0, 1], white digit on black."""
+    """A gray image in [0, 1] -> float tensor [1, 28, 28] in [0, 1], white digit on black (all zeros
+    when there is no digit; find_digit says why)."""
+    return find_digit(gray)[0]
+
+
+def find_digit(gray: np.ndarray) -> tuple[torch.Tensor, str | None]:
+    """(the 28x28 digit as to_mnist gives it, None) or (zeros, why there is no digit)."""
     gray = np.clip(np.nan_to_num(np.asarray(gray, dtype=np.float32), nan=1.0), 0, 1)
-    gray = _shrink(gray, WORK_SIDE)
+    gray = _margin(_shrink(gray, WORK_SIDE))
     ink = _ink(gray)
-    digit = None if ink is None else _digit(ink)
+    if ink is None:
+        return torch.zeros(1, 28, 28), "no ink: the picture is blank or an even surface"
+    digit = _digit(ink)
     if digit is None:
-        return torch.zeros(1, 28, 28)  # a blank page
-    return torch.from_numpy(_place(digit)).unsqueeze(0)
+        return torch.zeros(1, 28, 28), "the only mark is a dot or a speck"
+    placed = _place(digit)
+    reason = not_a_digit(placed)
+    if reason:
+        return torch.zeros(1, 28, 28), reason
+    return torch.from_numpy(placed).unsqueeze(0), None
+
+
+def not_a_digit(placed: np.ndarray) -> str | None:
+    """Why a placed 28x28 ink image does not look like a handwritten digit, or None if it does.
+
+    Bounds from MNIST's 60k training digits, with room to spare: a digit's ink covers 5-60 % of its
+    box and forms at most a few separate strokes (a noise page or wood grain gives dozens, or a solid block)."""
+    on = placed > 0.5
+    rows, cols = np.nonzero(on)
+    if rows.size == 0:
+        return None  # soft strokes only: the net judges them
+    box = (np.ptp(rows) + 1) * (np.ptp(cols) + 1)
+    cover = on.sum() / box
+    if cover > MAX_COVER:
+        return f"the ink is a solid block ({cover:.0%} of its box), not strokes"
+    labels = _flood(on)
+    sizes = np.bincount(labels.ravel())[1:]
+    strokes = int((sizes >= 3).sum())
+    if strokes > MAX_STROKES:
+        return f"the ink is {strokes} scattered marks, not a digit's strokes"
+    return None
 
 
 def _shrink(gray: np.ndarray, side: int) -> np.ndarray:
@@ -121,6 +156,22 @@ def _shrink(gray: np.ndarray, side: int) -> np.ndarray:
     scale = side / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     return np.asarray(Image.fromarray(gray).resize(size, Image.BOX), dtype=np.float32)
+
+
+def _margin(gray: np.ndarray) -> np.ndarray:
+    """A picture whose border is even paper (a scan, a crop, a drawing) gets a wide margin of that paper.
+
+    A digit cropped tight to its strokes covers a third or more of its picture, too much for the light
+    and noise to be told from the ink; with paper around it, it is a digit on a page like any other.
+    The border's typical level is its median: strokes touching the edges are a minority of it. A border
+    that is not even (a photo's light falling off, a desk) is left alone.
+    """
+    border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
+    level = float(np.median(border))
+    if border.size < 8 or _spread(border) > EVEN:
+        return gray
+    pad = max(gray.shape) // 2 + 1
+    return np.pad(gray, pad, constant_values=level)
 
 
 def _box(a: np.ndarray, r: int) -> np.ndarray:
@@ -166,6 +217,13 @@ def _spread(values: np.ndarray) -> float:
     return 1.4826 * float(np.median(np.abs(values - np.median(values))))
 
 
+def _one_sided_spread(values: np.ndarray) -> float:
+    """The paper's noise when ink may cover a third of the picture: the spread of the quieter side of
+    the median (ink lies on one side only, so the other side is paper alone)."""
+    low, mid, high = np.quantile(values, [0.25, 0.5, 0.75])
+    return 1.4826 * float(min(mid - low, high - mid))
+
+
 def _ink(gray: np.ndarray) -> np.ndarray | None:
     """How much ink each pixel holds, >= 0, as a fraction of the paper's brightness there; None if blank.
 
@@ -174,7 +232,7 @@ def _ink(gray: np.ndarray) -> np.ndarray | None:
     light = _lighting(gray)
     diff = gray - light
     smooth = _box(diff, 1)  # judged on a 3x3 blur, so single noisy pixels and JPEG specks do not count
-    noise = _spread(smooth)
+    noise = _one_sided_spread(smooth)
     dark_side, light_side = -smooth.min(), smooth.max()
     if max(dark_side, light_side) < max(MIN_CONTRAST * max(light.mean(), 0.1), 6 * noise):
         return None
@@ -333,4 +391,10 @@ def _place(digit: np.ndarray) -> np.ndarray:
 
 def load_images(paths) -> torch.Tensor:
     """Files -> [N, 1, 28, 28] batch; raises ImageError naming the first unreadable file."""
-    return torch.stack([to_mnist(read_gray(p)) for p in paths])
+    return load_digits(paths)[0]
+
+
+def load_digits(paths) -> tuple[torch.Tensor, list[str | None]]:
+    """Files -> ([N, 1, 28, 28] batch, per file None or why it holds no digit); ImageError as load_images."""
+    found = [find_digit(read_gray(p)) for p in paths]
+    return torch.stack([x for x, _ in found]), [reason for _, reason in found]

@@ -9,7 +9,7 @@ line starts fast); every deliberate failure is a `search.SearchError` subclass.
 """
 from .errors import (BadArgument, DataUnavailable, DeviceUnavailable, ImpossibleBudget, ModelFolderError, NoResult,
                      NotFound, SearchError, SettingsMismatch, StorageError, TrainingFailed, UnknownPreset,
-                     UnknownSpace, UnknownStudy, UnknownTrial)
+                     UnknownSpace, UnknownStudy, UnknownTrial, WorkersFailed)
 
 _API = ("run", "export", "answer", "load")
 
@@ -23,4 +23,4 @@ def __getattr__(name):
 
 __all__ = [*_API, "SearchError", "BadArgument", "DataUnavailable", "DeviceUnavailable", "ImpossibleBudget",
            "ModelFolderError", "NoResult", "NotFound", "SettingsMismatch", "StorageError", "TrainingFailed",
-           "UnknownPreset", "UnknownSpace", "UnknownStudy", "UnknownTrial"]
+           "UnknownPreset", "UnknownSpace", "UnknownStudy", "UnknownTrial", "WorkersFailed"]

@@ -23,7 +23,7 @@ from .errors import (BadArgument, DataUnavailable, DeviceUnavailable, Impossible
 from .storage import DEFAULT_URL, mask, open_storage
 from .objective_names import DEFAULT_OBJECTIVE
 from .study import StudySpec, open_study
-from .workers import COUNTED, WorkerJob, run_worker, run_workers
+from .workers import COUNTED, WorkerJob, exit_report, run_worker, run_workers
 
 
 
@@ -195,9 +195,10 @@ def _stage(st: optuna.Study, job: WorkerJob, workers: int, total: int, desc: str
         if workers == 1:
             run_worker(job, callbacks=[bar])
         else:
-            codes = run_workers(job, workers, on_poll=bar.refresh)
-            if any(codes):
-                bar.bar.write(f"warning: {sum(1 for c in codes if c)} of {workers} workers exited with an error")
+            codes = run_workers(job, workers, on_poll=bar.refresh)  # WorkersFailed when all of them failed
+            report = exit_report(job, codes)
+            if report:
+                bar.bar.write(report)
     finally:
         bar.close()
         if torch.get_num_threads() != threads:
@@ -257,7 +258,7 @@ def storage_url(study: optuna.Study, default: str) -> str:
 
 
 def export(study: optuna.Study | str | None = None, out: str | Path = "model", *, trial: int | str = "answer",
-           storage: str = DEFAULT_URL, formats=("pt", "torchscript", "onnx"), retrain: bool = False,
+           storage: str = DEFAULT_URL, formats=("pt", "export", "torchscript", "onnx"), retrain: bool = False,
            seeds: int = 3, epochs: int | None = None, subset: int | None = None, artifacts: str | None = None,
            device: str = "auto", data_root: str | None = None, seed_check: int | None = None,
            precision: str = "auto", profile: str = "auto", log=print) -> dict:

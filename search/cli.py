@@ -263,7 +263,7 @@ def build_parser() -> Parser:
     p.add_argument("--out", metavar="DIR", help="folder for STUDY.html (default studies/reports)")
     p.set_defaults(command_module="report")
 
-    p = sub.add_parser("export", help="export a trial's model (weights, TorchScript, ONNX, model card)")
+    p = sub.add_parser("export", help="export a trial's model (weights, torch.export, TorchScript, ONNX, model card)")
     add_storage_args(p, "study name (default: the only study in the storage)")
     p.add_argument("--trial", default="answer", help="trial number, or 'answer' (default; 'best' is the same): "
                    "the smallest final reaching the target accuracy")
@@ -273,7 +273,7 @@ def build_parser() -> Parser:
     p.add_argument("--subset", type=positive_int, metavar="N", help="--retrain on the first N images only")
     p.add_argument("--seed-check", type=count_arg, metavar="K", help="also retrain with K seeds and record the "
                    "test accuracy's mean and std in the card (default: the device profile's: 3 on a GPU, 0 on CPU)")
-    p.add_argument("--format", default="pt,torchscript,onnx", help="comma list of pt, torchscript, onnx")
+    p.add_argument("--format", default="pt,export,torchscript,onnx", help="comma list of pt, export (torch.export program, model.pt2; prefer it), torchscript, onnx")
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--artifacts", metavar="DIR|s3://BUCKET/PREFIX", help=ARTIFACTS_HELP)
     add_precision_arg(p)

@@ -73,3 +73,7 @@ class TrainingFailed(SearchError):
 
 class ExportFailed(SearchError):
     """A model file was written but does not reproduce the PyTorch model (e.g. ONNX parity beyond tolerance)."""
+
+
+class WorkersFailed(SearchError):
+    """Every worker process of a run exited with an error (the message names the first one's error and log)."""

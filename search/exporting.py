@@ -1,7 +1,7 @@
 """Writing a trial's model folder: files that run anywhere, with a model card.
 
-The folder holds config.json, recipe.json, weights.pt (a plain state dict), model.ts (TorchScript),
-model.onnx (dynamic batch) and the card (card.json, MODEL_CARD.md). Every model takes raw pixels:
+The folder holds config.json, recipe.json, weights.pt (a plain state dict), model.pt2 (a torch.export program,
+the format to prefer), model.ts (TorchScript, deprecated upstream), model.onnx (dynamic batch) and the card (card.json, MODEL_CARD.md). Every model takes raw pixels:
 float32 [N, 1, 28, 28] in [0, 1], normalization inside, and returns logits [N, 10].
 The test set is read here, once, to measure the exported model; it never takes part in selection.
 The folder is assembled under a temporary name and renamed into place, so it is never half-written.
@@ -33,7 +33,7 @@ from .errors import BadArgument, DataUnavailable, ModelFolderError, TrainingFail
 from .model_dir import CARD_JSON
 from .artifact_stores import location
 
-FORMATS = ("pt", "torchscript", "onnx")
+FORMATS = ("pt", "export", "torchscript", "onnx")  # export: a torch.export program, model.pt2
 
 
 def pick_trial(study: optuna.Study, which) -> optuna.trial.FrozenTrial:
@@ -117,6 +117,9 @@ def _write_formats(model: torch.nn.Module, folder: Path, formats, card, images, 
     if "pt" in formats:
         save_weights(model, folder / records.WEIGHTS_FILE)
         written.append(records.WEIGHTS_FILE)
+    if "export" in formats:
+        card["export"] = write_program(model, folder / PROGRAM_FILE, example)
+        written.append(PROGRAM_FILE)
     if "torchscript" in formats:
         torch.jit.save(torch.jit.trace(model, example), str(folder / "model.ts"))
         written.append("model.ts")
@@ -124,6 +127,31 @@ def _write_formats(model: torch.nn.Module, folder: Path, formats, card, images, 
         card["onnx"] = onnx_export.write(model, folder / "model.onnx", images, log)  # exporter and parity
         written.append("model.onnx")
     return written
+
+
+PROGRAM_FILE = "model.pt2"
+
+
+def write_program(model: torch.nn.Module, path: Path, example: torch.Tensor) -> dict:
+    """A torch.export program (dynamic batch), saved and loaded back; its outputs must match the model's."""
+    import copy
+    model = copy.deepcopy(model)
+    for t in [*model.parameters(), *model.buffers()]:
+        t.data = t.data.clone()  # each tensor its own storage, saved whole (no views into shared memory)
+    batch = torch.export.Dim("batch", min=1, max=65536)
+    program = torch.export.export(model, (example,), dynamic_shapes=({0: batch},))
+    with warnings.catch_warnings():
+        # torch's archive writer warns on tensors it cannot tie to one storage ("No complete tensor found");
+        # the program is loaded back and compared below, so a real problem is an ExportFailed, not a warning.
+        warnings.filterwarnings("ignore", message="No complete tensor found", category=UserWarning)
+        torch.export.save(program, str(path))
+    check = torch.rand(5, 1, 28, 28)
+    with torch.no_grad():
+        diff = float((torch.export.load(str(path)).module()(check) - model(check)).abs().max())
+    if not diff < 1e-4:
+        from .errors import ExportFailed
+        raise ExportFailed(f"the torch.export program {path.name} differs from the model by {diff:.2g}")
+    return {"torch": torch.__version__.split("+")[0], "max_abs_diff": diff}
 
 
 def model_card(card: dict) -> str:
@@ -144,7 +172,19 @@ def model_card(card: dict) -> str:
         *inference_lines(card.get("inference_cpu", {})), "",
         "## Use", "Input: float32 pixels `[N, 1, 28, 28]` in [0, 1], white digit on black as in MNIST "
         "(normalization is inside the model). Output: logits `[N, 10]`; softmax gives probabilities.",
-        f"Files: {', '.join(card['files'])}.", *([onnx_export.card_line(card["onnx"])] if card.get("onnx") else []), ""])
+        f"Files: {', '.join(card['files'])}.", *format_advice(card['files']), *([onnx_export.card_line(card["onnx"])] if card.get("onnx") else []), ""])
+
+
+def format_advice(files) -> list[str]:
+    """Which file to load, in the card: torch.export is current PyTorch's format; TorchScript is deprecated."""
+    lines = []
+    if PROGRAM_FILE in files:
+        lines.append(f"Prefer `{PROGRAM_FILE}` in Python with PyTorch: `torch.export.load(path).module()(pixels)` "
+                     "(torch.export, the format current PyTorch supports).")
+    if "model.ts" in files:
+        lines.append("`model.ts` is TorchScript, deprecated in current PyTorch: use it only where TorchScript is "
+                     "required (C++ libtorch); `model.onnx` runs in onnxruntime anywhere.")
+    return lines
 
 
 def inference_lines(figures: dict) -> list[str]:

@@ -88,15 +88,33 @@ def owner_is_dead(t: FrozenTrial) -> bool:
     return process_start(pid) != start
 
 
+def without_constraints(system_attrs: dict) -> dict:
+    """System attributes minus Optuna's constraint values: a retried trial sets its own (setting one twice
+    makes Optuna warn and ignore the value)."""
+    return {k: v for k, v in system_attrs.items() if not k.startswith("constraints:")}
+
+
+class CleanRetry:
+    """Optuna's RetryHeartbeatStaleTrialCallback, but the retry does not inherit the constraint values."""
+
+    def __init__(self, max_retry: int | None = 1):
+        from optuna.storages import RetryHeartbeatStaleTrialCallback
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            self.inner = RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        trial = copy.deepcopy(trial)
+        trial.system_attrs = without_constraints(trial.system_attrs)
+        self.inner(study, trial)
+
+
 def retry_callback(storage):
     """The storage's heartbeat retry policy (see storage.open_storage), or the same one."""
     callback = storage.get_heartbeat_stale_trial_callback() if hasattr(
         storage, "get_heartbeat_stale_trial_callback") else None
     if callback is None:
-        from optuna.storages import RetryHeartbeatStaleTrialCallback
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            callback = RetryHeartbeatStaleTrialCallback(max_retry=1)
+        callback = CleanRetry(max_retry=1)
     return callback
 
 
@@ -122,6 +140,7 @@ def reap(study: optuna.Study, log=None) -> list[int]:
         # The retry starts clean: no owner, no failure reason of its predecessor.
         dead.user_attrs = {k: v for k, v in dead.user_attrs.items()
                            if k not in (records.OWNER, records.FAIL_REASON)}
+        dead.system_attrs = without_constraints(dead.system_attrs)  # the retry sets them itself, once
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             retry_callback(storage)(study, dead)

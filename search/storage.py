@@ -86,7 +86,9 @@ def open_storage(url: str, create: bool = True, heartbeat: bool = True):
         return open_proxy(url)  # no heartbeats through the proxy: see search.storage_proxy
 
     import optuna
-    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+    from optuna.storages import RDBStorage
+
+    from .owners import CleanRetry
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -119,7 +121,7 @@ def open_storage(url: str, create: bool = True, heartbeat: bool = True):
                 # A worker that dies mid-trial stops beating; its trial is marked FAIL and re-run once
                 # (search.owners fails it sooner when the dead worker ran on this machine).
                 kwargs = dict(heartbeat_interval=beat, grace_period=2 * beat,
-                              heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
+                              heartbeat_stale_trial_callback=CleanRetry(max_retry=1))
             if db is None:
                 from .reconnect import ReconnectingRDBStorage
                 return ReconnectingRDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)

@@ -1,22 +1,28 @@
 """Running trials: one worker in this process, or several processes on the same study.
 
-Every worker opens its own storage connection and its own copy of the data on the device. The
-workers of one run stop together once the study holds the run's target number of trials
+Every worker opens its own storage connection and its own copy of the data on the device. Each
+worker process is a fresh Python interpreter running this module's `child_main` (never the caller's
+`__main__`), so the library works from a script without a main guard, standard input, `python -c`
+and a notebook alike. The workers of one run stop together once the study holds the run's target number of trials
 (Optuna's MaxTrialsCallback, counted in the storage), so a slow worker never leaves a share undone
 and a fast one never runs past the total.
 """
 from __future__ import annotations
 
-import multiprocessing as mp
+import os
+import pickle
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import optuna
 from optuna.trial import TrialState
 
 from . import failures, owners, settings
-from .errors import StorageError
+from .errors import StorageError, WorkersFailed
 from .storage import mask
 from .study import StudySpec
 
@@ -124,7 +130,7 @@ def _say(line: str) -> None:
     tqdm.write(line)
 
 
-def _child(job: WorkerJob) -> None:
+def _child(job: WorkerJob, status: str | None = None) -> None:
     import logging
     logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)  # as the command line does (search.cli)
     try:
@@ -136,40 +142,108 @@ def _child(job: WorkerJob) -> None:
         sys.exit(STORAGE_EXIT)
     except Exception as exc:  # noqa: BLE001 - one line and a log, not a traceback
         failures.worker_failed(job, exc)
+        _write_status(status, failures.cause(exc))
         sys.exit(1)
 
 
-def run_workers(job: WorkerJob, workers: int, on_poll=None, poll_seconds: float = 2.0) -> list[int]:
-    """Start `workers` processes on the study; call on_poll() while they run; return exit codes."""
-    ctx = mp.get_context("spawn")  # CUDA cannot be forked into children
-    procs = []
-    for i in range(workers):
-        p = ctx.Process(target=_child, args=(WorkerJob(**{**job.__dict__, "worker": i}),),
-                        name=f"mnist-search-worker-{i}")
-        p.start()
-        procs.append(p)
-    def poll():
+def _write_status(path: str | None, line: str) -> None:
+    """The worker's failure in one line, for the parent's report (best effort)."""
+    if path:
         try:
-            if on_poll:
-                on_poll()
-        except StorageError:
-            pass  # the database is away: the workers wait for it, and say when they give up
+            Path(path).write_text(line)
+        except OSError:
+            pass
 
-    try:
-        while any(p.is_alive() for p in procs):
-            poll()
-            time.sleep(poll_seconds)
-    except KeyboardInterrupt:
-        for p in procs:
-            p.join(timeout=30)  # the children got the same Ctrl-C and mark their trials
-        raise
-    for p in procs:
-        p.join()
-    codes = [p.exitcode for p in procs]
-    if STORAGE_EXIT in codes:
-        raise StorageError(f"lost the database {mask(job.spec.storage)}: no answer for "
-                           f"{settings.db_retry_seconds():g} s, so the workers stopped; the study is kept: "
-                           f"rerun when the database is back ({settings.DB_RETRY} sets how long workers wait; "
-                           f"details in {failures.worker_log(job).parent})")
-    poll()
+
+# What a worker process runs: a fresh interpreter, importing this package by its location, reading its
+# job from the file named first; a failure to even start is written to the status file named second.
+BOOT = ("import sys\n"
+        "try:\n"
+        "    from search.workers import child_main\n"
+        "except BaseException as exc:\n"
+        "    open(sys.argv[2], 'w').write(f'{type(exc).__name__}: {exc}')\n"
+        "    raise\n"
+        "child_main(sys.argv[1], sys.argv[2])\n")
+
+
+def child_main(job_file: str, status: str) -> None:
+    """A worker process's entry point (see BOOT): run the pickled WorkerJob in `job_file`."""
+    with open(job_file, "rb") as f:
+        job = pickle.load(f)
+    _child(job, status)
+
+
+def _package_root() -> str:
+    """The folder holding the search, space and mnistnet packages (a checkout or site-packages)."""
+    return str(Path(__file__).resolve().parents[1])
+
+
+def _start(job: WorkerJob, folder: Path):
+    """One worker process: a fresh interpreter (sys.executable) that never imports the caller's __main__."""
+    job_file, status = folder / f"job-{job.worker}.pickle", folder / f"status-{job.worker}.txt"
+    with open(job_file, "wb") as f:
+        pickle.dump(job, f)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([_package_root(), *filter(None, [env.get("PYTHONPATH")])])
+    proc = subprocess.Popen([sys.executable, "-c", BOOT, str(job_file), str(status)], env=env)
+    return proc, status
+
+
+def run_workers(job: WorkerJob, workers: int, on_poll=None, poll_seconds: float = 2.0) -> list[int]:
+    """Start `workers` processes on the study; call on_poll() while they run; return exit codes.
+
+    Raises WorkersFailed when every worker exited with an error (naming the first one's error and
+    log); when only some did, the codes say so (see exit_report)."""
+    with tempfile.TemporaryDirectory(prefix="mnist-search-workers-") as tmp:
+        procs = [_start(WorkerJob(**{**job.__dict__, "worker": i}), Path(tmp)) for i in range(workers)]
+
+        def poll():
+            try:
+                if on_poll:
+                    on_poll()
+            except StorageError:
+                pass  # the database is away: the workers wait for it, and say when they give up
+
+        try:
+            while any(p.poll() is None for p, _ in procs):
+                poll()
+                time.sleep(poll_seconds)
+        except KeyboardInterrupt:
+            for p, _ in procs:
+                try:
+                    p.wait(timeout=30)  # the children got the same Ctrl-C and mark their trials
+                except subprocess.TimeoutExpired:
+                    p.kill()
+            raise
+        codes = [p.wait() for p, _ in procs]
+        if STORAGE_EXIT in codes:
+            raise StorageError(f"lost the database {mask(job.spec.storage)}: no answer for "
+                               f"{settings.db_retry_seconds():g} s, so the workers stopped; the study is kept: "
+                               f"rerun when the database is back ({settings.DB_RETRY} sets how long workers wait; "
+                               f"details in {failures.worker_log(job).parent})")
+        poll()
+        if codes and all(codes):
+            first = _read_status(procs[0][1])
+            raise WorkersFailed(f"all {workers} workers exited with an error; worker 0: "
+                                f"{first or f'exit code {codes[0]}'} (traceback in {_log_of(job, 0)})")
     return codes
+
+
+def _read_status(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
+
+
+def _log_of(job: WorkerJob, worker: int) -> Path:
+    return failures.worker_log(WorkerJob(**{**job.__dict__, "worker": worker}))
+
+
+def exit_report(job: WorkerJob, codes: list[int]) -> str | None:
+    """One line when some workers exited with an error: how many, and where their logs are."""
+    failed = [i for i, c in enumerate(codes) if c]
+    if not failed:
+        return None
+    logs = ", ".join(str(_log_of(job, i)) for i in failed)
+    return f"warning: {len(failed)} of {len(codes)} workers exited with an error (logs: {logs})"

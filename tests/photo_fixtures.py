@@ -155,3 +155,90 @@ def write_variants(digits: np.ndarray, folder: Path, seed: int = 1) -> dict[str,
             make(d).save(path, **({"quality": 60} if ext == "jpg" else {}))
             sets[stem].append(path)
     return sets
+
+
+# --- the pictures people really send: tight crops, tiny digits enlarged, marker pens, no digit at all ----
+
+def margined(digit: np.ndarray) -> Image.Image:
+    """The digit with MNIST's own margin, dark on light at 64x64: what a tight crop is compared with."""
+    return Image.fromarray(255 - digit).resize((64, 64), Image.BILINEAR)
+
+
+def tight(digit: np.ndarray) -> Image.Image:
+    """Cropped to the box around its strokes (no paper margin: strokes touch the edges), dark on light,
+    the longer side enlarged to 64 px, the aspect kept."""
+    rows, cols = np.nonzero(digit > 0)
+    crop = digit[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    h, w = crop.shape
+    scale = 64 / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return Image.fromarray(255 - crop).resize(size, Image.BILINEAR)
+
+
+def low_res(digit: np.ndarray, rng) -> Image.Image:
+    """A digit only 8-16 px tall (a thumbnail, a far-away sign), enlarged to 64x64 by nearest neighbour
+    (blocky) or bilinear (blurry) interpolation, dark on light."""
+    height = int(rng.integers(8, 17))
+    frame = round(height * 28 / 20)  # MNIST's margin kept around the small digit
+    small = Image.fromarray(255 - digit).resize((frame, frame), Image.BOX)
+    return small.resize((64, 64), Image.NEAREST if rng.random() < 0.5 else Image.BILINEAR)
+
+
+def marker(digit: np.ndarray, rng) -> Image.Image:
+    """Written with a thick marker: strokes about 3 MNIST pixels wider than the pen's, photographed."""
+    return Image.fromarray(photo_array(digit, rng, stroke=3.0))
+
+
+def blank(rng) -> Image.Image:
+    """A blank white page, scanned: pure white (the file the issue was found with)."""
+    return Image.new("L", (256, 256), 255)
+
+
+def empty_desk(rng) -> Image.Image:
+    """A photo of a wooden desk with nothing on it: uneven light, grain running across, JPEG noise."""
+    w, h = CANVAS
+    light = _lighting(rng, rng.uniform(0.5, 0.7), 1.0)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    angle = rng.uniform(-0.3, 0.3)
+    u = np.cos(angle) * ys + np.sin(angle) * xs
+    grain = 0.04 * np.sin(u / rng.uniform(3, 6) + 2 * np.sin(xs / rng.uniform(40, 90)))
+    wood = np.array([0.62, 0.45, 0.3])
+    pixels = light[..., None] * (wood + grain[..., None]) + _texture(rng, 0.015)[..., None]
+    pixels = pixels + rng.normal(0, 0.015, pixels.shape)
+    return Image.fromarray((np.clip(pixels, 0, 1) * 255).round().astype(np.uint8))
+
+
+def noise_page(rng) -> Image.Image:
+    """A page of noise: every pixel an independent random gray level."""
+    return Image.fromarray(rng.integers(0, 256, (200, 200), dtype=np.uint8))
+
+
+def write_real_world(digits: np.ndarray, folder: Path, seed: int = 2) -> dict[str, list[Path]]:
+    """The margined, tight, low_res and marker sets, one file per digit each."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    makers = {"margined.png": margined, "tight.png": tight, "low_res.png": lambda d: low_res(d, rng),
+              "marker.jpg": lambda d: marker(d, rng)}
+    sets = {}
+    for name, make in makers.items():
+        stem, ext = name.split(".")
+        sets[stem] = []
+        for i, d in enumerate(digits):
+            path = folder / f"{stem}-{i}.{ext}"
+            make(d).save(path, **({"quality": 60} if ext == "jpg" else {}))
+            sets[stem].append(path)
+    return sets
+
+
+def write_no_digit(folder: Path, seed: int = 3, each: int = 3) -> dict[str, list[Path]]:
+    """Pictures holding no digit: blank pages, empty desks, pages of noise (`each` of every kind)."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    sets = {}
+    for name, make, ext in (("blank", blank, "png"), ("desk", empty_desk, "jpg"), ("noise", noise_page, "png")):
+        sets[name] = []
+        for i in range(each):
+            path = folder / f"{name}-{i}.{ext}"
+            make(rng).save(path, **({"quality": 60} if ext == "jpg" else {}))
+            sets[name].append(path)
+    return sets

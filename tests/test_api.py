@@ -1,7 +1,10 @@
 """The Python API on real MNIST slices: search.run -> answer -> search.export, the two stages,
 resume, worker stop at N trials, bad input as SearchError kinds with nothing written."""
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import optuna
@@ -32,8 +35,10 @@ def test_run_returns_the_study_with_both_stages(staged):
     assert study.user_attrs[records.SCHEMA_KEY] == records.SCHEMA_VERSION
     proxies = [t for t in study.trials if records.stage(t) == records.PROXY]
     finals = [t for t in study.trials if records.is_final(t)]
-    assert len(proxies) == 6 and len(finals) == 2
+    # What the code guarantees: a final for each of the top-2 *distinct* proxy trials. How many of the
+    # 6 count as distinct (near-copies are skipped) depends on the CPU's numerics, so no count is assumed.
     top = selection.finalists(study, 2)
+    assert len(proxies) == 6 and 1 <= len(top) <= 2
     assert sorted(records.final_of(f) for f in finals) == sorted(t.number for t in top)
     for f in finals:  # a final retrains its proxy trial's net on more data, unpruned, for the final epochs
         proxy = study.trials[records.final_of(f)]
@@ -135,13 +140,76 @@ def test_resuming_with_other_defining_settings_is_refused_untouched(tmp_path):
     assert len(optuna.load_study(study_name="r", storage=url).trials) == 0
 
 
-@pytest.mark.slow
-def test_the_readme_python_example_runs_as_written(tmp_path, monkeypatch):
-    """The README's notebook example, with the small settings it names, in a scratch folder."""
+def readme_example() -> str:
     text = (REPO / "README.md").read_text()
-    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
-    monkeypatch.chdir(tmp_path)
-    namespace = {}
-    exec(compile(code, "README.md", "exec"), namespace)
+    return re.search(r"```python\n(.*?)```", text, re.S).group(1)
+
+
+def python(folder: Path, *args, stdin: str | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """`python ARGS` in `folder`, as a user runs it: this checkout importable, nothing else of pytest's."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, *args], cwd=folder, env=env, input=stdin, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["file", "stdin"])
+def test_the_readme_python_example_runs_as_a_script(tmp_path, how):
+    """The README's example as people run it: saved as example.py (no main guard), or fed on standard
+    input; either way with the default workers ("auto": several processes on a multi-core machine)."""
+    code = readme_example()
+    assert "workers" not in code and "__main__" not in code
+    if how == "file":
+        (tmp_path / "example.py").write_text(code)
+        done = python(tmp_path, "example.py")
+    else:
+        done = python(tmp_path, "-", stdin=code)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "exited with an error" not in done.stdout + done.stderr
     assert (tmp_path / "studies" / "nb.db").exists() and (tmp_path / "model" / "card.json").exists()
-    assert isinstance(namespace["study"], optuna.Study)
+    study = optuna.load_study(study_name="nb", storage=f"sqlite:///{tmp_path / 'studies' / 'nb.db'}")
+    assert sum(t.state == TrialState.COMPLETE for t in study.trials) >= 2
+
+
+@pytest.mark.slow
+def test_workers_start_from_python_dash_c(tmp_path):
+    """Several workers from `python -c` (no __main__ file at all to re-import)."""
+    code = ("import search; st = search.run(trials=2, storage='sqlite:///c.db', study='c', subset=300, epochs=1, "
+            "finals=0, workers=2, progress=False); print('finished', len(st.trials))")
+    done = python(tmp_path, "-c", code)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "finished 2" in done.stdout and "exited with an error" not in done.stdout + done.stderr
+
+
+def worker_job(tmp_path, **changes):
+    from search.study import StudySpec
+    from search.workers import WorkerJob
+    spec = StudySpec("w", f"sqlite:///{tmp_path / 'w.db'}", "arch", "", "accuracy", 20000, None, 1, "hyperband", 0,
+                     subset=300)
+    return WorkerJob(**{"spec": spec, "device": "cpu", "data_root": None, "artifact_dir": str(tmp_path / "artifacts"),
+                        "until": 2, "timeout": None, "threads": 1, **changes})
+
+
+def test_when_every_worker_fails_the_run_raises_naming_the_first_error_and_its_log(tmp_path):
+    from search.study import open_study
+    from search.workers import run_workers
+    (tmp_path / "not-a-folder").write_text("")  # MNIST cannot be read or written there, by any worker
+    job = worker_job(tmp_path, data_root=str(tmp_path / "not-a-folder"))
+    open_study(job.spec)
+    with pytest.raises(search.WorkersFailed) as info:
+        run_workers(job, 2, poll_seconds=0.2)
+    message = str(info.value)
+    assert isinstance(info.value, search.SearchError)
+    assert "all 2 workers" in message and "MNIST" in message  # worker 0's own error: the data is missing
+    log = tmp_path / "logs" / "w" / "worker-0.log"
+    assert str(log) in message and "Traceback" in log.read_text()
+
+
+def test_when_some_workers_fail_the_warning_counts_them_and_names_their_logs(tmp_path):
+    from search.workers import exit_report
+    job = worker_job(tmp_path)
+    assert exit_report(job, [0, 0]) is None
+    line = exit_report(job, [0, 1, 1])
+    assert line.startswith("warning: 2 of 3 workers exited with an error")
+    assert str(tmp_path / "logs" / "w" / "worker-1.log") in line and "worker-2.log" in line
+    assert "worker-0.log" not in line

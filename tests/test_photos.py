@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw
 
 import photo_fixtures as pf
 from conftest import run_cli
-from mnistnet.preprocess import load_images, read_gray, to_mnist
+from mnistnet.preprocess import find_digit, load_images, read_gray, to_mnist
 from mnistnet.rundir import save_weights
 from mnistnet.train import fit, predict
 from space.known import base_net
@@ -173,3 +173,56 @@ def read_photo(digit) -> np.ndarray:
     """A photo of `digit` as gray levels, the way predict reads it."""
     rgb = pf.photo_array(digit, np.random.default_rng(5))
     return np.asarray(Image.fromarray(rgb).convert("L"), dtype=np.float32) / 255.0
+
+
+# --- the pictures people really send (photo_fixtures.write_real_world / write_no_digit) ---------------
+
+@pytest.fixture(scope="session")
+def real_world_sets(digits, tmp_path_factory):
+    return pf.write_real_world(digits[0][:100], tmp_path_factory.mktemp("real_world"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["tight", "low_res"])
+def test_tight_crops_and_tiny_digits_read_as_well_as_margined_ones(reader, real_world_sets, digits, kind):
+    """Strokes touching the picture's edges, or a digit 8-16 px tall enlarged: >= 95 % of the margined set."""
+    margined = accuracy(reader[1], real_world_sets["margined"], digits[1])
+    assert accuracy(reader[1], real_world_sets[kind], digits[1]) >= 0.95 * margined
+
+
+def test_a_tight_crop_is_found_not_read_as_a_blank_page(digits, tmp_path):
+    for i in range(10):
+        pf.tight(digits[0][i]).save(tmp_path / f"t{i}.png")
+        out, reason = find_digit(read_gray(tmp_path / f"t{i}.png"))
+        assert reason is None and out.sum() > 20, i
+
+
+def test_pictures_without_a_digit_say_so(tmp_path):
+    sets = pf.write_no_digit(tmp_path)
+    for kind, paths in sets.items():
+        for path in paths:
+            out, reason = find_digit(read_gray(path))
+            assert reason and out.sum() == 0, (kind, path)
+
+
+def test_real_digits_are_never_called_no_digit(digits):
+    reasons = [find_digit(1 - d / 255.0)[1] for d in digits[0]]
+    assert reasons == [None] * len(reasons)
+
+
+def test_predict_answers_no_digit_for_a_blank_page(tmp_path, capsys):
+    from mnistnet.model import build
+    from space.known import base_net
+    config, _ = base_net("gap8k")
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text(config.to_json())
+    save_weights(build(config).eval(), folder / "weights.pt")
+    Image.new("L", (200, 150), 255).save(tmp_path / "blank.png")
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64), dtype=np.uint8)).save(tmp_path / "noise.png")
+    code, out, _ = run_cli(capsys, "predict", str(folder), str(tmp_path / "blank.png"), str(tmp_path / "noise.png"), "--json")
+    assert code == 0
+    for r in json.loads(out):
+        assert r["digit"] is None and r["reason"] and "confidence" not in r
+    code, out, _ = run_cli(capsys, "predict", str(folder), str(tmp_path / "blank.png"))
+    assert code == 0 and "blank.png: no digit found: " in out
