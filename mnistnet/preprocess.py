@@ -24,6 +24,7 @@ MIN_CONTRAST = 0.08  # weakest ink (relative to the paper's brightness) that is 
 LABEL_SIDE = 160  # patches of ink are labelled on a copy this size (a flood fill in Python is slow)
 EVEN = 0.03  # a border whose levels spread less than this is plain paper (scans, crops, drawings)
 MAX_COVER, MAX_STROKES = 0.75, 5  # beyond these a placed 28x28 picture is no digit (see not_a_digit)
+MAX_STROKE_WIDTH = 8  # px in the 28x28 picture: MNIST's strokes, thickened ones included, are narrower
 MIN_SIDE = 4  # a mark smaller than this (pixels of the reduced picture) is a dot, not a digit
 SPECK = 0.08  # a patch with less ink than this fraction of the digit's main patch is a speck
 MNIST_WIDTH, THIN = 1.45, 0.9  # stroke widths at the 20 px scale (2 area / perimeter): MNIST's median, 5th percentile
@@ -134,9 +135,10 @@ def not_a_digit(placed: np.ndarray) -> str | None:
     rows, cols = np.nonzero(on)
     if rows.size == 0:
         return None  # soft strokes only: the net judges them
-    box = (np.ptp(rows) + 1) * (np.ptp(cols) + 1)
-    cover = on.sum() / box
-    if cover > MAX_COVER:
+    height, width = np.ptp(rows) + 1, np.ptp(cols) + 1
+    cover = on.sum() / (height * width)
+    # A bar no wider than a thick stroke is a "1", however fully it fills its box.
+    if cover > MAX_COVER and min(height, width) > MAX_STROKE_WIDTH:
         return f"the ink is a solid block ({cover:.0%} of its box), not strokes"
     labels = _flood(on)
     sizes = np.bincount(labels.ravel())[1:]
