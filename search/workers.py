@@ -170,7 +170,24 @@ def child_main(job_file: str, status: str) -> None:
     """A worker process's entry point (see BOOT): run the pickled WorkerJob in `job_file`."""
     with open(job_file, "rb") as f:
         job = pickle.load(f)
+    _stop_when_orphaned(os.getppid())
     _child(job, status)
+
+
+def _stop_when_orphaned(parent: int, seconds: float = 2.0) -> None:
+    """If the run that started this worker dies (killed, not interrupted), stop as on Ctrl-C: the
+    running trial is marked FAIL and no new one starts, instead of training on unwatched."""
+    import _thread
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(seconds)
+        _thread.interrupt_main()
+        time.sleep(60)
+        os._exit(1)  # the interrupt did not land (SIGINT ignored?): its trial is left to search.owners
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
 
 
 def _package_root() -> str:

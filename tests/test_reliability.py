@@ -104,6 +104,32 @@ def rerun_and_check_the_retry(url: str, env: dict, killed, completed):
     return out, after
 
 
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_workers_of_a_killed_run_stop_and_leave_no_trial_running(tmp_path):
+    """kill -9 of `run` (not Ctrl-C): its worker processes notice, mark their trials FAIL and exit,
+    instead of training on with nobody to report to."""
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    proc = cli("run", "--trials", "40", "--storage", url, *SLOWER[2:], "--workers", "2")
+    try:
+        wait_for(lambda: running_after_a_completed_trial(url), what="a running trial after a completed one", proc=proc)
+        with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
+            workers = [int(p) for p in f.read().split()]
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert len(workers) == 2
+    wait_for(lambda: all(_gone(p) for p in workers), timeout=60, what="the orphaned workers to exit")
+    wait_for(lambda: not [t for t in trials_of(url) if t.state == TrialState.RUNNING], timeout=10,
+             what="no trial left running")
+
+
 def test_sigkill_mid_trial_is_failed_retried_and_loses_nothing(tmp_path):
     url = f"sqlite:///{tmp_path / 'crash.db'}"
     env = {"MNIST_SEARCH_HEARTBEAT": "1"}  # 1 s heartbeats, stale after 2 s
