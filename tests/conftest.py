@@ -6,8 +6,10 @@ from mnistnet import data as mdata
 from search.cli import main
 
 # One worker: the tests count trials exactly and patch things in this process (`--workers auto` spawns).
+# The accuracy objective, so that Hyperband prunes and trials report per epoch (the default, pareto, is
+# tested in test_api and test_objectives).
 TINY = ["--workers", "1", "--subset", "1000", "--epochs", "2", "--no-progress", "--seed", "1", "--finals", "1", "--final-epochs", "1",
-        "--final-subset", "2000"]
+        "--final-subset", "2000", "--objective", "accuracy", "--study", "arch"]
 
 
 def run_cli(capsys, *argv):
