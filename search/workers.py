@@ -184,7 +184,7 @@ def _stop_when_orphaned(parent: int, seconds: float = 2.0) -> None:
         while os.getppid() == parent:
             time.sleep(seconds)
         _thread.interrupt_main()
-        time.sleep(60)
+        time.sleep(20)
         os._exit(1)  # the interrupt did not land (SIGINT ignored?): its trial is left to search.owners
 
     threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
