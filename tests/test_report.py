@@ -44,7 +44,7 @@ def report(tiny_study, tmp_path_factory):
 @pytest.mark.slow
 def test_report_is_one_self_contained_page_with_every_section(report):
     page = report.read_text()
-    for title in ("Finals: the proxy", "Ranking quality of the proxy", "Optimization history", "Pareto front",
+    for title in ("Finals: the full-fidelity front across sizes", "Ranking quality of the proxy", "Optimization history", "Pareto front",
                   "Hyperparameter importances", "Parallel coordinates", "Intermediate values",
                   "Training curves of the best trials", "Best proxy trials"):
         assert f"<h2>{title}" in page
