@@ -26,18 +26,18 @@ REPO = Path(__file__).resolve().parents[1]
 QUICK = ["--workers", "1", "--subset", "300", "--epochs", "1", "--val-size", "500", "--no-progress", "--seed", "2", "--finals", "0"]
 
 
-def _sigint_as_in_a_terminal():
-    # A test run started in the background inherits an ignored SIGINT, which the child would keep;
-    # a user's terminal delivers Ctrl-C with the default action.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+# A test run started in the background inherits an ignored SIGINT, which the child would keep; a user's
+# terminal delivers Ctrl-C with the default action. So the child restores it, then becomes the command.
+# (No preexec_fn: Python code run between fork and exec aborts in a test process that has loaded gRPC.)
+TRAMPOLINE = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+              "os.execv(sys.executable, [sys.executable, '-m', 'search', *sys.argv[1:]])")
 
 
 def cli(*argv, env=None, **kw):
     """Run `python -m search ...` in a subprocess (a separate process, as a user would)."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.Popen([sys.executable, "-m", "search", *argv], cwd=REPO, env=full_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=_sigint_as_in_a_terminal, **kw)
+    return subprocess.Popen([sys.executable, "-c", TRAMPOLINE, *argv], cwd=REPO, env=full_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
 def trials_of(url, name="arch"):
