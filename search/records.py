@@ -32,7 +32,7 @@ CONFIG = "config"  # dict: mnistnet NetConfig.to_dict()
 RECIPE = "recipe"  # dict: mnistnet Recipe.to_dict(), with the epochs and seed it trained with
 DEVICE = "device"  # str: torch device it trained on
 PRECISION = "precision"  # str: "fp32" or "bf16", what its forward passes ran in (weights are fp32)
-STAGE = "stage"  # "proxy" (cheap, ranked) or "final" (full data, full epochs)
+STAGE = "stage"  # "proxy" (cheap, ranked), "final" (full data, full epochs) or "surplus" (never trained)
 FINAL_OF = "final_of"  # int, on a final: the proxy trial it retrains
 PRESET = PRESET_ATTR  # str: the preset or known net an enqueued trial reproduces
 TRAIN_IMAGES = "train_images"  # int: training images per epoch
@@ -45,7 +45,7 @@ INFEASIBLE = "infeasible"  # str: why the net was not trained (over budget, impo
 FAIL_REASON = "fail_reason"  # str: why training failed or was stopped
 OWNER = "worker"  # dict: the process that runs the trial (host, pid, start time: search.owners)
 
-PROXY, FINAL = "proxy", "final"
+PROXY, FINAL, SURPLUS = "proxy", "final", "surplus"
 # Files each trained trial uploads as Optuna artifacts.
 CONFIG_FILE, RECIPE_FILE, WEIGHTS_FILE = "config.json", "recipe.json", "weights.pt"
 ARTIFACT_FILES = (CONFIG_FILE, RECIPE_FILE, WEIGHTS_FILE)
@@ -130,6 +130,12 @@ def macs(t: FrozenTrial) -> int:
 
 def stage(t: FrozenTrial) -> str:
     return t.user_attrs.get(STAGE, PROXY)
+
+
+def write_surplus(trial: optuna.Trial, until: int) -> None:
+    trial.set_user_attr(STAGE, SURPLUS)
+    trial.set_user_attr(FAIL_REASON, f"not trained: another worker had already started the run's last trial "
+                                     f"(of {until} in the study)")
 
 
 def is_final(t: FrozenTrial) -> bool:

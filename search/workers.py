@@ -5,7 +5,9 @@ worker process is a fresh Python interpreter running this module's `child_main` 
 `__main__`), so the library works from a script without a main guard, standard input, `python -c`
 and a notebook alike. The workers of one run stop together once the study holds the run's target number of trials
 (Optuna's MaxTrialsCallback, counted in the storage), so a slow worker never leaves a share undone
-and a fast one never runs past the total.
+and a fast one never runs past the total: Optuna's callback checks the count after a trial ends, so
+two workers ending trials at the same moment can both start one more; the later-numbered of those
+stops untrained, marked "surplus" (`_Owned`).
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from . import failures, owners, settings
+from . import failures, owners, records, settings
 from .errors import StorageError, WorkersFailed
 from .storage import mask
 from .study import StudySpec
@@ -110,6 +112,10 @@ class _Owned:
 
     def __call__(self, trial: optuna.Trial):
         owners.claim(trial)
+        if self.job.own_trials is None and self._surplus(trial):
+            self.study.stop()
+            records.write_surplus(trial, self.job.until)
+            raise optuna.TrialPruned("surplus")
         try:
             owners.reap(self.study, log=_say)
         except StorageError:
@@ -123,6 +129,20 @@ class _Owned:
         except Exception as exc:
             failures.trial_failed(self.job, trial, exc)
             raise
+
+
+    def _surplus(self, trial: optuna.Trial) -> bool:
+        """Whether the study already held the run's target number of trials before this one started.
+        An enqueued trial (a warm start or a final) is put back in the queue, not lost."""
+        counted = self.study.get_trials(deepcopy=False, states=COUNTED)
+        if sum(t.number < trial.number for t in counted) < self.job.until:
+            return False
+        this = next(t for t in counted if t.number == trial.number)
+        fixed = this.system_attrs.get("fixed_params")  # where Optuna keeps an enqueued trial's parameters
+        if fixed is not None:
+            attrs = {k: v for k, v in this.user_attrs.items() if k != records.OWNER}
+            self.study.enqueue_trial(fixed, user_attrs=attrs, skip_if_exists=False)
+        return True
 
 
 def _say(line: str) -> None:

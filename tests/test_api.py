@@ -102,8 +102,39 @@ def test_resume_samples_new_points_and_finals_are_not_repeated(staged):
 def test_two_workers_stop_together_at_the_requested_count(tmp_path):
     url = f"sqlite:///{tmp_path / 'w.db'}"
     study = search.run(trials=5, storage=url, **{**QUICK, "finals": 0, "workers": 2})
-    assert len(study.trials) == 5
+    worked = [t for t in study.trials if records.stage(t) != records.SURPLUS]
+    assert len(worked) == 5  # a trial both workers started at the same moment is the sixth, untrained
     assert {t.state for t in study.trials} <= {TrialState.COMPLETE, TrialState.PRUNED}
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")  # the other worker's trials, asked by hand
+def test_a_trial_started_past_the_requested_count_stops_untrained_and_an_enqueued_one_goes_back(tmp_path):
+    """Two workers that end a trial at the same moment both see one trial left and both start one
+    (Optuna counts after each trial): the later one stops untrained, and the run stops there."""
+    from search.study import open_study
+    from search.workers import run_worker
+    job = worker_job(tmp_path, until=3)
+    study = open_study(job.spec)
+    study.enqueue_trial({"x": 1}, user_attrs={records.PRESET: "known"})
+    ran = []
+
+    def objective(trial):
+        ran.append(trial.suggest_int("x", 0, 9))
+        return 0.5
+
+    def other_worker_starts_one(st, frozen):  # after this worker's check saw 1 of 3 trials
+        if frozen.number == 0:
+            st.ask()
+            st.ask()  # counted: now 3 of 3, but this worker's loop goes on to its next trial,
+            st.enqueue_trial({"x": 2}, user_attrs={records.PRESET: "known"})  # which is this one
+    run_worker(job, callbacks=[other_worker_starts_one], objective=objective)
+    trials = open_study(job.spec).trials
+    assert ran == [1]  # trial 3 (the second enqueued point) was not trained
+    surplus = [t for t in trials if records.stage(t) == records.SURPLUS]
+    assert [t.number for t in surplus] == [3] and surplus[0].state == TrialState.PRUNED
+    assert "not trained" in records.fail_reason(surplus[0])
+    again = [t for t in trials if t.state == TrialState.WAITING]
+    assert [(t.number, records.preset(t)) for t in again] == [(4, "known")]  # queued again, not lost
 
 
 @pytest.mark.parametrize("kwargs, kind", [
