@@ -18,7 +18,7 @@ import optuna
 from optuna.trial import TrialState
 
 from . import profiles, records, selection
-from .errors import (BadArgument, DataUnavailable, DeviceUnavailable, ImpossibleBudget, NoResult, UnknownPreset,
+from .errors import (BadArgument, DataUnavailable, DeviceUnavailable, ImpossibleBudget, UnknownPreset,
                      UnknownSpace)
 from .storage import DEFAULT_URL, mask, open_storage
 from .objective_names import DEFAULT_OBJECTIVE
@@ -238,10 +238,7 @@ def enqueue_finals(study: optuna.Study, k: int) -> list[int]:
 
 def answer(study: optuna.Study, target_acc: float | None = None) -> optuna.trial.FrozenTrial:
     """The study's answer (see search.selection.answer); NoResult when nothing has trained yet."""
-    a = selection.answer(study, target_acc)
-    if a is None:
-        raise NoResult(f"study {study.study_name!r} has no trained model within budget yet: run more trials")
-    return a
+    return selection.the_answer(study, target_acc)
 
 
 def load(study: str | None = None, storage: str = DEFAULT_URL) -> optuna.Study:

@@ -34,13 +34,14 @@ from .model_dir import CARD_JSON
 from .artifact_stores import location
 
 FORMATS = ("pt", "export", "torchscript", "onnx")  # export: a torch.export program, model.pt2
+CPU = torch.device("cpu")
 
 
 def pick_trial(study: optuna.Study, which) -> optuna.trial.FrozenTrial:
     """'answer' (or 'best'): the study's answer; else a trial number of a trained trial."""
     if which in ("answer", "best"):
-        from .api import answer
-        return answer(study)
+        from .selection import the_answer
+        return the_answer(study)
     try:
         number = int(which)
     except (TypeError, ValueError):
@@ -210,7 +211,7 @@ def check_formats(formats) -> list[str]:
 
 
 def export(study: optuna.Study, out: Path, *, trial="answer", storage_url: str, formats=FORMATS, retrain=False,
-           seeds=3, epochs=None, subset=None, artifacts=None, device=torch.device("cpu"), data_root=None,
+           seeds=3, epochs=None, subset=None, artifacts=None, device=CPU, data_root=None,
            seed_check=None, precision="auto", log=print) -> dict:
     formats = check_formats(formats)
     check_out(out)

@@ -104,7 +104,7 @@ class ReconnectingRDBStorage(RDBStorage):
             return self._down_since + self._retry_seconds - now
 
     def _gone(self, exc: BaseException) -> StorageError:
-        from .storage import mask
+        from .urls import mask
         from sqlalchemy import exc as sa
         reason = exc
         while reason.__cause__ is not None or reason.__context__ is not None:

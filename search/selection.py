@@ -19,6 +19,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from . import bands, records
+from .errors import NoResult
 
 NEAR_COPY_RATIO = 1.25  # parameter counts within this factor, with one layout, count as one net
 # Proxy accuracy below the best by more than this: not a finalist. At 8,000 images x 4 epochs gap8k
@@ -108,6 +109,14 @@ def answer(study: optuna.Study, target_acc: float | None = None) -> FrozenTrial 
         return ranked(finals)[0]
     proxies = ranked(trained(study, records.PROXY))
     return proxies[0] if proxies else None
+
+
+def the_answer(study: optuna.Study, target_acc: float | None = None) -> FrozenTrial:
+    """answer(), or NoResult when nothing has trained yet (search.answer, export's default trial)."""
+    a = answer(study, target_acc)
+    if a is None:
+        raise NoResult(f"study {study.study_name!r} has no trained model within budget yet: run more trials")
+    return a
 
 
 def spearman(xs, ys) -> float | None:

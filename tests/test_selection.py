@@ -89,3 +89,15 @@ def test_spearman_matches_hand_computed_values():
     # ties get average ranks: x ranks (1.5, 1.5, 3), y ranks (1, 2, 3) -> Pearson of the ranks
     assert selection.spearman([1, 1, 2], [1, 2, 3]) == pytest.approx(0.8660254)
     assert selection.spearman([1, 2], [1, 2]) is None
+
+
+def test_an_untrained_study_has_no_answer_for_the_api_nor_for_export(study):
+    """search.answer and export's default trial both raise NoResult from one place (search.selection,
+    which both import: search.exporting no longer imports search.api)."""
+    import search
+    from search.exporting import pick_trial
+    add(study, None, 9000, state=TrialState.FAIL)
+    assert selection.answer(study) is None
+    for call in (lambda: search.answer(study), lambda: pick_trial(study, "answer")):
+        with pytest.raises(search.NoResult, match="no trained model"):
+            call()
