@@ -190,6 +190,7 @@ def _stage(st: optuna.Study, job: WorkerJob, workers: int, total: int, desc: str
 
     from .progress import TrialBar
     bar = TrialBar(st, total, desc=desc, enabled=progress)
+    job.progress = progress  # the finals' epoch lines too
     threads = torch.get_num_threads()  # an in-process worker sets its own; the caller gets theirs back
     try:
         if workers == 1:
@@ -249,7 +250,8 @@ def load(study: str | None = None, storage: str = DEFAULT_URL) -> optuna.Study:
 
 def storage_url(study: optuna.Study, default: str) -> str:
     """The URL a study object was opened with (its artifacts sit beside a SQLite file)."""
-    backend = getattr(study._storage, "_backend", study._storage)
+    from .optuna_adapter import backend_of, storage_of
+    backend = backend_of(storage_of(study))
     url = getattr(backend, "url", None)
     return url if isinstance(url, str) else default
 

@@ -28,7 +28,7 @@ from mnistnet.recipe import Recipe
 from mnistnet.rundir import save_weights
 from mnistnet.train import evaluate, fit
 
-from . import inference_speed, onnx_export, records
+from . import inference_speed, onnx_export, optuna_adapter, records
 from .errors import BadArgument, DataUnavailable, ModelFolderError, TrainingFailed, UnknownTrial
 from .model_dir import CARD_JSON
 from .artifact_stores import location
@@ -63,7 +63,7 @@ def trial_weights(study: optuna.Study, trial, store_dir: Path | str, config: Net
 
     from .artifact_stores import open_store
 
-    ids = records.artifact_ids(study._storage, trial)
+    ids = records.artifact_ids(optuna_adapter.storage_of(study), trial)
     if records.WEIGHTS_FILE not in ids:
         raise UnknownTrial(f"trial {trial.number} stored no weights: export with --retrain")
     model = build(config)
@@ -223,7 +223,7 @@ def export(study: optuna.Study, out: Path, *, trial="answer", storage_url: str, 
         raise DataUnavailable(str(exc)) from None
     card = {"study": study.study_name, "trial": t.number, "stage": records.stage(t),
             "final_of": records.final_of(t), "params": records.params(t), "macs": records.macs(t),
-            "val_acc": records.accuracy(t), "target_acc": study.user_attrs.get("target_acc"),
+            "val_acc": records.accuracy(t), "target_acc": records.target_acc(study, default=None),
             "recipe": recipe.to_dict(), "trial_params": t.params, "exported": datetime.date.today().isoformat(),
             "trained_precision": records.precision(t), "weights": "fp32"}
     if retrain:

@@ -8,43 +8,11 @@ from __future__ import annotations
 
 import threading
 
+from . import optuna_adapter
 from .errors import BadArgument, StorageError
 from .storage import open_storage
 from .storage_proxy import SERVER_THREADS, STOP_GRACE_S, _grpc, is_proxy
 from .urls import mask
-
-
-def cached(storage):
-    """Optuna's in-process cache in front of the database (what get_storage adds, and what
-    run_grpc_proxy_server's documentation asks for), that also knows trials it did not create.
-
-    Optuna's cache records which study a trial belongs to when it creates or reads the trial, and
-    its set_trial_param needs that record: a restarted proxy has none for the trials that workers
-    were running, so their next parameter would fail with NOT_FOUND. This one reads the study's
-    trials from the database first.
-    """
-    from optuna.storages import RDBStorage
-    try:
-        from optuna.storages._cached_storage import _CachedStorage
-    except ImportError:  # a later Optuna: without the cache every call reads the database
-        return storage
-    if not isinstance(storage, RDBStorage):
-        return storage
-
-    class Cache(_CachedStorage):
-        def set_trial_param(self, trial_id, param_name, param_value_internal, distribution):
-            if trial_id not in self._trial_id_to_study_id_and_number:
-                self._learn(trial_id)
-            return super().set_trial_param(trial_id, param_name, param_value_internal, distribution)
-
-        def _learn(self, trial_id: int) -> None:
-            self._backend.get_trial(trial_id)  # KeyError (NOT_FOUND to the worker) if there is no such trial
-            for study in self._backend.get_all_studies():
-                self._read_trials_from_remote_storage(study._study_id)
-                if trial_id in self._trial_id_to_study_id_and_number:
-                    return
-
-    return Cache(storage)
 
 
 def serve(storage_url: str, host: str, port: int, log=print, ready=None) -> None:
@@ -57,13 +25,11 @@ def serve(storage_url: str, host: str, port: int, log=print, ready=None) -> None
         raise BadArgument(f"storage-server serves a database, not another proxy: pass its database URL "
                           f"(e.g. postgresql://user:password@host/dbname), not {storage_url}")
     grpc = _grpc()
-    from optuna.storages._grpc.auto_generated import api_pb2_grpc
-    from optuna.storages._grpc.servicer import OptunaStorageProxyService
-    backend = cached(open_storage(storage_url, heartbeat=False))
+    backend = optuna_adapter.cached(open_storage(storage_url, heartbeat=False))
     # What run_grpc_proxy_server serves, in a server kept in hand: a stop answers the calls it has
     # begun, and a second proxy on the same port is refused (gRPC shares ports by default).
     server = grpc.server(ThreadPoolExecutor(max_workers=SERVER_THREADS), options=[("grpc.so_reuseport", 0)])
-    api_pb2_grpc.add_StorageServiceServicer_to_server(OptunaStorageProxyService(backend), server)
+    optuna_adapter.add_proxy_service(server, backend)
     try:
         bound = server.add_insecure_port(f"{host}:{port}")
     except RuntimeError:

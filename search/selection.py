@@ -100,7 +100,7 @@ def finals_of(study: optuna.Study) -> dict[int, list[FrozenTrial]]:
 def answer(study: optuna.Study, target_acc: float | None = None) -> FrozenTrial | None:
     """The study's answer: the smallest final reaching the target validation accuracy, else the most
     accurate final; with no finished final, the best proxy trial."""
-    target = target_acc if target_acc is not None else study.user_attrs.get("target_acc", 0.994)
+    target = target_acc if target_acc is not None else records.target_acc(study)
     finals = trained(study, records.FINAL)
     if finals:
         reaching = [t for t in finals if records.accuracy(t) >= target]
@@ -222,12 +222,12 @@ def summary(study: optuna.Study) -> str:
     if finals:
         lines += ["", "Finals (all training images, full epochs), smallest first; * on the full-fidelity front:",
                   table(sorted(finals, key=lambda t: (records.params(t), t.number)), front=pareto_front(finals)), "",
-                  front_chart(finals, study.user_attrs.get("target_acc", 0.994))]
+                  front_chart(finals, records.target_acc(study))]
         rho = ranking_quality(study)
         if rho is not None:
             lines.append(f"proxy-to-final rank correlation (Spearman) over {len(finals)} finals: {rho:+.2f}")
     a = answer(study)
-    target = study.user_attrs.get("target_acc", 0.994)
+    target = records.target_acc(study)
     verdict = ("reaches" if records.accuracy(a) >= target else "is below") + f" the target {target:.2%}"
     lines += ["", f"answer: trial {a.number} ({records.stage(a)}): validation accuracy {records.accuracy(a):.2%} "
                   f"with {records.params(a):,} parameters, {records.macs(a):,} MACs; {verdict}"]

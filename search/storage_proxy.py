@@ -28,9 +28,10 @@ import time
 import warnings
 
 import optuna
+from optuna.storages import GrpcStorageProxy
 from optuna.trial import TrialState
 
-from . import settings
+from . import optuna_adapter, settings
 from .errors import StorageError
 
 _log = logging.getLogger(__name__)
@@ -80,18 +81,17 @@ def _grpc():
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # gRPC's own log lines: our messages say what went wrong
     try:
         import grpc
-        from optuna.storages._grpc.auto_generated import api_pb2  # noqa: F401 - needs protobuf
+        optuna_adapter.grpc_generated()  # needs protobuf
         return grpc
     except ImportError as exc:
         raise StorageError(f"the storage proxy needs the Python module {getattr(exc, 'name', None) or 'grpc'!r}: "
                            f"run `pip install 'mnist-search[proxy]'`, which brings grpcio and protobuf") from None
 
 
-from optuna.storages import GrpcStorageProxy  # noqa: E402 - grpc itself is imported on first use
-
-
-class ReconnectingGrpcProxy(GrpcStorageProxy):
+class ReconnectingGrpcProxy(optuna_adapter.GrpcProxyWithOptions):
     """GrpcStorageProxy whose calls wait (a bounded time) for a proxy that went away."""
+
+    channel_options = CHANNEL_OPTIONS
 
     def __init__(self, url: str):
         self.url = url  # api.storage_url reads it
@@ -102,14 +102,6 @@ class ReconnectingGrpcProxy(GrpcStorageProxy):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             super().__init__(host=host, port=port)
-
-    def _setup(self) -> None:
-        from optuna.storages._grpc.auto_generated import api_pb2_grpc
-        from optuna.storages._grpc.client import GrpcClientCache
-        grpc = _grpc()
-        self._channel = grpc.insecure_channel(f"{self._host}:{self._port}", options=CHANNEL_OPTIONS)
-        self._stub = api_pb2_grpc.StorageServiceStub(self._channel)
-        self._cache = GrpcClientCache(self._stub)
 
     def __getstate__(self):
         state = super().__getstate__()
@@ -127,7 +119,7 @@ class ReconnectingGrpcProxy(GrpcStorageProxy):
             GrpcStorageProxy.get_all_studies(self)
         except grpc.RpcError as exc:
             raise StorageError(f"no storage proxy answers at {self.url} ({_details(exc)}): start it with "
-                               f"`mnist-search storage-server --storage DATABASE_URL --port {self._port}`, "
+                               f"`mnist-search storage-server --storage DATABASE_URL --port {self.port}`, "
                                f"or check the address") from None
 
     def _call(self, name: str, method, *args, **kwargs):

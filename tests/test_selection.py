@@ -101,3 +101,17 @@ def test_an_untrained_study_has_no_answer_for_the_api_nor_for_export(study):
     for call in (lambda: search.answer(study), lambda: pick_trial(study, "answer")):
         with pytest.raises(search.NoResult, match="no trained model"):
             call()
+
+
+def test_the_target_and_a_retry_s_attributes_are_read_through_records(study):
+    assert records.target_acc(study) == 0.994
+    study.set_user_attr(records.TARGET_ACC, 0.99)
+    assert records.target_acc(study) == 0.99
+    bare = optuna.create_study()  # a study that never stored a target
+    assert records.target_acc(bare) == records.DEFAULT_TARGET_ACC and records.target_acc(bare, default=None) is None
+    from search.optuna_adapter import storage_of, trial_id
+    study.ask().set_user_attr(records.PARAMS, 9000)  # a running trial, as a dead worker leaves it
+    records.write_failure_by_id(storage_of(study), trial_id(study.trials[-1]), "x" * 500)
+    t = study.trials[-1]
+    assert records.fail_reason(t) == "x" * 400
+    assert records.FAIL_REASON not in records.retry_user_attrs(t) and records.PARAMS in records.retry_user_attrs(t)
