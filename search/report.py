@@ -86,13 +86,9 @@ def pareto_figure(study: optuna.Study):
                     marker=dict(color="black", size=10, symbol="x"))
     target = records.target_acc(study)
     fig.add_hline(y=target, line_dash="dash", line_color="gray", annotation_text=f"target {target:.2%}")
-    seen = set()
     for p in PRESETS.values():
         n = count_params(p.config)
-        if n in seen:
-            continue
-        seen.add(n)
-        names = "/".join(q.name for q in PRESETS.values() if count_params(q.config) == n)
+        names = f"{p.name} = {'/'.join(p.sources)}" if p.sources else p.name
         fig.add_vline(x=n, line_dash="dot", line_color="gray")
         fig.add_annotation(x=math.log10(n), y=1, xref="x", yref="paper", text=f"{names} ({n:,})", showarrow=False,
                            textangle=-90, xanchor="right", yanchor="top", font=dict(size=10, color="gray"))
