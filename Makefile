@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TRIALS ?= 100
 
-.PHONY: setup run test
+.PHONY: setup run lint test test-quick
 # On a machine whose nvidia-smi lists a GPU, a torch without CUDA stops setup with one line (how to fix it).
 # ($(error) stops make with the tool's line and nothing else; the tool prints nothing when all is well.)
 setup: $(VENV)/.installed
@@ -22,5 +22,14 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 run: setup
 	$(VENV)/bin/mnist-search run --trials $(TRIALS)
 
-test: setup
+# The layering of DESIGN.md (pyproject's [tool.importlinter]) and ruff's lint, before any test runs.
+lint: setup
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check .
+
+# CI (.ci/run) runs `make test`: the whole suite.
+test: lint
 	$(PY) -m pytest -q
+
+test-quick: lint
+	$(PY) -m pytest -q -m "not slow"

@@ -141,7 +141,7 @@ def report(doc: dict, stages) -> None:
         print(f"{r['name']:<12}{r['params']:>8,}{r['macs']:>11,}"
               + "".join(f"{p['final_val_acc']:>11.4f}" for p in r["proxies"])
               + (f"{full['final_val_acc']:>10.4f}{full['seconds']:>8.0f}" if full else f"{'-':>10}{'-':>8}"))
-    print(f"\nSpearman rho vs full-fidelity val acc ('NxE@k' = val acc after epoch k of that proxy):")
+    print("\nSpearman rho vs full-fidelity val acc ('NxE@k' = val acc after epoch k of that proxy):")
     print(f"{'proxy score':<14}{'images':>9}{'all (n)':>14}{'top half (n)':>18}")
     for row in doc["spearman"]:
         print(f"{row['proxy']:<14}{row['images_seen']:>9,}{fmt(row['rho_all']):>10} ({row['n_all']})"

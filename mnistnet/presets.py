@@ -1,7 +1,11 @@
-"""The five source projects' models and recipes, reproduced as NetConfigs (seed002 and seed004 share one).
+"""The five source projects' models and recipes, reproduced as NetConfigs: three distinct nets.
 
-Parameter counts match the source projects: seed000/seed003 593,200; seed001 16,478;
-seed002/seed004 21,840. tests/test_presets.py holds them to it.
+Each is named by its architecture, as the known nets are (gap8k: a GAP head, 7.8k parameters):
+- fc593k: seed000 and seed003 (ERA S5), 593,200 parameters, FC head;
+- gap16k: seed001, 16,478 parameters, 1x1 conv + global average pooling;
+- fc22k: seed002 and seed004 (the classic PyTorch example), 21,840 parameters, FC head.
+The source projects' names (seed000 ... seed004) stay as aliases, so commands and studies that
+name them still resolve. tests/test_presets.py holds the counts to the source projects'.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ class Preset:
     description: str
     config: NetConfig
     recipe: Recipe
+    sources: tuple[str, ...] = ()  # the source projects' names for it, aliases of `name`
 
 
 # The ERA S5 train transform: 10 % of images center-cropped to 22 and resized back, rotation +-15 deg.
@@ -56,23 +61,44 @@ def _classic_recipe() -> Recipe:
     return Recipe(optimizer="adam", lr=1e-3, momentum=0.9, batch_size=100, epochs=10)
 
 
-PRESETS: dict[str, Preset] = {p.name: p for p in [
-    Preset("seed000", "ERA S5 Net: conv 32-64-128-256, two max-pools, FC 4096-50-10; SGD, StepLR, "
-           "batch 512, 20 epochs, crop+rotate augmentation", _era_net(), _era_recipe()),
-    Preset("seed001", "16.5k-parameter BN/dropout net ending in a 1x1 conv and global average pooling; "
+class _Presets(dict):
+    """The presets by name; an old source name (seed000 ... seed004) finds its preset too, while
+    iterating gives each preset once, under its name."""
+
+    def __getitem__(self, name):
+        return dict.__getitem__(self, ALIASES.get(name, name))
+
+    def __contains__(self, name):
+        return dict.__contains__(self, ALIASES.get(name, name))
+
+    def get(self, name, default=None):
+        return self[name] if name in self else default
+
+
+PRESETS: dict[str, Preset] = _Presets({p.name: p for p in [
+    Preset("fc593k", "ERA S5 Net: conv 32-64-128-256, two max-pools, FC 4096-50-10; SGD, StepLR, "
+           "batch 512, 20 epochs, crop+rotate augmentation (seed003: the same net and recipe)", _era_net(),
+           _era_recipe(), ("seed000", "seed003")),
+    Preset("gap16k", "16.5k-parameter BN/dropout net ending in a 1x1 conv and global average pooling; "
            "SGD 0.01/0.9, StepLR", _seed001_net(),
            Recipe(optimizer="sgd", lr=0.01, momentum=0.9, scheduler="step", step_size=6, gamma=0.1,
-                  batch_size=128, epochs=15)),
-    Preset("seed002", "classic PyTorch example: conv 10-20 (k5), dropout, FC 320-50-10; Adam 1e-3, "
-           "batch 100, 10 epochs", _classic_net(), _classic_recipe()),
-    Preset("seed003", "ERA S5 4-conv/2-pool/2-FC net (seed000's widths); NLL loss, the ERA S5 recipe",
-           _era_net(), _era_recipe()),
-    Preset("seed004", "the classic PyTorch example again (same model and recipe as seed002)",
-           _classic_net(), _classic_recipe()),
-]}
+                  batch_size=128, epochs=15), ("seed001",)),
+    Preset("fc22k", "classic PyTorch example: conv 10-20 (k5), dropout, FC 320-50-10; Adam 1e-3, "
+           "batch 100, 10 epochs (seed004: the same net and recipe)", _classic_net(), _classic_recipe(),
+           ("seed002", "seed004")),
+]})
+# The source projects' names, kept so that `--preset seed002`, `--base seed001` and studies made with
+# them still resolve.
+ALIASES: dict[str, str] = {old: p.name for p in PRESETS.values() for old in p.sources}
+
+
+def canonical(name: str) -> str:
+    """A preset's name for `name` (itself, or the preset an old source name stands for)."""
+    return ALIASES.get(name, name)
 
 
 def get(name: str) -> Preset:
     if name not in PRESETS:
-        raise KeyError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+        raise KeyError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)} "
+                       f"(or a source project's name: {', '.join(ALIASES)})")
     return PRESETS[name]

@@ -6,8 +6,10 @@ accumulated on the device and read once per epoch, so the step loop never waits 
 """
 from __future__ import annotations
 
+import logging
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -149,8 +151,24 @@ def fit(config: NetConfig, recipe: Recipe, data: MNIST, device=None,
     """
     recipe.validate()
     device = torch.device(device) if device is not None else data.device
-    with exact_fp32(device):
+    with exact_fp32(device), _quiet_toolchain_probe(bool(compile)):
         return _fit(config, recipe, data, device, on_epoch, progress, precision, compile, log, on_step)
+
+
+@contextmanager
+def _quiet_toolchain_probe(compiling: bool):
+    """While compiling: torch.compile's C++ toolchain probe warns "No CUDA runtime is found" on CPU-only
+    machines, and that changes nothing. Its logger's level is the caller's again afterwards."""
+    if not compiling:
+        yield
+        return
+    logger = logging.getLogger("torch.utils.cpp_extension")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _fit(config, recipe, data, device, on_epoch, progress, precision, compile, log, on_step) -> FitResult:
@@ -236,9 +254,6 @@ class _Compiled:
     no recompiles."""
 
     def __init__(self, model: nn.Module, log, mode: str | None = None):
-        import logging
-        # The C++ toolchain probe warns "No CUDA runtime is found" on CPU-only machines; it changes nothing.
-        logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
         self.model, self.log = model, log
         self.compiled = torch.compile(model, mode=mode)
         # CUDA graphs (mode reduce-overhead) reuse their output memory: mark each step as a new one.
@@ -266,5 +281,9 @@ class _Compiled:
 
 
 def _progress(total: int, epoch: int, epochs: int):
+    """A bar over an epoch's batches, in a terminal only: elsewhere (a log, CI) the epoch's line says it."""
+    import sys
+    if not sys.stderr.isatty():
+        return None
     from tqdm import tqdm  # only the interactive path pays for the import
     return tqdm(total=total, desc=f"epoch {epoch}/{epochs}", unit="batch", leave=False, dynamic_ncols=True)

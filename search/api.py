@@ -18,7 +18,7 @@ import optuna
 from optuna.trial import TrialState
 
 from . import profiles, records, selection
-from .errors import (BadArgument, DataUnavailable, DeviceUnavailable, ImpossibleBudget, NoResult, UnknownPreset,
+from .errors import (BadArgument, DataUnavailable, DeviceUnavailable, ImpossibleBudget, UnknownPreset,
                      UnknownSpace)
 from .storage import DEFAULT_URL, mask, open_storage
 from .objective_names import DEFAULT_OBJECTIVE
@@ -190,6 +190,7 @@ def _stage(st: optuna.Study, job: WorkerJob, workers: int, total: int, desc: str
 
     from .progress import TrialBar
     bar = TrialBar(st, total, desc=desc, enabled=progress)
+    job.progress = progress  # the finals' epoch lines too
     threads = torch.get_num_threads()  # an in-process worker sets its own; the caller gets theirs back
     try:
         if workers == 1:
@@ -238,10 +239,7 @@ def enqueue_finals(study: optuna.Study, k: int) -> list[int]:
 
 def answer(study: optuna.Study, target_acc: float | None = None) -> optuna.trial.FrozenTrial:
     """The study's answer (see search.selection.answer); NoResult when nothing has trained yet."""
-    a = selection.answer(study, target_acc)
-    if a is None:
-        raise NoResult(f"study {study.study_name!r} has no trained model within budget yet: run more trials")
-    return a
+    return selection.the_answer(study, target_acc)
 
 
 def load(study: str | None = None, storage: str = DEFAULT_URL) -> optuna.Study:
@@ -252,7 +250,8 @@ def load(study: str | None = None, storage: str = DEFAULT_URL) -> optuna.Study:
 
 def storage_url(study: optuna.Study, default: str) -> str:
     """The URL a study object was opened with (its artifacts sit beside a SQLite file)."""
-    backend = getattr(study._storage, "_backend", study._storage)
+    from .optuna_adapter import backend_of, storage_of
+    backend = backend_of(storage_of(study))
     url = getattr(backend, "url", None)
     return url if isinstance(url, str) else default
 

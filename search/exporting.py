@@ -28,19 +28,20 @@ from mnistnet.recipe import Recipe
 from mnistnet.rundir import save_weights
 from mnistnet.train import evaluate, fit
 
-from . import inference_speed, onnx_export, records
+from . import inference_speed, onnx_export, optuna_adapter, records
 from .errors import BadArgument, DataUnavailable, ModelFolderError, TrainingFailed, UnknownTrial
 from .model_dir import CARD_JSON
 from .artifact_stores import location
 
 FORMATS = ("pt", "export", "torchscript", "onnx")  # export: a torch.export program, model.pt2
+CPU = torch.device("cpu")
 
 
 def pick_trial(study: optuna.Study, which) -> optuna.trial.FrozenTrial:
     """'answer' (or 'best'): the study's answer; else a trial number of a trained trial."""
     if which in ("answer", "best"):
-        from .api import answer
-        return answer(study)
+        from .selection import the_answer
+        return the_answer(study)
     try:
         number = int(which)
     except (TypeError, ValueError):
@@ -62,7 +63,7 @@ def trial_weights(study: optuna.Study, trial, store_dir: Path | str, config: Net
 
     from .artifact_stores import open_store
 
-    ids = records.artifact_ids(study._storage, trial)
+    ids = records.artifact_ids(optuna_adapter.storage_of(study), trial)
     if records.WEIGHTS_FILE not in ids:
         raise UnknownTrial(f"trial {trial.number} stored no weights: export with --retrain")
     model = build(config)
@@ -210,7 +211,7 @@ def check_formats(formats) -> list[str]:
 
 
 def export(study: optuna.Study, out: Path, *, trial="answer", storage_url: str, formats=FORMATS, retrain=False,
-           seeds=3, epochs=None, subset=None, artifacts=None, device=torch.device("cpu"), data_root=None,
+           seeds=3, epochs=None, subset=None, artifacts=None, device=CPU, data_root=None,
            seed_check=None, precision="auto", log=print) -> dict:
     formats = check_formats(formats)
     check_out(out)
@@ -222,7 +223,7 @@ def export(study: optuna.Study, out: Path, *, trial="answer", storage_url: str, 
         raise DataUnavailable(str(exc)) from None
     card = {"study": study.study_name, "trial": t.number, "stage": records.stage(t),
             "final_of": records.final_of(t), "params": records.params(t), "macs": records.macs(t),
-            "val_acc": records.accuracy(t), "target_acc": study.user_attrs.get("target_acc"),
+            "val_acc": records.accuracy(t), "target_acc": records.target_acc(study, default=None),
             "recipe": recipe.to_dict(), "trial_params": t.params, "exported": datetime.date.today().isoformat(),
             "trained_precision": records.precision(t), "weights": "fp32"}
     if retrain:

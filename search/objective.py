@@ -78,8 +78,9 @@ class Objective:
 
     def __init__(self, space, proxy: Fidelity, final: Fidelity, budget: Budget, device: torch.device,
                  objective: str = "accuracy", artifact_store=None, seed: int = 0, precision: str = "fp32",
-                 compile_finals: bool = False, warmup_epochs: int = 1):
+                 compile_finals: bool = False, warmup_epochs: int = 1, final_epochs_say=None):
         self.space, self.proxy, self.final, self.budget = space, proxy, final, budget
+        self.final_epochs_say = final_epochs_say  # given a say(line): a line per epoch of a final
         self.device, self.objective, self.artifact_store, self.seed = device, objective, artifact_store, seed
         self.precision, self.compile_finals, self.warmup_epochs = precision, compile_finals, warmup_epochs
 
@@ -113,6 +114,11 @@ class Objective:
 
         def report(m) -> bool:
             if final:
+                if self.final_epochs_say is not None:
+                    from .progress import final_epoch_line
+                    self.final_epochs_say(final_epoch_line(trial.number, trial.user_attrs.get(records.FINAL_OF),
+                                                           m.epoch, fidelity.epochs, m.val_acc,
+                                                           time.perf_counter() - start))
                 return False  # finals run to the end
             if self.pareto:  # Optuna cannot prune multi-objective trials: compare with nets of similar size
                 return m.epoch >= self.warmup_epochs and m.epoch < fidelity.epochs and \

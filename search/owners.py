@@ -20,7 +20,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from . import records
+from . import optuna_adapter, records
 
 
 def _read(path: str) -> str | None:
@@ -123,7 +123,7 @@ def reap(study: optuna.Study, log=None) -> list[int]:
     (the storage's heartbeat retry policy); returns the failed trials' numbers."""
     if _machine() is None:
         return []
-    storage = study._storage
+    storage = optuna_adapter.storage_of(study)
     failed = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if not owner_is_dead(t):
@@ -131,15 +131,14 @@ def reap(study: optuna.Study, log=None) -> list[int]:
         owner = records.owner(t)
         reason = f"its worker (pid {owner['pid']} on {owner['host']}) died while it ran"
         try:
-            storage.set_trial_user_attr(t._trial_id, records.FAIL_REASON, reason)
-            if not storage.set_trial_state_values(t._trial_id, TrialState.FAIL):
+            records.write_failure_by_id(storage, optuna_adapter.trial_id(t), reason)
+            if not storage.set_trial_state_values(optuna_adapter.trial_id(t), TrialState.FAIL):
                 continue
         except optuna.exceptions.UpdateFinishedTrialError:
             continue  # another worker failed it first, and retried it
-        dead = copy.deepcopy(storage.get_trial(t._trial_id))
+        dead = copy.deepcopy(storage.get_trial(optuna_adapter.trial_id(t)))
         # The retry starts clean: no owner, no failure reason of its predecessor.
-        dead.user_attrs = {k: v for k, v in dead.user_attrs.items()
-                           if k not in (records.OWNER, records.FAIL_REASON)}
+        dead.user_attrs = records.retry_user_attrs(dead)
         dead.system_attrs = without_constraints(dead.system_attrs)  # the retry sets them itself, once
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)

@@ -1,28 +1,75 @@
-"""A progress bar over a run's trials (tqdm.auto: a widget in notebooks, text in terminals)."""
+"""Progress of a run: a bar over its trials (tqdm.auto: a widget in notebooks, text in terminals), and
+a line per epoch of each final.
+
+Where stderr is not a terminal (a log file, CI, a pipe), a bar redrawn in place would write a new
+copy of itself at every refresh: there the trials' progress is one line per finished trial instead.
+"""
 from __future__ import annotations
+
+import sys
+import time
 
 import optuna
 
 from . import records, selection
 
 
+def line_mode() -> bool:
+    """Whether progress goes out as plain lines: stderr is not a terminal, and this is no notebook
+    (where tqdm.auto draws a widget, whatever stderr is)."""
+    from tqdm.auto import tqdm
+    if any(c.__module__ == "tqdm.notebook" for c in tqdm.__mro__):
+        return False
+    try:
+        return not sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed
+        return True
+
+
+def say(line: str) -> None:
+    """A line on stderr, above this process's progress bar if it has one."""
+    from tqdm.auto import tqdm
+    tqdm.write(line, file=sys.stderr)
+
+
+def clock(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
+        f"{seconds // 60}:{seconds % 60:02d}"
+
+
 class TrialBar:
-    """Counts the study's finished trials since the bar started; shows the best so far."""
+    """Counts the study's finished trials since the bar started; shows the best so far. Where stderr
+    is not a terminal (line_mode), it writes one line per finished trial instead of a bar."""
 
     def __init__(self, study: optuna.Study, total: int, desc: str = "trials", enabled: bool = True):
         from tqdm.auto import tqdm
-        self.study = study
+        self.study, self.total, self.desc = study, total, desc
         self.before = self._finished()
-        self.bar = tqdm(total=total, desc=desc, unit="trial", disable=not enabled, dynamic_ncols=True)
+        self.lines = enabled and line_mode()
+        self.shown, self.start = 0, time.monotonic()
+        self.bar = tqdm(total=total, desc=desc, unit="trial", disable=not enabled or self.lines, dynamic_ncols=True)
 
     def _finished(self) -> int:
         return sum(1 for t in self.study.get_trials(deepcopy=False) if t.state.is_finished())
 
-    def refresh(self) -> None:
-        self.bar.n = min(self.bar.total, max(0, self._finished() - self.before))
+    def _best(self) -> str:
         best = selection.answer(self.study)
-        if best is not None:
-            self.bar.set_postfix_str(f"best {records.accuracy(best):.2%} ({records.params(best):,} params)")
+        return "" if best is None else f"best {records.accuracy(best):.2%} ({records.params(best):,} params)"
+
+    def refresh(self) -> None:
+        n = min(self.total, max(0, self._finished() - self.before))
+        if self.lines:
+            if n > self.shown:
+                self.shown = n
+                best = self._best()
+                say(f"{self.desc}: {n}/{self.total} finished, {clock(time.monotonic() - self.start)} elapsed"
+                    + (f"; {best}" if best else ""))
+            return
+        self.bar.n = n
+        best = self._best()
+        if best:
+            self.bar.set_postfix_str(best)
         self.bar.refresh()
 
     def __call__(self, study, trial) -> None:  # an Optuna callback (a failed trial's line: search.failures)
@@ -30,3 +77,12 @@ class TrialBar:
 
     def close(self) -> None:
         self.bar.close()
+
+
+def final_epoch_line(trial: int, final_of: int | None, epoch: int, epochs: int, val_acc: float,
+                     elapsed: float) -> str:
+    """One epoch of a final (minutes each on a CPU): its validation accuracy and the time left at this pace."""
+    of = f" (retrains trial {final_of})" if final_of is not None else ""
+    left = elapsed / epoch * (epochs - epoch)
+    return (f"final trial {trial}{of}: epoch {epoch}/{epochs}, validation {val_acc:.2%}, "
+            f"{clock(elapsed)} elapsed, about {clock(left)} left")

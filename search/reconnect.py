@@ -22,20 +22,19 @@ import optuna
 from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
-from . import settings
+from . import optuna_adapter, settings
 from .errors import StorageError
 
 _log = logging.getLogger(__name__)
 
 FIRST_WAIT, LONGEST_WAIT = 0.25, 8.0
 # RDBStorage methods that reach the database (create_new_trial, set_trial_param and get_all_trials
-# go through the private ones listed here; _CachedStorage calls those directly).
+# go through private ones, which Optuna's cache calls directly: search.optuna_adapter names them).
 RETRIED = ("create_new_study", "delete_study", "set_study_user_attr", "set_study_system_attr",
            "get_study_id_from_name", "get_study_name_from_id", "get_study_directions", "get_study_user_attrs",
            "get_study_system_attrs", "get_trial_user_attrs", "get_trial_system_attrs", "get_all_studies",
-           "_create_new_trial", "_set_trial_param", "get_trial_param", "set_trial_intermediate_value",
-           "set_trial_user_attr", "set_trial_system_attr", "get_trial_id_from_study_id_trial_number",
-           "get_trial", "_get_trials", "_get_best_trial_id", "_get_stale_trial_ids")
+           "get_trial_param", "set_trial_intermediate_value", "set_trial_user_attr", "set_trial_system_attr",
+           "get_trial_id_from_study_id_trial_number", "get_trial", *optuna_adapter.RDB_PRIVATE_CALLS)
 
 
 def lost_connection(exc: BaseException) -> bool:
@@ -104,7 +103,7 @@ class ReconnectingRDBStorage(RDBStorage):
             return self._down_since + self._retry_seconds - now
 
     def _gone(self, exc: BaseException) -> StorageError:
-        from .storage import mask
+        from .urls import mask
         from sqlalchemy import exc as sa
         reason = exc
         while reason.__cause__ is not None or reason.__context__ is not None:

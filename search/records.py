@@ -45,6 +45,10 @@ INFEASIBLE = "infeasible"  # str: why the net was not trained (over budget, impo
 FAIL_REASON = "fail_reason"  # str: why training failed or was stopped
 OWNER = "worker"  # dict: the process that runs the trial (host, pid, start time: search.owners)
 
+# Study user attributes read here (the study's other settings: search.study.StudySpec, stored whole).
+TARGET_ACC = "target_acc"  # float: the validation accuracy the answer must reach
+DEFAULT_TARGET_ACC = 0.994  # a study that does not say (made before the setting existed)
+
 PROXY, FINAL, SURPLUS = "proxy", "final", "surplus"
 # Files each trained trial uploads as Optuna artifacts.
 CONFIG_FILE, RECIPE_FILE, WEIGHTS_FILE = "config.json", "recipe.json", "weights.pt"
@@ -75,6 +79,16 @@ def write_infeasible(trial: optuna.Trial, reason: str) -> None:
 
 def write_failure(trial: optuna.Trial, reason: str) -> None:
     trial.set_user_attr(FAIL_REASON, reason[:400])
+
+
+def write_failure_by_id(storage, trial_id: int, reason: str) -> None:
+    """write_failure for a trial this process does not run (a dead worker's: search.owners)."""
+    storage.set_trial_user_attr(trial_id, FAIL_REASON, reason[:400])
+
+
+def retry_user_attrs(t: FrozenTrial) -> dict:
+    """The user attributes a failed trial's retry starts with: no owner, no failure reason."""
+    return {k: v for k, v in t.user_attrs.items() if k not in (OWNER, FAIL_REASON)}
 
 
 def write_owner(trial: optuna.Trial, owner: dict) -> None:
@@ -173,6 +187,12 @@ def owner(t: FrozenTrial) -> dict | None:
 
 def infeasible_reason(t: FrozenTrial) -> str | None:
     return t.user_attrs.get(INFEASIBLE)
+
+
+def target_acc(study: optuna.Study, default: float | None = DEFAULT_TARGET_ACC) -> float | None:
+    """The study's target validation accuracy (the latest run's: search.study)."""
+    value = study.user_attrs.get(TARGET_ACC)
+    return default if value is None else value
 
 
 def fail_reason(t: FrozenTrial) -> str | None:

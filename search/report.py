@@ -84,15 +84,11 @@ def pareto_figure(study: optuna.Study):
                     name="published hand-tuned nets (test accuracy, best epoch: optimistic)",
                     text=[f"{a:.2%} test at {p:,} params, selected on the test set" for p, a in PUBLISHED],
                     marker=dict(color="black", size=10, symbol="x"))
-    target = study.user_attrs.get("target_acc", 0.994)
+    target = records.target_acc(study)
     fig.add_hline(y=target, line_dash="dash", line_color="gray", annotation_text=f"target {target:.2%}")
-    seen = set()
     for p in PRESETS.values():
         n = count_params(p.config)
-        if n in seen:
-            continue
-        seen.add(n)
-        names = "/".join(q.name for q in PRESETS.values() if count_params(q.config) == n)
+        names = f"{p.name} = {'/'.join(p.sources)}" if p.sources else p.name
         fig.add_vline(x=n, line_dash="dot", line_color="gray")
         fig.add_annotation(x=math.log10(n), y=1, xref="x", yref="paper", text=f"{names} ({n:,})", showarrow=False,
                            textangle=-90, xanchor="right", yanchor="top", font=dict(size=10, color="gray"))
@@ -201,7 +197,7 @@ def headline(study: optuna.Study) -> str:
     a = selection.answer(study)
     if a is None:
         return "No trial has trained to the end within budget yet."
-    target = study.user_attrs.get("target_acc", 0.994)
+    target = records.target_acc(study)
     return (f"Answer: trial {a.number} ({records.stage(a)}), validation accuracy {records.accuracy(a):.2%} with "
             f"{records.params(a):,} parameters ({'reaches' if records.accuracy(a) >= target else 'below'} "
             f"the target {target:.2%}). Export it with `mnist-search export --study {study.study_name} --out DIR`.")

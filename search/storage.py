@@ -6,17 +6,11 @@ from pathlib import Path
 
 from . import settings
 from .errors import StorageError
+from .urls import mask
+
+__all__ = ["DEFAULT_URL", "mask", "sqlite_path", "artifact_dir", "open_storage"]
 
 DEFAULT_URL = "sqlite:///studies/mnist.db"
-
-
-def mask(url: str) -> str:
-    """The URL with its password hidden, for printing."""
-    try:
-        from sqlalchemy.engine import make_url
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url.split("@")[-1] if "@" in url else url
 
 
 def sqlite_path(url: str) -> Path | None:

@@ -28,10 +28,11 @@ import time
 import warnings
 
 import optuna
+from optuna.storages import GrpcStorageProxy
 from optuna.trial import TrialState
 
-from . import settings
-from .errors import BadArgument, StorageError
+from . import optuna_adapter, settings
+from .errors import StorageError
 
 _log = logging.getLogger(__name__)
 
@@ -80,18 +81,17 @@ def _grpc():
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # gRPC's own log lines: our messages say what went wrong
     try:
         import grpc
-        from optuna.storages._grpc.auto_generated import api_pb2  # noqa: F401 - needs protobuf
+        optuna_adapter.grpc_generated()  # needs protobuf
         return grpc
     except ImportError as exc:
         raise StorageError(f"the storage proxy needs the Python module {getattr(exc, 'name', None) or 'grpc'!r}: "
                            f"run `pip install 'mnist-search[proxy]'`, which brings grpcio and protobuf") from None
 
 
-from optuna.storages import GrpcStorageProxy  # noqa: E402 - grpc itself is imported on first use
-
-
-class ReconnectingGrpcProxy(GrpcStorageProxy):
+class ReconnectingGrpcProxy(optuna_adapter.GrpcProxyWithOptions):
     """GrpcStorageProxy whose calls wait (a bounded time) for a proxy that went away."""
+
+    channel_options = CHANNEL_OPTIONS
 
     def __init__(self, url: str):
         self.url = url  # api.storage_url reads it
@@ -102,14 +102,6 @@ class ReconnectingGrpcProxy(GrpcStorageProxy):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             super().__init__(host=host, port=port)
-
-    def _setup(self) -> None:
-        from optuna.storages._grpc.auto_generated import api_pb2_grpc
-        from optuna.storages._grpc.client import GrpcClientCache
-        grpc = _grpc()
-        self._channel = grpc.insecure_channel(f"{self._host}:{self._port}", options=CHANNEL_OPTIONS)
-        self._stub = api_pb2_grpc.StorageServiceStub(self._channel)
-        self._cache = GrpcClientCache(self._stub)
 
     def __getstate__(self):
         state = super().__getstate__()
@@ -127,7 +119,7 @@ class ReconnectingGrpcProxy(GrpcStorageProxy):
             GrpcStorageProxy.get_all_studies(self)
         except grpc.RpcError as exc:
             raise StorageError(f"no storage proxy answers at {self.url} ({_details(exc)}): start it with "
-                               f"`mnist-search storage-server --storage DATABASE_URL --port {self._port}`, "
+                               f"`mnist-search storage-server --storage DATABASE_URL --port {self.port}`, "
                                f"or check the address") from None
 
     def _call(self, name: str, method, *args, **kwargs):
@@ -223,83 +215,3 @@ def open_proxy(url: str):
     storage = proxy_class()(url)
     storage.probe()
     return storage
-
-
-def cached(storage):
-    """Optuna's in-process cache in front of the database (what get_storage adds, and what
-    run_grpc_proxy_server's documentation asks for), that also knows trials it did not create.
-
-    Optuna's cache records which study a trial belongs to when it creates or reads the trial, and
-    its set_trial_param needs that record: a restarted proxy has none for the trials that workers
-    were running, so their next parameter would fail with NOT_FOUND. This one reads the study's
-    trials from the database first.
-    """
-    from optuna.storages import RDBStorage
-    try:
-        from optuna.storages._cached_storage import _CachedStorage
-    except ImportError:  # a later Optuna: without the cache every call reads the database
-        return storage
-    if not isinstance(storage, RDBStorage):
-        return storage
-
-    class Cache(_CachedStorage):
-        def set_trial_param(self, trial_id, param_name, param_value_internal, distribution):
-            if trial_id not in self._trial_id_to_study_id_and_number:
-                self._learn(trial_id)
-            return super().set_trial_param(trial_id, param_name, param_value_internal, distribution)
-
-        def _learn(self, trial_id: int) -> None:
-            self._backend.get_trial(trial_id)  # KeyError (NOT_FOUND to the worker) if there is no such trial
-            for study in self._backend.get_all_studies():
-                self._read_trials_from_remote_storage(study._study_id)
-                if trial_id in self._trial_id_to_study_id_and_number:
-                    return
-
-    return Cache(storage)
-
-
-def serve(storage_url: str, host: str, port: int, log=print, ready=None) -> None:
-    """Serve Optuna's gRPC proxy over `storage_url` until SIGTERM or Ctrl-C (answering the calls it
-    has begun, for up to STOP_GRACE_S); `ready` (an Event) is set once it listens."""
-    import signal
-    from concurrent.futures import ThreadPoolExecutor
-
-    from .storage import mask, open_storage
-    if is_proxy(storage_url):
-        raise BadArgument(f"storage-server serves a database, not another proxy: pass its database URL "
-                          f"(e.g. postgresql://user:password@host/dbname), not {storage_url}")
-    grpc = _grpc()
-    from optuna.storages._grpc.auto_generated import api_pb2_grpc
-    from optuna.storages._grpc.servicer import OptunaStorageProxyService
-    backend = cached(open_storage(storage_url, heartbeat=False))
-    # What run_grpc_proxy_server serves, in a server kept in hand: a stop answers the calls it has
-    # begun, and a second proxy on the same port is refused (gRPC shares ports by default).
-    server = grpc.server(ThreadPoolExecutor(max_workers=SERVER_THREADS), options=[("grpc.so_reuseport", 0)])
-    api_pb2_grpc.add_StorageServiceServicer_to_server(OptunaStorageProxyService(backend), server)
-    try:
-        bound = server.add_insecure_port(f"{host}:{port}")
-    except RuntimeError:
-        bound = 0
-    if not bound:
-        raise StorageError(f"cannot listen on {host}:{port}: the port is in use (another proxy?) or the address is "
-                           f"not this machine's; choose another --port or --host")
-    server.start()
-    stop = threading.Event()
-
-    def on_term(signum, frame):
-        stop.set()
-    previous = signal.signal(signal.SIGTERM, on_term) if threading.current_thread() is threading.main_thread() else None
-    log(f"storage proxy for {mask(storage_url)} at grpc://{host}:{port} ({SERVER_THREADS} threads; "
-        f"Ctrl-C stops it)")
-    if ready is not None:
-        ready.set()
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop(STOP_GRACE_S).wait()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-    log("storage proxy stopped")

@@ -23,7 +23,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from . import failures, owners, records, settings
+from . import failures, optuna_adapter, owners, records, settings
 from .errors import StorageError, WorkersFailed
 from .storage import mask
 from .study import StudySpec
@@ -48,6 +48,7 @@ class WorkerJob:
     precision: str = "auto"  # mnistnet.precision name, resolved on the worker's device
     compile_finals: bool = False  # torch.compile the finals' training steps
     log_name: str | None = None  # its log file in the study's log folder (default: worker-INDEX)
+    progress: bool = True  # a line on stderr per epoch of a final (minutes each on a CPU)
 
 
 def make_objective(job: WorkerJob):
@@ -72,11 +73,18 @@ def make_objective(job: WorkerJob):
                      Budget.for_space(space, spec.max_params, spec.max_macs), device,
                      objective=spec.objective, warmup_epochs=spec.warmup_epochs, artifact_store=store,
                      seed=spec.seed,
-                     precision=resolve_precision(job.precision, device), compile_finals=job.compile_finals)
+                     precision=resolve_precision(job.precision, device), compile_finals=job.compile_finals,
+                     final_epochs_say=_say_final if job.progress else None)
 
 
 def run_worker(job: WorkerJob, callbacks=(), objective=None) -> None:
-    """Run trials of the study in this process until it holds `job.until` trials (or the timeout)."""
+    """Run trials of the study in this process until it holds `job.until` trials (or the timeout).
+
+    The process's torch thread count and Optuna's log verbosity, which the worker sets for its
+    trials, are as they were when it returns: an in-process worker (search.run, a notebook) leaves
+    its caller's process as it found it."""
+    import torch
+    threads, verbosity = torch.get_num_threads(), optuna.logging.get_verbosity()
     try:
         _run_worker(job, callbacks, objective)
     except Exception as exc:
@@ -84,6 +92,10 @@ def run_worker(job: WorkerJob, callbacks=(), objective=None) -> None:
         if lost is not None and lost is not exc:
             raise lost from None  # the database went away while Optuna recorded a trial
         raise
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
 
 
 def _run_worker(job: WorkerJob, callbacks, objective) -> None:
@@ -138,7 +150,7 @@ class _Owned:
         if sum(t.number < trial.number for t in counted) < self.job.until:
             return False
         this = next(t for t in counted if t.number == trial.number)
-        fixed = this.system_attrs.get("fixed_params")  # where Optuna keeps an enqueued trial's parameters
+        fixed = this.system_attrs.get(optuna_adapter.FIXED_PARAMS)  # an enqueued trial's parameters
         if fixed is not None:
             attrs = {k: v for k, v in this.user_attrs.items() if k != records.OWNER}
             self.study.enqueue_trial(fixed, user_attrs=attrs, skip_if_exists=False)
@@ -148,6 +160,11 @@ class _Owned:
 def _say(line: str) -> None:
     from tqdm.auto import tqdm
     tqdm.write(line)
+
+
+def _say_final(line: str) -> None:
+    from .progress import say
+    say(line)
 
 
 def _child(job: WorkerJob, status: str | None = None) -> None:

@@ -71,8 +71,12 @@ def cases(tmp, url, corrupt):
 def env(tmp_path_factory, corrupt_root):
     tmp = tmp_path_factory.mktemp("bad")
     url = f"sqlite:///{tmp / 'mnist.db'}"
+    # A study with one trial that trains nothing (its net is over a 1-parameter budget, so the run ends
+    # with ImpossibleBudget, a usage error): the quick suite trains no study here.
     assert main(["run", "--study", "s", "--workers", "1", "--trials", "1", "--storage", url, "--subset", "200", "--epochs", "1",
-                 "--val-size", "200", "--no-progress", "--finals", "0"]) == 0
+                 "--val-size", "200", "--no-progress", "--finals", "0", "--max-params", "1"]) == 2
+    study = optuna.load_study(study_name="s", storage=url)
+    assert len(study.trials) == 1 and "infeasible" in study.trials[0].user_attrs  # never trained
     return tmp, url, corrupt_root
 
 

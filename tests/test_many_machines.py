@@ -281,7 +281,7 @@ def test_run_and_two_workers_through_the_proxy_then_export_from_s3(pg_proxy, s3,
     assert stored.keys() == exported.keys() and all(torch.equal(stored[k], exported[k]) for k in stored)
 
     # A missing bucket, then weights that are gone: one line each, and no folder.
-    for artifacts, code, words in ((f"s3://no-such-bucket/studies", 4, "no bucket 'no-such-bucket'"),
+    for artifacts, code, words in (("s3://no-such-bucket/studies", 4, "no bucket 'no-such-bucket'"),
                                    (arts, 5, f"cannot read trial {theirs.number}'s weights")):
         if code == 5:
             client.delete_object(Bucket=BUCKET, Key=f"studies/{artifact_id}")

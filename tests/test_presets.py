@@ -18,8 +18,18 @@ def test_presets_command_lists_every_preset_with_its_count(capsys):
     assert main(["presets"]) == 0
     out = capsys.readouterr().out
     for name, count in EXPECTED.items():
-        line = next(l for l in out.splitlines() if l.startswith(name))
-        assert f"{count:,}" in line
+        line = next(l for l in out.splitlines() if name in l)  # under its own name, with the source names
+        assert line.startswith(presets.canonical(name)) and f"{count:,}" in line
+
+
+def test_five_source_names_are_aliases_of_three_nets_named_by_architecture():
+    assert list(presets.PRESETS) == ["fc593k", "gap16k", "fc22k"]
+    assert presets.ALIASES == {"seed000": "fc593k", "seed003": "fc593k", "seed001": "gap16k",
+                               "seed002": "fc22k", "seed004": "fc22k"}
+    from space.known import base_net
+    for old, name in presets.ALIASES.items():
+        assert presets.get(old) is presets.get(name) and old in presets.PRESETS
+        assert base_net(old) == base_net(name)  # --base seed002, --preset seed001, a study made with them
 
 
 def test_seed001_ends_in_global_average_pooling_without_fc():

@@ -2,12 +2,10 @@
 accuracy axes zoom to the data."""
 import json
 import re
-import shutil
 import subprocess
 
 import pytest
 
-from conftest import run_cli
 from test_dashboard import CHROMIUM, FLAGS
 
 # Appended to a copy of the report: after plotly has drawn, list every text outside its figure.

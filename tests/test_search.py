@@ -8,7 +8,6 @@ import pytest
 import torch
 from optuna.trial import TrialState
 
-from search.cli import main
 
 from conftest import TINY, run_cli
 

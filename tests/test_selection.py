@@ -89,3 +89,29 @@ def test_spearman_matches_hand_computed_values():
     # ties get average ranks: x ranks (1.5, 1.5, 3), y ranks (1, 2, 3) -> Pearson of the ranks
     assert selection.spearman([1, 1, 2], [1, 2, 3]) == pytest.approx(0.8660254)
     assert selection.spearman([1, 2], [1, 2]) is None
+
+
+def test_an_untrained_study_has_no_answer_for_the_api_nor_for_export(study):
+    """search.answer and export's default trial both raise NoResult from one place (search.selection,
+    which both import: search.exporting no longer imports search.api)."""
+    import search
+    from search.exporting import pick_trial
+    add(study, None, 9000, state=TrialState.FAIL)
+    assert selection.answer(study) is None
+    for call in (lambda: search.answer(study), lambda: pick_trial(study, "answer")):
+        with pytest.raises(search.NoResult, match="no trained model"):
+            call()
+
+
+def test_the_target_and_a_retry_s_attributes_are_read_through_records(study):
+    assert records.target_acc(study) == 0.994
+    study.set_user_attr(records.TARGET_ACC, 0.99)
+    assert records.target_acc(study) == 0.99
+    bare = optuna.create_study()  # a study that never stored a target
+    assert records.target_acc(bare) == records.DEFAULT_TARGET_ACC and records.target_acc(bare, default=None) is None
+    from search.optuna_adapter import storage_of, trial_id
+    study.ask().set_user_attr(records.PARAMS, 9000)  # a running trial, as a dead worker leaves it
+    records.write_failure_by_id(storage_of(study), trial_id(study.trials[-1]), "x" * 500)
+    t = study.trials[-1]
+    assert records.fail_reason(t) == "x" * 400
+    assert records.FAIL_REASON not in records.retry_user_attrs(t) and records.PARAMS in records.retry_user_attrs(t)

@@ -19,7 +19,7 @@ def random_trials(space_obj, n, seed=0):
 def test_arch_space_samples_buildable_varied_nets():
     shapes = set()
     for _, (config, recipe) in random_trials(space.get("arch"), 200):
-        t = trace(config)  # never an impossible net
+        trace(config)  # never an impossible net
         shapes.add((len(config.layers), config.head.pool))
         assert recipe.scheduler == "onecycle" and recipe.batch_size in space.arch.BATCH_SIZES
     assert len(shapes) > 8

@@ -163,7 +163,6 @@ class TempPostgres:
         options = f"-p {self.port} -k {sock} -c listen_addresses=127.0.0.1 -c max_connections=400"
         subprocess.run([*self.as_user, self.pg_ctl, "-D", str(self.data), "-w", "-l", str(self.root / "log"),
                         "-o", options, "start"], check=True, capture_output=True)
-        import psycopg
         with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres",
                              autocommit=True) as con:
             con.execute("CREATE DATABASE bench")
@@ -194,7 +193,7 @@ class TempProxy:
             except StorageError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     self.close()
-                    raise RuntimeError(f"the storage proxy did not start: {self.proc.stderr.read()[-500:]}")
+                    raise RuntimeError(f"the storage proxy did not start: {self.proc.stderr.read()[-500:]}") from None
                 time.sleep(0.3)
 
     def close(self):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from ..storage_proxy import serve
+from ..proxy_server import serve
 from .dashboard import is_loopback
 
 

@@ -32,7 +32,7 @@ def main(args) -> int:
                     api.counted(study) + args.trials, args.timeout, max(1, os.cpu_count() or 1),
                     own_trials=args.trials, sampler_seed=secrets.randbelow(2**31), precision=args.precision,
                     compile_finals=api.finals_compiled("auto", spec, api.choose_profile(args.profile, dev.type)),
-                    log_name=f"worker-{socket.gethostname()}-{os.getpid()}")
+                    log_name=f"worker-{socket.gethostname()}-{os.getpid()}", progress=not args.no_progress)
     bar = TrialBar(study, args.trials, enabled=not args.no_progress)
     try:
         run_worker(job, callbacks=[bar])
