@@ -28,6 +28,7 @@ MAX_STROKE_WIDTH = 8  # px in the 28x28 picture: MNIST's strokes, thickened ones
 MIN_SIDE = 4  # a mark smaller than this (pixels of the reduced picture) is a dot, not a digit
 SPECK = 0.08  # a patch with less ink than this fraction of the digit's main patch is a speck
 MNIST_WIDTH, THIN = 1.45, 0.9  # stroke widths at the 20 px scale (2 area / perimeter): MNIST's median, 5th percentile
+THICK, THINNED = 2.4, 1.5  # that width's 95th percentile and median over MNIST's training digits: beyond the first, strokes are eroded to the second
 
 
 class ImageError(ValueError):
@@ -275,22 +276,50 @@ def _strokes(crop: np.ndarray, near: np.ndarray) -> np.ndarray | None:
 
 
 def _stroke_width(digit: np.ndarray) -> np.ndarray:
-    """Thicken strokes that would come out thinner than MNIST's thinnest (a fine pen on a big photo).
+    """Strokes brought within MNIST's range of widths, measured at the final 20 px scale.
 
-    The width is estimated as 2 x area / perimeter of the strokes, measured at the final 20 px scale.
-    Thick strokes are left alone: the nets read them, and thinning could break a stroke.
+    The width is estimated as 2 x area / perimeter of the strokes. Strokes thinner than MNIST's thinnest
+    (a fine pen on a big photo) are thickened to its median. Strokes thicker than all but 1 % of MNIST's
+    (a marker, a brush) are eroded toward the thick end of its range, not further, so that a stroke's
+    narrow parts survive; their width is measured on the digit shrunk to 20 px, as MNIST's was.
     """
+    width, scale = _width(digit)
+    if width < THIN:
+        return _grow(digit, int(round((MNIST_WIDTH - width) / 2 / scale)), np.max)
+    width = _width(_shrunk(digit))[0]
+    if width > THICK:
+        thinned = _grow(digit, int(round((width - THINNED) / 2 / scale)), np.min)
+        if (thinned > 0.5).any():
+            top, bottom, left, right = _bbox(thinned > 0)
+            return thinned[top:bottom, left:right]
+    return digit
+
+
+def _width(digit: np.ndarray) -> tuple[float, float]:
+    """(stroke width at the 20 px scale, that scale: 20 px over the digit's longer side)."""
     ink = np.pad(digit > 0.5, 1)  # padded so that ink touching the box's edge has a perimeter there too
     area = ink.sum()
-    perimeter = (ink[:, 1:] != ink[:, :-1]).sum() + (ink[1:] != ink[:-1]).sum()
+    perimeter = max((ink[:, 1:] != ink[:, :-1]).sum() + (ink[1:] != ink[:-1]).sum(), 1)
     scale = 20.0 / max(digit.shape)
-    width = 2 * area / perimeter * np.pi / 4 * scale  # pi/4: steps along a diagonal overcount its length
-    if width >= THIN:
-        return digit
-    r = int(round((MNIST_WIDTH - width) / 2 / scale))
-    for axis in (0, 1):  # a (2r+1) square maximum filter, one axis at a time
+    return 2 * area / perimeter * np.pi / 4 * scale, scale  # pi/4: steps along a diagonal overcount its length
+
+
+def _shrunk(digit: np.ndarray) -> np.ndarray:
+    """The digit area-averaged to 20 px on its longer side (never enlarged)."""
+    from PIL import Image
+
+    h, w = digit.shape
+    scale = min(1.0, 20.0 / max(h, w))
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(digit.astype(np.float32)).resize(size, Image.BOX), dtype=np.float32)
+
+
+def _grow(digit: np.ndarray, r: int, pick) -> np.ndarray:
+    """A (2r+1) square maximum (pick=np.max: strokes r px wider each side) or minimum (np.min: narrower)
+    filter, one axis at a time; outside the box counts as paper."""
+    for axis in (0, 1):
         padded = np.pad(digit, [(r, r) if a == axis else (0, 0) for a in (0, 1)])
-        digit = np.max([np.take(padded, range(i, i + digit.shape[axis]), axis=axis) for i in range(2 * r + 1)], axis=0)
+        digit = pick([np.take(padded, range(i, i + digit.shape[axis]), axis=axis) for i in range(2 * r + 1)], axis=0)
     return digit
 
 

@@ -176,12 +176,17 @@ def tight(digit: np.ndarray) -> Image.Image:
 
 
 def low_res(digit: np.ndarray, rng) -> Image.Image:
-    """A digit only 8-16 px tall (a thumbnail, a far-away sign), enlarged to 64x64 by nearest neighbour
-    (blocky) or bilinear (blurry) interpolation, dark on light."""
-    height = int(rng.integers(8, 17))
+    """A digit only 8-12 px tall (a thumbnail, a far-away sign, a corner of a screenshot), enlarged to
+    64x64 by nearest neighbour (blocky) or bilinear (blurry) interpolation, softened by a slight blur,
+    dark on gray paper with a little noise; saved as JPEG it also gets JPEG's blocks and ringing."""
+    height = int(rng.integers(8, 13))
     frame = round(height * 28 / 20)  # MNIST's margin kept around the small digit
-    small = Image.fromarray(255 - digit).resize((frame, frame), Image.BOX)
-    return small.resize((64, 64), Image.NEAREST if rng.random() < 0.5 else Image.BILINEAR)
+    ink = np.asarray(Image.fromarray(digit).resize((frame, frame), Image.BOX), dtype=np.float32) / 255.0
+    paper, pen = rng.uniform(0.8, 0.95), rng.uniform(0.1, 0.3)
+    small = Image.fromarray((255 * (paper - (paper - pen) * ink)).round().astype(np.uint8))
+    big = small.resize((64, 64), Image.NEAREST if rng.random() < 0.5 else Image.BILINEAR)
+    big = np.asarray(big.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 1.5))), dtype=np.float32)
+    return Image.fromarray(np.clip(big + rng.normal(0, 3, big.shape), 0, 255).round().astype(np.uint8))
 
 
 def marker(digit: np.ndarray, rng) -> Image.Image:
@@ -217,7 +222,7 @@ def write_real_world(digits: np.ndarray, folder: Path, seed: int = 2) -> dict[st
     """The margined, tight, low_res and marker sets, one file per digit each."""
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
-    makers = {"margined.png": margined, "tight.png": tight, "low_res.png": lambda d: low_res(d, rng),
+    makers = {"margined.png": margined, "tight.png": tight, "low_res.jpg": lambda d: low_res(d, rng),
               "marker.jpg": lambda d: marker(d, rng)}
     sets = {}
     for name, make in makers.items():
@@ -225,7 +230,7 @@ def write_real_world(digits: np.ndarray, folder: Path, seed: int = 2) -> dict[st
         sets[stem] = []
         for i, d in enumerate(digits):
             path = folder / f"{stem}-{i}.{ext}"
-            make(d).save(path, **({"quality": 60} if ext == "jpg" else {}))
+            make(d).save(path, **({"quality": 60 if stem == "marker" else 50} if ext == "jpg" else {}))
             sets[stem].append(path)
     return sets
 
