@@ -1,7 +1,9 @@
 """Who runs a trial, and failing at once the running trials whose worker process is gone.
 
 Each trial records its worker process (records.OWNER: host, boot, PID namespace, pid, and the
-process's start time from /proc/<pid>/stat) when it starts. A worker starting up (and each worker
+process's start time from /proc/<pid>/stat) in the same storage call that creates it, or in the call
+right after the worker takes it from the queue (own_trials_from_the_start): a worker that loses the
+database between creating a trial and running it leaves no trial without an owner. A worker starting up (and each worker
 before each trial) looks at the study's RUNNING trials: one whose owner ran on this machine, in
 this boot and PID namespace, and whose process no longer exists (pid gone or a zombie, or the pid
 now belongs to a process started at another time) is failed now and retried with the storage's
@@ -11,6 +13,7 @@ any trial where this cannot be told (no /proc, e.g. macOS), are left to the hear
 from __future__ import annotations
 
 import copy
+import datetime
 import os
 import socket
 import warnings
@@ -73,11 +76,45 @@ def claim(trial: optuna.Trial) -> None:
         records.write_owner(trial, {**owner, "trial": trial.number})
 
 
+def own_trials_from_the_start(study: optuna.Study) -> None:
+    """Make this process the owner of each trial it creates or takes from the queue from the storage
+    call that does so, not only once the objective claims it: Optuna's ask makes several storage
+    calls (and the sampler's work) before the objective runs, and a worker that loses the database
+    there would leave a trial RUNNING that no one could tell was dead (no owner; the gRPC proxy has
+    no heartbeats, and a database's heartbeat starts after ask). The owner's "trial" is None until
+    claim() names the number (the storage call does not know it yet)."""
+    owner = me()
+    storage = optuna_adapter.storage_of(study)
+    if owner is None or getattr(storage, "_owned_by", None) == owner["pid"]:
+        return  # already done in this process
+    owner = {**owner, "trial": None}
+    create, set_state = storage.create_new_trial, storage.set_trial_state_values
+
+    def create_owned(study_id, template_trial=None):
+        if template_trial is None:  # a trial that study.ask samples: one call creates it with its owner
+            template_trial = FrozenTrial(
+                number=-1, state=TrialState.RUNNING, value=None, datetime_start=datetime.datetime.now(),
+                datetime_complete=None, params={}, distributions={}, user_attrs={records.OWNER: owner},
+                system_attrs={}, intermediate_values={}, trial_id=-1)
+        return create(study_id, template_trial)
+
+    def set_state_owned(trial_id, state, values=None):
+        taken = set_state(trial_id, state, values)
+        if taken and state == TrialState.RUNNING and values is None:  # taken from the queue: say whose at once
+            storage.set_trial_user_attr(trial_id, records.OWNER, owner)
+        return taken
+
+    storage.create_new_trial, storage.set_trial_state_values = create_owned, set_state_owned
+    storage._owned_by = owner["pid"]
+
+
 def owner_is_dead(t: FrozenTrial) -> bool:
     """True only when the trial's owner certainly ran here and certainly no longer does."""
     owner = records.owner(t)
     machine = _machine()
-    if not isinstance(owner, dict) or machine is None or owner.get("trial") != t.number:
+    # A trial's own owner names its number (or None, recorded when it was created or taken from the
+    # queue); a copy's carried-over owner names another trial's.
+    if not isinstance(owner, dict) or machine is None or owner.get("trial") not in (t.number, None):
         return False
     if (owner.get("host"), owner.get("boot"), owner.get("pidns")) != machine:
         return False  # another machine, boot or container: its heartbeats tell
@@ -95,7 +132,8 @@ def without_constraints(system_attrs: dict) -> dict:
 
 
 class CleanRetry:
-    """Optuna's RetryHeartbeatStaleTrialCallback, but the retry does not inherit the constraint values."""
+    """Optuna's RetryHeartbeatStaleTrialCallback, but the retry does not inherit the constraint values,
+    nor its predecessor's owner and failure reason."""
 
     def __init__(self, max_retry: int | None = 1):
         from optuna.storages import RetryHeartbeatStaleTrialCallback
@@ -106,6 +144,7 @@ class CleanRetry:
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
         trial = copy.deepcopy(trial)
         trial.system_attrs = without_constraints(trial.system_attrs)
+        trial.user_attrs = records.retry_user_attrs(trial)
         self.inner(study, trial)
 
 

@@ -12,7 +12,8 @@ A call is retried only when the proxy did not answer (gRPC UNAVAILABLE). The ser
 with a grace period (SIGTERM or Ctrl-C), so a call that reached it is answered before it goes; a
 proxy killed with SIGKILL mid-call may have done a call whose answer was lost: the retry of a
 trial's state change is recognised as done (as search.reconnect does), but a lost answer to "create
-a trial" leaves one unused trial RUNNING.
+a trial" leaves one unused trial RUNNING (it names its worker, search.owners: it is failed once that
+worker has ended).
 
 The proxy has no authentication: bind it to loopback, or to a private network the workers share.
 Trials have no heartbeats through the proxy (its protocol has no heartbeat call): a worker that

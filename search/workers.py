@@ -104,6 +104,7 @@ def _run_worker(job: WorkerJob, callbacks, objective) -> None:
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are reported by the caller
     objective = objective or make_objective(job)
     study = open_study(job.spec, seed=job.sampler_seed, worker=job.worker)
+    owners.own_trials_from_the_start(study)
     owners.reap(study, log=_say)  # trials left running by dead workers on this machine: failed, retried
     stops = []
     if job.own_trials is None:

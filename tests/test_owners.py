@@ -86,3 +86,45 @@ def test_a_zombie_counts_as_dead():
         os.sched_yield()
     assert owners.process_start(p.pid) is None
     p.wait()
+
+
+ASK_AND_DIE = """
+import os, sys, optuna
+from search import owners
+from search.storage import open_storage
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+study = optuna.load_study(study_name="s", storage=open_storage(sys.argv[1]))
+owners.own_trials_from_the_start(study)
+study.ask()  # created, or taken from the queue: then the database is lost before the objective claims it
+os._exit(3)
+"""
+
+
+@pytest.mark.parametrize("queued", [False, True], ids=["sampled", "taken from the queue"])
+def test_a_worker_that_dies_before_its_objective_runs_leaves_an_owner_to_reap(queued, tmp_path):
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    study = optuna.create_study(storage=open_storage(url), study_name="s")
+    if queued:
+        study.enqueue_trial({"x": 0.5}, user_attrs={records.STAGE: records.FINAL})
+    worker = subprocess.run([sys.executable, "-c", ASK_AND_DIE, url], capture_output=True, text=True)
+    assert worker.returncode == 3, worker.stderr
+    [left] = study.get_trials(states=(TrialState.RUNNING,))
+    assert records.owner(left)["pid"] != os.getpid()  # the worker's, recorded without the objective
+    assert owners.reap(study) == [left.number]
+    after = study.get_trials()
+    assert after[left.number].state == TrialState.FAIL
+    if queued:  # the final goes back to the queue, as a final, without the dead owner
+        [retry] = study.get_trials(states=(TrialState.WAITING,))
+        assert retry.user_attrs == {records.STAGE: records.FINAL}
+    assert not study.get_trials(states=(TrialState.RUNNING,))
+
+
+def test_a_trial_created_in_this_worker_is_its_own_and_the_objective_names_its_number(tmp_path):
+    study = optuna.create_study(storage=open_storage(f"sqlite:///{tmp_path / 'o.db'}"), study_name="s")
+    owners.own_trials_from_the_start(study)
+    owners.own_trials_from_the_start(study)  # twice in one process: still one owner write per trial
+    trial = study.ask()
+    assert records.owner(study.trials[trial.number]) == {**owners.me(), "trial": None}
+    owners.claim(trial)
+    assert records.owner(study.trials[trial.number]) == {**owners.me(), "trial": trial.number}
+    assert owners.reap(study) == []  # alive
