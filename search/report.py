@@ -84,7 +84,7 @@ def pareto_figure(study: optuna.Study):
                     name="published hand-tuned nets (test accuracy, best epoch: optimistic)",
                     text=[f"{a:.2%} test at {p:,} params, selected on the test set" for p, a in PUBLISHED],
                     marker=dict(color="black", size=10, symbol="x"))
-    target = study.user_attrs.get("target_acc", 0.994)
+    target = selection.target_of(study)
     fig.add_hline(y=target, line_dash="dash", line_color="gray", annotation_text=f"target {target:.2%}")
     seen = set()
     for p in PRESETS.values():
@@ -201,7 +201,7 @@ def headline(study: optuna.Study) -> str:
     a = selection.answer(study)
     if a is None:
         return "No trial has trained to the end within budget yet."
-    target = study.user_attrs.get("target_acc", 0.994)
+    target = selection.target_of(study)
     return (f"Answer: trial {a.number} ({records.stage(a)}), validation accuracy {records.accuracy(a):.2%} with "
             f"{records.params(a):,} parameters ({'reaches' if records.accuracy(a) >= target else 'below'} "
             f"the target {target:.2%}). Export it with `mnist-search export --study {study.study_name} --out DIR`.")

@@ -19,6 +19,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from . import bands, records
+from .run_settings import TARGET_ACC
 
 NEAR_COPY_RATIO = 1.25  # parameter counts within this factor, with one layout, count as one net
 # Proxy accuracy below the best by more than this: not a finalist. At 8,000 images x 4 epochs gap8k
@@ -96,10 +97,15 @@ def finals_of(study: optuna.Study) -> dict[int, list[FrozenTrial]]:
     return out
 
 
+def target_of(study: optuna.Study) -> float:
+    """The target validation accuracy the study was last run with (the default for an older study)."""
+    return study.user_attrs.get("target_acc", TARGET_ACC)
+
+
 def answer(study: optuna.Study, target_acc: float | None = None) -> FrozenTrial | None:
     """The study's answer: the smallest final reaching the target validation accuracy, else the most
     accurate final; with no finished final, the best proxy trial."""
-    target = target_acc if target_acc is not None else study.user_attrs.get("target_acc", 0.994)
+    target = target_acc if target_acc is not None else target_of(study)
     finals = trained(study, records.FINAL)
     if finals:
         reaching = [t for t in finals if records.accuracy(t) >= target]
@@ -213,12 +219,12 @@ def summary(study: optuna.Study) -> str:
     if finals:
         lines += ["", "Finals (all training images, full epochs), smallest first; * on the full-fidelity front:",
                   table(sorted(finals, key=lambda t: (records.params(t), t.number)), front=pareto_front(finals)), "",
-                  front_chart(finals, study.user_attrs.get("target_acc", 0.994))]
+                  front_chart(finals, target_of(study))]
         rho = ranking_quality(study)
         if rho is not None:
             lines.append(f"proxy-to-final rank correlation (Spearman) over {len(finals)} finals: {rho:+.2f}")
     a = answer(study)
-    target = study.user_attrs.get("target_acc", 0.994)
+    target = target_of(study)
     verdict = ("reaches" if records.accuracy(a) >= target else "is below") + f" the target {target:.2%}"
     lines += ["", f"answer: trial {a.number} ({records.stage(a)}): validation accuracy {records.accuracy(a):.2%} "
                   f"with {records.params(a):,} parameters, {records.macs(a):,} MACs; {verdict}"]
