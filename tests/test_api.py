@@ -12,7 +12,7 @@ import pytest
 from optuna.trial import TrialState
 
 import search
-from search import records, selection
+from search import profiles, records, selection
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = dict(workers=1, subset=800, epochs=2, finals=2, final_epochs=1, final_subset=3000, progress=False, log=lambda *_: None)
@@ -277,7 +277,7 @@ def test_the_profile_line_counts_the_training_images_left_by_the_validation_spli
     monkeypatch.setattr(api.Workers, "proxy_stage", lambda self, st: None)  # nothing trains: only the lines
     quiet = ("--profile", "cpu", "--workers", "1", "--no-progress", "--no-warm-start")  # nothing queued to run
     _, out, _ = run_cli(capsys, "run", "--val-size", "10000", *quiet, "--storage", f"sqlite:///{tmp_path / 'v.db'}")
-    assert "then 4 finals on all 50,000 images x 20 epochs" in out and "55,000" not in out
+    assert f"then 4 finals on all 50,000 images x {profiles.CPU.final_epochs} epochs" in out and "55,000" not in out
     _, out, _ = run_cli(capsys, "run", "--subset", "all", *quiet, "--storage", f"sqlite:///{tmp_path / 'w.db'}")
     assert "proxy all 55,000 training images" in out
 
