@@ -310,10 +310,12 @@ def enqueue_warm_starts(study: optuna.Study, space, budget) -> list[str]:
 
 
 def enqueue_finals(study: optuna.Study, k: int) -> list[int]:
-    """Enqueue a final for each of the top-k distinct proxy trials that has none yet."""
+    """Enqueue a final for each of the top-k distinct proxy trials that has none yet; one whose finals
+    all failed (its worker stopped when its run was killed, say) gets a new one."""
     if k <= 0:
         return []
-    done = selection.finals_of(study)
+    done = {n for n, finals in selection.finals_of(study).items()
+            if any(f.state != TrialState.FAIL for f in finals)}
     new = []
     for t in selection.finalists(study, k):
         if t.number in done:

@@ -22,6 +22,7 @@ import pickle
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,9 +154,21 @@ class _Owned:
             return self.objective(trial)
         except (optuna.TrialPruned, StorageError):
             raise  # a pruned trial is no failure; a lost database is the worker's to report
+        except KeyboardInterrupt:
+            if _ORPHANED.is_set():
+                self._requeue(trial)  # its run was killed: the next run does it again, as after a crash
+            raise
         except Exception as exc:
             failures.trial_failed(self.job, trial, exc)
             raise
+
+    def _requeue(self, trial: optuna.Trial) -> None:
+        """Put the trial's point (an enqueued trial's parameters, else those sampled so far) and its
+        stage back in the queue."""
+        this = next(t for t in self.study.get_trials(deepcopy=False) if t.number == trial.number)
+        point = this.system_attrs.get(optuna_adapter.FIXED_PARAMS) or this.params
+        attrs = {k: v for k, v in this.user_attrs.items() if k in (records.STAGE, records.FINAL_OF, records.PRESET)}
+        self.study.enqueue_trial(point, user_attrs=attrs, skip_if_exists=False)
 
 
     def _surplus(self, trial: optuna.Trial) -> bool:
@@ -256,15 +269,19 @@ def child_main(job_file: str, status: str) -> None:
     _child(job, status)
 
 
+_ORPHANED = threading.Event()  # set once this worker's run is gone
+
+
 def _stop_when_orphaned(parent: int, seconds: float = 2.0) -> None:
     """If the run that started this worker dies (killed, not interrupted), stop as on Ctrl-C: the
-    running trial is marked FAIL and no new one starts, instead of training on unwatched."""
+    running trial is marked FAIL and queued again for the next run, and no new one starts, instead of
+    training on unwatched."""
     import _thread
-    import threading
 
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(seconds)
+        _ORPHANED.set()
         _thread.interrupt_main()
         time.sleep(20)
         os._exit(1)  # the interrupt did not land (SIGINT ignored?): its trial is left to search.owners
