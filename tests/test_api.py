@@ -12,7 +12,7 @@ import pytest
 from optuna.trial import TrialState
 
 import search
-from search import records, selection
+from search import profiles, records, selection
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = dict(workers=1, subset=800, epochs=2, finals=2, final_epochs=1, final_subset=3000, progress=False, log=lambda *_: None)
@@ -244,3 +244,55 @@ def test_when_some_workers_fail_the_warning_counts_them_and_names_their_logs(tmp
     assert line.startswith("warning: 2 of 3 workers exited with an error")
     assert str(tmp_path / "logs" / "w" / "worker-1.log") in line and "worker-2.log" in line
     assert "worker-0.log" not in line
+
+
+def test_run_flags_are_generated_from_the_run_settings_with_their_defaults():
+    """Each RunSettings field is one `run` flag with the field's default; search.run takes the same names."""
+    import inspect
+    from dataclasses import fields
+    from search.cli import build_parser
+    from search.run_settings import RunSettings
+    args = build_parser().parse_args(["run"])
+    for f in fields(RunSettings):
+        assert getattr(args, f.name) == f.default, f.name
+    assert [n for n in inspect.signature(search.run).parameters if n != "log"] == \
+        ["trials", "space", "storage", "study"] + [f.name for f in fields(RunSettings)
+                                                    if f.name not in ("trials", "space", "storage", "study")]
+    flags = build_parser().parse_args(["run", "--no-progress", "--no-warm-start", "--target-acc", "0.99"])
+    assert (flags.progress, flags.warm_start, flags.target_acc) == (False, False, 0.99)
+
+
+def test_the_target_accuracy_has_one_default_everywhere(tmp_path):
+    from search.run_settings import RunSettings
+    from search.study import StudySpec
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 't.db'}", study_name="t")  # no target stored
+    assert records.target_acc(study) == RunSettings().target_acc == StudySpec(
+        "t", "sqlite://", "arch", "", "accuracy", 20000, None, 1, "hyperband", 0).target_acc
+
+
+def test_the_profile_line_counts_the_training_images_left_by_the_validation_split(tmp_path, monkeypatch, capsys):
+    """`--val-size 10000` leaves 50,000 training images, and the profile line says so."""
+    from conftest import run_cli
+    from search import api
+    monkeypatch.setattr(api.Workers, "proxy_stage", lambda self, st: None)  # nothing trains: only the lines
+    quiet = ("--profile", "cpu", "--workers", "1", "--no-progress", "--no-warm-start")  # nothing queued to run
+    _, out, _ = run_cli(capsys, "run", "--val-size", "10000", *quiet, "--storage", f"sqlite:///{tmp_path / 'v.db'}")
+    assert f"then 4 finals on all 50,000 images x {profiles.CPU.final_epochs} epochs" in out and "55,000" not in out
+    _, out, _ = run_cli(capsys, "run", "--subset", "all", *quiet, "--storage", f"sqlite:///{tmp_path / 'w.db'}")
+    assert "proxy all 55,000 training images" in out
+
+
+@pytest.mark.slow
+def test_worker_processes_start_once_for_both_stages(tmp_path):
+    """workers=2: two processes run the proxy trials and then the finals (no second start)."""
+    lines = []
+    study = search.run(trials=3, storage=f"sqlite:///{tmp_path / 'o.db'}", study="o", workers=2, subset=200, epochs=1,
+                       finals=2, final_epochs=1, final_subset=300, val_size=500, progress=False, log=lines.append)
+    started = [line for line in lines if line.startswith("started ")]
+    assert len(started) == 1 and started[0].startswith("started 2 worker processes")
+    pids = {int(p) for p in re.search(r"pids ([\d, ]+)", started[0]).group(1).split(", ")}
+    finals = [t for t in study.trials if records.is_final(t)]
+    assert finals and all(t.state == TrialState.COMPLETE for t in finals)
+    owners = {t.user_attrs["worker"]["pid"] for t in study.trials if "worker" in t.user_attrs}
+    assert owners <= pids  # every trial, proxy and final, ran in one of the two processes started
+    assert {t.user_attrs["worker"]["pid"] for t in finals} <= pids
