@@ -75,6 +75,7 @@ def gpu_profile_study(tmp_path_factory):
     return study, url, folder, lines
 
 
+@pytest.mark.slow  # trains a study (worker processes, finals): not for the quick suite
 def test_gpu_profile_study_trains_8_epoch_proxies_then_its_finals_with_auto_workers(gpu_profile_study):
     study, _, _, lines = gpu_profile_study
     text = "\n".join(lines)
@@ -92,6 +93,7 @@ def test_gpu_profile_study_trains_8_epoch_proxies_then_its_finals_with_auto_work
     assert all(f.user_attrs[records.TRAIN_IMAGES] == 512 for f in finals)
 
 
+@pytest.mark.slow  # trains a study (worker processes, finals): not for the quick suite
 def test_gpu_profile_export_retrains_the_answer_with_its_seed_check(gpu_profile_study, tmp_path):
     study, _, _, _ = gpu_profile_study
     card = search.export(study, out=tmp_path / "m", profile="gpu", device="cpu", subset=512, epochs=1,
