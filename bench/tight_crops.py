@@ -1,14 +1,15 @@
-"""Tight crops vs margined digits through `predict`'s preprocessing, with an exported model.
+"""Tight crops, tiny digits and marker strokes vs margined digits through `predict`'s preprocessing.
 
-100 real MNIST test digits (the fixture's pick, seed 0), each written twice as a user would send it:
-cropped to the box around its strokes (strokes touching the picture's edges, longer side 64 px) and with
-MNIST's own margin (64x64), both dark on light (tests/photo_fixtures.py: tight, margined). Both sets go
-through mnistnet.preprocess exactly as `mnist-search predict` reads files; the bar is tight >= 95 % of
-margined.
+100 real MNIST test digits (the fixture's pick, seed 0), each written as a user would send it
+(tests/photo_fixtures.py, write_real_world): with MNIST's own margin (64x64, the reference), cropped to
+the box around its strokes (longer side 64 px), 8-10 px tall cut out close and enlarged to 64 px (blocky
+or blurred, JPEG), and written with a marker (photographed). Every set goes through mnistnet.preprocess
+exactly as `mnist-search predict` reads files; the bar is each set >= 95 % of margined.
 
-    .venv/bin/python bench/tight_crops.py runs/default/model [--old-preprocess FILE]
+    .venv/bin/python bench/tight_crops.py runs/default/model [--seed 2] [--old-preprocess FILE]
 
---old-preprocess runs another copy of preprocess.py (e.g. `git show 082b17e:mnistnet/preprocess.py`)
+--seed draws other random pictures (sizes, interpolation, paper, light) from the same digits.
+--old-preprocess runs another copy of preprocess.py (e.g. `git show 8d1e014:mnistnet/preprocess.py`)
 on the same files, for a before/after comparison.
 """
 from __future__ import annotations
@@ -32,7 +33,7 @@ from search import model_dir  # noqa: E402
 
 
 def accuracy(model, module, paths, labels) -> float:
-    x = torch.stack([module.find_digit(module.read_gray(p))[0] for p in paths])
+    x = torch.stack([module.to_mnist(module.read_gray(p)) for p in paths])  # to_mnist: in old copies too
     return float((predict(model, x).argmax(1).numpy() == labels).mean())
 
 
@@ -40,6 +41,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model_dir")
     ap.add_argument("--n", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=2, help="the fixture sets' seed (2: the test suite's)")
     ap.add_argument("--old-preprocess", help="another preprocess.py to measure on the same files")
     args = ap.parse_args()
     torch.set_num_threads(2)
@@ -53,15 +55,14 @@ def main() -> None:
         modules["old"] = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(modules["old"])
     with tempfile.TemporaryDirectory() as tmp:
-        sets = {}
-        for name, make in (("margined", pf.margined), ("tight", pf.tight)):
-            sets[name] = [Path(tmp) / f"{name}-{i}.png" for i in range(len(x))]
-            for d, path in zip(x, sets[name]):
-                make(d).save(path)
-        print(f"model {args.model_dir}: {card.get('params', '?')} params; {len(x)} MNIST test digits")
+        sets = pf.write_real_world(x, Path(tmp), seed=args.seed)
+        print(f"model {args.model_dir}: {card.get('params', '?')} params; {len(x)} MNIST test digits; "
+              f"fixture seed {args.seed}")
         for label, module in modules.items():
-            m, t = (accuracy(model, module, sets[k], y) for k in ("margined", "tight"))
-            print(f"{label} preprocessing: margined {m:.1%}, tight {t:.1%}, tight/margined {t / m:.3f}")
+            scores = {k: accuracy(model, module, paths, y) for k, paths in sets.items()}
+            print(f"{label} preprocessing: " + ", ".join(
+                f"{k} {v:.1%}" + ("" if k == "margined" else f" ({v / scores['margined']:.3f})")
+                for k, v in scores.items()))
 
 
 if __name__ == "__main__":

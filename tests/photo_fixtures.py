@@ -176,15 +176,22 @@ def tight(digit: np.ndarray) -> Image.Image:
 
 
 def low_res(digit: np.ndarray, rng) -> Image.Image:
-    """A digit only 8-12 px tall (a thumbnail, a far-away sign, a corner of a screenshot), enlarged to
-    64x64 by nearest neighbour (blocky) or bilinear (blurry) interpolation, softened by a slight blur,
-    dark on gray paper with a little noise; saved as JPEG it also gets JPEG's blocks and ringing."""
-    height = int(rng.integers(8, 13))
-    frame = round(height * 28 / 20)  # MNIST's margin kept around the small digit
-    ink = np.asarray(Image.fromarray(digit).resize((frame, frame), Image.BOX), dtype=np.float32) / 255.0
+    """A digit only 8-10 px tall cut out with one pixel of paper around it (a thumbnail, a far-away sign,
+    a corner of a screenshot), enlarged to 64 px on its longer side by nearest neighbour (blocky),
+    bilinear or bicubic (blurry, ringing) interpolation, softened by a slight blur, dark on gray paper
+    with a little noise; saved as JPEG it also gets JPEG's blocks and ringing."""
+    height = int(rng.integers(8, 11))
+    rows, cols = np.nonzero(digit > 0)
+    crop = digit[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    h, w = crop.shape
+    scale = height / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    ink = np.pad(np.asarray(Image.fromarray(crop).resize(size, Image.BOX), dtype=np.float32) / 255.0, 1)
     paper, pen = rng.uniform(0.8, 0.95), rng.uniform(0.1, 0.3)
     small = Image.fromarray((255 * (paper - (paper - pen) * ink)).round().astype(np.uint8))
-    big = small.resize((64, 64), Image.NEAREST if rng.random() < 0.5 else Image.BILINEAR)
+    method = (Image.NEAREST, Image.BILINEAR, Image.BICUBIC)[int(rng.integers(3))]
+    k = 64 / max(small.size)
+    big = small.resize((round(small.width * k), round(small.height * k)), method)
     big = np.asarray(big.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 1.5))), dtype=np.float32)
     return Image.fromarray(np.clip(big + rng.normal(0, 3, big.shape), 0, 255).round().astype(np.uint8))
 

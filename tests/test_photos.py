@@ -185,8 +185,9 @@ def real_world_sets(digits, tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["tight", "low_res", "marker"])
 def test_tight_crops_tiny_digits_and_marker_strokes_read_as_well_as_margined_ones(reader, real_world_sets, digits, kind):
-    """Strokes touching the picture's edges, a digit 8-12 px tall enlarged (blurred, JPEG), or strokes
-    3 MNIST pixels too thick (a marker, photographed): >= 95 % of the margined set."""
+    """Strokes touching the picture's edges, a digit 8-10 px tall cut out close and enlarged (blocky or
+    blurred, JPEG), or strokes 3 MNIST pixels too thick (a marker, photographed): >= 95 % of the margined
+    set."""
     margined = accuracy(reader[1], real_world_sets["margined"], digits[1])
     assert accuracy(reader[1], real_world_sets[kind], digits[1]) >= 0.95 * margined
 
