@@ -5,8 +5,9 @@
     print(search.answer(study).number)
     search.export(study, out="model/")
 
-Keyword arguments mirror the `mnist-search run` and `export` flags (`--max-params` is max_params);
-bad input raises a `search.SearchError` subclass before anything is written.
+Keyword arguments mirror the `mnist-search run` and `export` flags (`--max-params` is max_params): both
+are the fields of search.run_settings.RunSettings and search.export_settings.ExportSettings. Bad input
+raises a `search.SearchError` subclass before anything is written.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from .errors import (BadArgument, DataUnavailable, DeviceUnavailable, Impossible
                      UnknownSpace)
 from .storage import DEFAULT_URL, mask, open_storage
 from .objective_names import DEFAULT_OBJECTIVE
+from .export_settings import ExportSettings
 from .run_settings import RunSettings
 from .study import StudySpec, open_study
 from .workers import COUNTED, Stage, WorkerJob, WorkerPool, exit_report, run_worker
@@ -35,6 +37,7 @@ OBJECTIVE_LINES = {"accuracy": "validation accuracy",
                    "size": "size-adjusted validation accuracy (accuracy minus a share per doubling of parameters)",
                    "pareto": "validation accuracy vs parameters (Pareto)"}
 POSITIONAL = ("trials", "space", "storage", "study")  # run()'s arguments that may be given by position
+EXPORT_POSITIONAL = ("study", "out")  # export()'s
 
 
 def train_images(val_size: int) -> int:
@@ -116,13 +119,7 @@ def run(*args, log=print, **settings) -> optuna.Study:
     "cpu" or "gpu"; warm_start=False samples every trial from the space. The caller's torch thread
     count is the same afterwards.
     """
-    if len(args) > len(POSITIONAL):
-        raise TypeError(f"run() takes at most {len(POSITIONAL)} positional arguments ({', '.join(POSITIONAL)})")
-    for key, value in zip(POSITIONAL, args):
-        if key in settings:
-            raise TypeError(f"run() got multiple values for argument {key!r}")
-        settings[key] = value
-    plan = prepare(RunSettings(**settings))  # every check, before anything is written
+    plan = prepare(RunSettings(**_bind("run", POSITIONAL, args, settings)))  # every check, before anything is written
     st, before = open_or_resume(plan, log)
     warm_starts(st, plan, before, log)
     start = time.perf_counter()
@@ -135,13 +132,24 @@ def run(*args, log=print, **settings) -> optuna.Study:
     return st
 
 
-def _signature() -> inspect.Signature:
-    """run()'s signature as help(search.run) and a notebook's completion show it: the settings' fields."""
-    by_name = {f.name: f for f in fields(RunSettings)}
+def _bind(name: str, positional: tuple[str, ...], args: tuple, settings: dict) -> dict:
+    """The settings given by keyword, with those given by position added (as Python would bind them)."""
+    if len(args) > len(positional):
+        raise TypeError(f"{name}() takes at most {len(positional)} positional arguments ({', '.join(positional)})")
+    for key, value in zip(positional, args):
+        if key in settings:
+            raise TypeError(f"{name}() got multiple values for argument {key!r}")
+        settings[key] = value
+    return settings
+
+
+def _signature(settings=RunSettings, positional: tuple[str, ...] = POSITIONAL) -> inspect.Signature:
+    """A function's signature as help() and a notebook's completion show it: the settings' fields."""
+    by_name = {f.name: f for f in fields(settings)}
     P = inspect.Parameter
     return inspect.Signature(
-        [P(n, P.POSITIONAL_OR_KEYWORD, default=by_name[n].default) for n in POSITIONAL]
-        + [P(f.name, P.KEYWORD_ONLY, default=f.default) for f in fields(RunSettings) if f.name not in POSITIONAL]
+        [P(n, P.POSITIONAL_OR_KEYWORD, default=by_name[n].default) for n in positional]
+        + [P(f.name, P.KEYWORD_ONLY, default=f.default) for f in fields(settings) if f.name not in positional]
         + [P("log", P.KEYWORD_ONLY, default=print)])
 
 
@@ -347,25 +355,28 @@ def storage_url(study: optuna.Study, default: str) -> str:
     return url if isinstance(url, str) else default
 
 
-def export(study: optuna.Study | str | None = None, out: str | Path = "model", *, trial: int | str = "answer",
-           storage: str = DEFAULT_URL, formats=("pt", "export", "torchscript", "onnx"), retrain: bool = False,
-           seeds: int = 3, epochs: int | None = None, subset: int | None = None, artifacts: str | None = None,
-           device: str = "auto", data_root: str | None = None, seed_check: int | None = None,
-           precision: str = "auto", profile: str = "auto", log=print) -> dict:
+def export(*args, log=print, **settings) -> dict:
     """Write a trial's model folder (default: the study's answer); returns its model card.
 
-    seed_check K > 0 also retrains the trial with K seeds and records their test accuracy's mean and
-    std in the card (default: the profile's, 3 for gpu, 0 for cpu; profile "auto" follows the device).
-    precision applies to retraining only; the exported weights are fp32."""
+    The keyword arguments are the fields of search.export_settings.ExportSettings, the `mnist-search
+    export` flags (study, an optuna.Study or a name, and out may also be given by position); formats
+    is a sequence of names or a comma list, as `--format`. seed_check K > 0 also retrains the trial
+    with K seeds and records their test accuracy's mean and std in the card (default: the profile's,
+    3 for gpu, 0 for cpu; profile "auto" follows the device). precision applies to retraining only;
+    the exported weights are fp32."""
+    s = ExportSettings(**_bind("export", EXPORT_POSITIONAL, args, settings))  # every check, before any reading
     from . import exporting
+    study, storage = s.study, s.storage
     if isinstance(study, optuna.Study):
         storage = storage_url(study, storage)
     else:
         study = load(study, storage)
-    dev = resolve_device(device)
-    describe_precision(precision, dev)
-    if seed_check is None:
-        seed_check = choose_profile(profile, dev.type).seed_check
-    return exporting.export(study, Path(out), trial=trial, storage_url=storage, formats=formats, retrain=retrain,
-                            seeds=seeds, epochs=epochs, subset=subset, artifacts=artifacts, device=dev,
-                            data_root=data_root, seed_check=seed_check, precision=precision, log=log)
+    dev = resolve_device(s.device)
+    describe_precision(s.precision, dev)
+    seed_check = choose_profile(s.profile, dev.type).seed_check if s.seed_check is None else s.seed_check
+    return exporting.export(study, Path(s.out), trial=s.trial, storage_url=storage, formats=s.formats,
+                            retrain=s.retrain, seeds=s.seeds, epochs=s.epochs, subset=s.subset, artifacts=s.artifacts,
+                            device=dev, data_root=s.data_root, seed_check=seed_check, precision=s.precision, log=log)
+
+
+export.__signature__ = _signature(ExportSettings, EXPORT_POSITIONAL)

@@ -30,22 +30,19 @@ from mnistnet.train import evaluate, fit
 
 from . import inference_speed, onnx_export, optuna_adapter, records
 from .errors import BadArgument, DataUnavailable, ModelFolderError, TrainingFailed, UnknownTrial
+from .export_settings import FORMATS, format_list, trial_number
 from .model_dir import CARD_JSON
 from .artifact_stores import location
 
-FORMATS = ("pt", "export", "torchscript", "onnx")  # export: a torch.export program, model.pt2
 CPU = torch.device("cpu")
 
 
 def pick_trial(study: optuna.Study, which) -> optuna.trial.FrozenTrial:
     """'answer' (or 'best'): the study's answer; else a trial number of a trained trial."""
-    if which in ("answer", "best"):
+    number = trial_number(which)
+    if number is None:
         from .selection import the_answer
         return the_answer(study)
-    try:
-        number = int(which)
-    except (TypeError, ValueError):
-        raise BadArgument(f"trial takes a trial number or 'answer', got {which!r}") from None
     matches = [t for t in study.get_trials(deepcopy=False) if t.number == number]
     if not matches:
         raise UnknownTrial(f"study {study.study_name!r} has no trial {number}")
@@ -202,18 +199,10 @@ def check_out(out: Path) -> None:
         raise ModelFolderError(f"{out} exists and is not an earlier export: choose another --out or remove it")
 
 
-def check_formats(formats) -> list[str]:
-    formats = [f.strip() for f in formats if f.strip()]
-    unknown = set(formats) - set(FORMATS)
-    if unknown or not formats:
-        raise BadArgument(f"unknown format {', '.join(sorted(unknown)) or '(empty)'}; choose from {', '.join(FORMATS)}")
-    return formats
-
-
 def export(study: optuna.Study, out: Path, *, trial="answer", storage_url: str, formats=FORMATS, retrain=False,
            seeds=3, epochs=None, subset=None, artifacts=None, device=CPU, data_root=None,
            seed_check=None, precision="auto", log=print) -> dict:
-    formats = check_formats(formats)
+    formats = format_list(formats)
     check_out(out)
     t = pick_trial(study, trial)
     config, recipe = records.config(t), records.recipe(t)

@@ -262,6 +262,108 @@ def test_run_flags_are_generated_from_the_run_settings_with_their_defaults():
     assert (flags.progress, flags.warm_start, flags.target_acc) == (False, False, 0.99)
 
 
+TRAIN_FLAGS = ["--preset", "--epochs", "--batch-size", "--lr", "--momentum", "--subset", "--val-size", "--seed",
+               "--out", "--no-progress", "--precision", "--compile", "--data-root", "--device"]
+EXPORT_FLAGS = ["--study", "--storage", "--trial", "--retrain", "--seeds", "--epochs", "--subset", "--seed-check",
+                "--format", "--out", "--artifacts", "--precision", "--profile", "--data-root", "--device"]
+
+
+def option_strings(command: str) -> list[str]:
+    from search.cli import build_parser
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices[command]
+    return [a.option_strings[0] for a in sub._actions if a.option_strings and a.dest != "help"]
+
+
+def test_train_flags_are_generated_from_the_train_settings_with_their_defaults(monkeypatch, capsys):
+    """Each TrainSettings field is one `train` flag (the flags users know) with the field's default, and
+    `train` runs on the settings its flags parse to."""
+    from dataclasses import fields
+    from conftest import run_cli
+    from search.cli import build_parser
+    from search.commands import train
+    from search.train_settings import TrainSettings
+    assert option_strings("train") == TRAIN_FLAGS == [TrainSettings.flag(f.name) for f in fields(TrainSettings)]
+    args = build_parser().parse_args(["train"])
+    for f in fields(TrainSettings):
+        assert getattr(args, f.name) == f.default, f.name
+    got = []
+    monkeypatch.setattr(train, "train", lambda s: got.append(s) or 0)
+    assert run_cli(capsys, "train", "--no-progress", "--lr", "0.05", "--momentum", "0.8", "--subset", "300")[0] == 0
+    assert got == [TrainSettings(progress=False, lr=0.05, momentum=0.8, subset=300)]
+
+
+def test_export_flags_and_search_export_are_the_export_settings(monkeypatch, capsys):
+    """Each ExportSettings field is one `export` flag with the field's default and one keyword of
+    search.export (study and out also by position); the command passes its flags on unchanged."""
+    import inspect
+    from dataclasses import asdict, fields
+    from conftest import run_cli
+    from search import api
+    from search.cli import build_parser
+    from search.export_settings import ExportSettings
+    assert option_strings("export") == EXPORT_FLAGS == [ExportSettings.flag(f.name) for f in fields(ExportSettings)]
+    args = build_parser().parse_args(["export", "--out", "m"])
+    for f in fields(ExportSettings):
+        assert getattr(args, f.name) == (f.default if f.name != "out" else "m"), f.name
+    params = inspect.signature(search.export).parameters
+    assert [n for n in params if n != "log"] == ["study", "out"] + [
+        f.name for f in fields(ExportSettings) if f.name not in ("study", "out")]
+    assert all(params[f.name].default == f.default for f in fields(ExportSettings))
+    got = []
+    monkeypatch.setattr(api, "export", lambda **kw: got.append(kw))
+    code, _, _ = run_cli(capsys, "export", "--out", "m", "--format", "onnx,pt", "--retrain", "--seeds", "2",
+                         "--trial", "7", "--seed-check", "0")
+    assert code == 0
+    assert got == [asdict(ExportSettings(out="m", formats=("onnx", "pt"), retrain=True, seeds=2, trial="7",
+                                         seed_check=0))]
+
+
+def test_export_formats_are_a_comma_list_on_the_command_line_and_a_sequence_in_python():
+    from search.export_settings import FORMATS, ExportSettings
+    assert ExportSettings().formats == FORMATS
+    assert ExportSettings(formats=["pt", "onnx"]).formats == ExportSettings(formats="pt, onnx").formats == ("pt", "onnx")
+    with pytest.raises(search.BadArgument, match="unknown format gif; choose from pt, export, torchscript, onnx"):
+        ExportSettings(formats=["pt", "gif"])
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(formats=["gif"]), "unknown format gif"),
+    (dict(formats="pt,"), None),  # an empty name is dropped, not an error: the check passes, the study is missing
+    (dict(trial="x"), "trial takes a trial number or 'answer'"),
+    (dict(seeds=0), "seeds must be a whole number >= 1"),
+    (dict(subset=0), "subset must be a whole number >= 1"),
+    (dict(seed_check=-1), "seed_check must be a whole number >= 0"),
+    (dict(profile="tpu"), "profile must be one of auto, cpu, gpu"),
+])
+def test_a_bad_export_setting_raises_before_the_storage_is_opened(tmp_path, kwargs, words):
+    db = tmp_path / "none.db"
+    with pytest.raises(search.SearchError) as info:
+        search.export(storage=f"sqlite:///{db}", out=tmp_path / "m", **kwargs)
+    if words is None:
+        assert isinstance(info.value, search.StorageError)  # the settings were fine: the storage was asked
+    else:
+        assert isinstance(info.value, search.BadArgument) and words in str(info.value)
+        assert not db.exists() and not (tmp_path / "m").exists()
+    with pytest.raises(TypeError, match="multiple values for argument 'study'"):
+        search.export("a", study="b")
+    with pytest.raises(TypeError, match="at most 2 positional arguments"):
+        search.export("a", "m", "extra")
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["export", "--out", "m", "--format", "pt,gif"], "argument --format: unknown format gif; choose from pt, export"),
+    (["export", "--out", "m", "--format", ","], "unknown format (empty)"),
+    (["export", "--out", "m", "--seed-check", "-1"], "argument --seed-check: expected a whole number >= 0"),
+    (["train", "--val-size", "0"], "argument --val-size: expected a positive whole number"),
+    (["train", "--momentum", "1"], "argument --momentum: expected a number in [0, 1)"),
+    (["train", "--compile", "yes"], "invalid choice: 'yes'"),
+])
+def test_a_bad_train_or_export_flag_is_one_line_and_exit_code_2(capsys, argv, words):
+    from conftest import run_cli
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and words in err
+
+
 def test_the_target_accuracy_has_one_default_everywhere(tmp_path):
     from search.run_settings import RunSettings
     from search.study import StudySpec

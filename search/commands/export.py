@@ -1,12 +1,12 @@
 """`mnist-search export`: a trial's model (default: the study's answer) as files that run anywhere."""
 from __future__ import annotations
 
+from dataclasses import fields
+
 from .. import api
+from ..export_settings import ExportSettings
 
 
 def main(args) -> int:
-    api.export(args.study, args.out, trial=args.trial, storage=args.storage, formats=args.format.split(","),
-               retrain=args.retrain, seeds=args.seeds, epochs=args.epochs, subset=args.subset,
-               artifacts=args.artifacts, device=args.device, data_root=args.data_root, seed_check=args.seed_check,
-               precision=args.precision, profile=args.profile)
+    api.export(**{f.name: getattr(args, f.name) for f in fields(ExportSettings)})  # the flags are its fields
     return 0

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import fields
 from pathlib import Path
 
 from mnistnet import data as mdata
@@ -13,6 +14,7 @@ from mnistnet.train import evaluate, fit
 from .. import profiles
 from ..api import describe_precision, resolve_device
 from ..errors import BadArgument, UnknownPreset
+from ..train_settings import TrainSettings
 
 
 def format_epoch(m, epochs: int) -> str:
@@ -34,28 +36,32 @@ def net(name: str):
 
 
 def main(args) -> int:
-    name, description, config, base_recipe = net(args.preset)
+    return train(TrainSettings(**{f.name: getattr(args, f.name) for f in fields(TrainSettings)}))  # the flags
+
+
+def train(s: TrainSettings) -> int:
+    name, description, config, base_recipe = net(s.preset)
     try:
-        recipe = base_recipe.replace(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                                     momentum=args.momentum, seed=args.seed).validate()
+        recipe = base_recipe.replace(epochs=s.epochs, batch_size=s.batch_size, lr=s.lr,
+                                     momentum=s.momentum, seed=s.seed).validate()
     except ValueError as exc:
         raise BadArgument(str(exc)) from None
-    device = resolve_device(args.device)
-    precision_line = describe_precision(args.precision, device)
-    out = Path(args.out or Path("studies") / "runs" / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
-    data = mdata.load(args.data_root, val_size=args.val_size, device=device).subset(args.subset)
+    device = resolve_device(s.device)
+    precision_line = describe_precision(s.precision, device)
+    out = Path(s.out or Path("studies") / "runs" / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    data = mdata.load(s.data_root, val_size=s.val_size, device=device).subset(s.subset)
     images = len(data.train) * recipe.epochs
-    compiled = ("reduce-overhead" if args.compile == "graphs" else args.compile == "on" or (
-        args.compile == "auto" and profiles.compile_pays_back(profiles.for_device(device.type), images)))
+    compiled = ("reduce-overhead" if s.compile == "graphs" else s.compile == "on" or (
+        s.compile == "auto" and profiles.compile_pays_back(profiles.for_device(device.type), images)))
     print(f"{name}: {description}")
     print(summary(config))
     print(f"device {device}, {precision_line}, {'compiled' if compiled else 'not compiled'}"
           f"{' with CUDA graphs' if compiled == 'reduce-overhead' else ''} "
-          f"(--compile {args.compile}); {len(data.train):,} training / {len(data.val):,} validation images; "
+          f"(--compile {s.compile}); {len(data.train):,} training / {len(data.val):,} validation images; "
           f"{recipe.optimizer} lr {recipe.lr:g} batch {recipe.batch_size}, {recipe.epochs} epochs")
     result = fit(config, recipe, data, device,
                  on_epoch=lambda m: print(format_epoch(m, recipe.epochs), flush=True),
-                 progress=not args.no_progress, precision=args.precision, compile=compiled)
+                 progress=s.progress, precision=s.precision, compile=compiled)
     if result.status == "diverged":
         print("training diverged (non-finite loss); try a smaller --lr")
     test_loss, test_acc = evaluate(result.model, data.test)  # the one look at the test set, in fp32
