@@ -1,6 +1,6 @@
 """The five source projects' models and recipes, reproduced as NetConfigs: three distinct nets.
 
-Each is named by its architecture, as the known nets are (gap8k: a GAP head, 7.8k parameters):
+Each is named by its architecture, as the warm starts are (gap8k: a GAP head, 7.8k parameters):
 - fc593k: seed000 and seed003 (ERA S5), 593,200 parameters, FC head;
 - gap16k: seed001, 16,478 parameters, 1x1 conv + global average pooling;
 - fc22k: seed002 and seed004 (the classic PyTorch example), 21,840 parameters, FC head.

@@ -211,7 +211,7 @@ def open_or_resume(plan: Plan, log) -> tuple[optuna.Study, int]:
 
 
 def warm_starts(st: optuna.Study, plan: Plan, before: int, log) -> None:
-    """A new study's first trials: the space's known-good nets within budget (unless warm_start=False)."""
+    """A new study's first trials: the space's warm starts within budget (unless warm_start=False)."""
     spec = plan.spec
     from .objective import Budget
     queued = enqueue_warm_starts(st, plan.space, Budget.for_space(plan.space, spec.max_params, spec.max_macs)) \

@@ -145,7 +145,7 @@ def build_parser() -> Parser:
     p = sub.add_parser("presets", help="list the source projects' models with their parameter counts")
     p.set_defaults(command_module="presets")
 
-    p = sub.add_parser("train", help="train one preset or known net and save the run")
+    p = sub.add_parser("train", help="train one preset or warm start and save the run")
     add_settings_args(p, TrainSettings)
     p.set_defaults(command_module="train")
 

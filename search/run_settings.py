@@ -78,7 +78,7 @@ class RunSettings(Settings):
                              "per doubling of parameters) or pareto (accuracy vs parameters, two objectives) "
                              f"(default: {DEFAULT_OBJECTIVE})", choices=OBJECTIVES,
                              check=named("objective", OBJECTIVES))
-    warm_start: bool = setting(True, "enqueue no known-good net: every trial is sampled from the space",
+    warm_start: bool = setting(True, "enqueue no warm start: every trial is sampled from the space",
                                negate="--no-warm-start")
     seed: int = setting(0, parse="int")
     workers: int | str = setting("auto", "processes on the same study (default auto: the measured best for this "

@@ -17,7 +17,7 @@ from .settings_fields import (COMPILE_CHOICES, DATA_ROOT_HELP, DEVICE_CHOICES, D
 class TrainSettings(Settings):
     """The settings of one `mnist-search train`, in the order of `train --help`. None: the net's recipe's
     value (epochs, batch_size, lr, momentum) or every training image (subset)."""
-    preset: str = setting("seed001", "a source preset seed000 ... seed004 (default: seed001) or a known net "
+    preset: str = setting("seed001", "a source preset seed000 ... seed004 (default: seed001) or a warm start "
                           "gap8k, gap10k")  # an unknown name is UnknownPreset, from the presets themselves
     epochs: int | None = setting(None, parse="positive_int", check=whole(1))
     batch_size: int | None = setting(None, parse="positive_int", check=whole(1))

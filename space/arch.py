@@ -8,7 +8,7 @@ the 10 digits + global average pooling, GAP + FC, or flatten + FC. Training knob
 learning rate, momentum, weight decay, batch size and augmentation strength, with a one-cycle
 schedule (robust for the few epochs a proxy trial gets).
 
-Every known-good net (space/known.py) is a point of this space: `point(config, recipe)` gives its
+Every warm start (space/known.py) is a point of this space: `point(config, recipe)` gives its
 parameters, so a warm start is enqueued with its architecture and its training alike, and the
 sampler learns about the region around it ("gap8k with its third conv narrower" is one step away).
 Dead regions stay out: no net without BatchNorm (the source presets without it reach ~98 %), the
@@ -194,5 +194,5 @@ class ArchSpace:
         return sample_net(trial), sample_training(trial)
 
     def warm_starts(self) -> list[WarmStart]:
-        """The known-good nets, each as a point of the space (the caller keeps those within budget)."""
+        """The warm starts, each as a point of the space (the caller keeps those within budget)."""
         return [WarmStart(k.name, point(k.config, k.recipe), k.config) for k in KNOWN]

@@ -1,4 +1,5 @@
-"""Known-good nets from hand tuning: 3x3 BatchNorm convs, 1x1 transitions, a GAP head, one-cycle SGD.
+"""The warm starts: nets known to be good from hand tuning (3x3 BatchNorm convs, 1x1 transitions,
+a GAP head, one-cycle SGD), enqueued as a study's first trials.
 
 These are the region a hand tuner reaches for "99.4 % under 20k parameters" on MNIST. The arch
 space enqueues them as warm starts on every device, so a study starts from a model known to reach
@@ -43,7 +44,7 @@ KNOWN = [
 
 
 def base_net(name: str):
-    """(NetConfig, Recipe) of a source preset or a known net, by name; KeyError if neither."""
+    """(NetConfig, Recipe) of a source preset or a warm start, by name; KeyError if neither."""
     from mnistnet import presets
     for k in KNOWN:
         if k.name == name:
@@ -52,4 +53,4 @@ def base_net(name: str):
         p = presets.get(name)
         return p.config, p.recipe
     raise KeyError(f"unknown base net {name!r}; choose a preset ({', '.join(presets.PRESETS)}) "
-                   f"or a known net ({', '.join(k.name for k in KNOWN)})")
+                   f"or a warm start ({', '.join(k.name for k in KNOWN)})")

@@ -1,7 +1,7 @@
 """The `recipe` space: the knobs the source projects ask users to turn by hand, on a fixed base net.
 
 Batch size, learning rate (log scale), momentum and kernel size; the architecture is the base
-net's (`--base`: a preset or a known net; the device profile picks one that fits its budget).
+net's (`--base`: a preset or a warm start; the device profile picks one that fits its budget).
 The kernel knob sets the first conv's kernel, where the strokes are read, with its padding
 adjusted to keep the feature maps' sizes: changing every kernel would take the small nets far
 over the 20k-parameter budget (a 7x7 seed001 has 3x its parameters).

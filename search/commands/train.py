@@ -1,4 +1,4 @@
-"""`mnist-search train`: one preset or known net, trained and written to a run folder."""
+"""`mnist-search train`: one preset or warm start, trained and written to a run folder."""
 from __future__ import annotations
 
 import time
@@ -23,7 +23,7 @@ def format_epoch(m, epochs: int) -> str:
 
 
 def net(name: str):
-    """(name, description, NetConfig, Recipe) of a source preset or a known net."""
+    """(name, description, NetConfig, Recipe) of a source preset or a warm start."""
     from space.known import KNOWN, base_net
     try:
         config, recipe = base_net(name)
@@ -32,7 +32,7 @@ def net(name: str):
     if name in presets.PRESETS:
         return name, presets.get(name).description, config, recipe
     known = next(k for k in KNOWN if k.name == name)
-    return name, f"known net {known.name}: 3x3 BN convs, a 1x1 transition, GAP head; one-cycle SGD", config, recipe
+    return name, f"warm start {known.name}: 3x3 BN convs, a 1x1 transition, GAP head; one-cycle SGD", config, recipe
 
 
 def main(args) -> int:
