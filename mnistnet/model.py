@@ -6,6 +6,7 @@ or flatten, then optionally a hidden FC layer and a final FC layer to the 10 dig
 "transition" conv is simply a layer with kernel 1. Inputs are raw pixels in [0, 1]; the MNIST
 normalization is the model's first step, so a consumer needs no constants.
 """
+
 from __future__ import annotations
 
 import json
@@ -68,6 +69,7 @@ class NetConfig:
 @dataclass
 class Shape:
     """What the config does to a 1x28x28 image, layer by layer (computed without building)."""
+
     rows: list[tuple[str, tuple[int, ...], int, int]]  # (name, output shape, params, MACs)
     features: int  # width of the vector the head's FC layers see
     receptive_field: int = 1  # side in pixels of the input patch one unit of the last conv's map sees
@@ -98,13 +100,21 @@ def trace(config: NetConfig) -> Shape:
             raise ConfigError(f"{name}: dropout must be in [0, 1), got {layer.dropout}")
         out = s + 2 * layer.padding - layer.kernel + 1
         if out < 1:
-            raise ConfigError(f"{name}: the {s}x{s} map is too small for a {layer.kernel}x{layer.kernel} "
-                              f"kernel with padding {layer.padding}: use fewer layers, smaller kernels, "
-                              f"more padding or fewer pools")
+            raise ConfigError(
+                f"{name}: the {s}x{s} map is too small for a {layer.kernel}x{layer.kernel} "
+                f"kernel with padding {layer.padding}: use fewer layers, smaller kernels, "
+                f"more padding or fewer pools"
+            )
         k2 = layer.kernel * layer.kernel
         params = c * layer.channels * k2 + layer.channels
-        rows.append((f"{name} {layer.kernel}x{layer.kernel}", (layer.channels, out, out), params,
-                     out * out * layer.channels * c * k2))
+        rows.append(
+            (
+                f"{name} {layer.kernel}x{layer.kernel}",
+                (layer.channels, out, out),
+                params,
+                out * out * layer.channels * c * k2,
+            )
+        )
         c, s = layer.channels, out
         rf += (layer.kernel - 1) * jump
         if layer.bn:
@@ -128,8 +138,10 @@ def trace(config: NetConfig) -> Shape:
     if head.linear:
         rows.append(("fc out", (NUM_CLASSES,), features * NUM_CLASSES + NUM_CLASSES, features * NUM_CLASSES))
     elif features != NUM_CLASSES:
-        raise ConfigError(f"without a final FC layer the head must produce {NUM_CLASSES} features, "
-                          f"got {features}: set head.linear or make the last conv 10 channels")
+        raise ConfigError(
+            f"without a final FC layer the head must produce {NUM_CLASSES} features, "
+            f"got {features}: set head.linear or make the last conv 10 channels"
+        )
     return Shape(rows, pooled, rf)
 
 

@@ -5,6 +5,7 @@ reports about the CPU), and fp32 everywhere else: without those units bf16 is em
 Weights, optimizer state and the loss stay fp32 either way; only the forward pass is autocast, so
 a model trained in bf16 is an ordinary fp32 model afterwards.
 """
+
 from __future__ import annotations
 
 import threading
@@ -53,15 +54,16 @@ def fast_bf16(device: torch.device) -> bool:
 
 
 def resolve(name: str, device) -> str:
-    """"fp32" or "bf16" for a precision name on a device."""
+    """ "fp32" or "bf16" for a precision name on a device."""
     device = torch.device(device)
     if name not in PRECISIONS:
         raise PrecisionError(f"unknown precision {name!r}: choose one of {', '.join(PRECISIONS)}")
     if name == "auto":
         return "bf16" if fast_bf16(device) else "fp32"
     if name == "bf16" and device.type == "cuda" and not cuda_bf16():
-        raise PrecisionError("this GPU has no native bf16 (torch would emulate it, slower than fp32): "
-                             "use --precision fp32 or auto")
+        raise PrecisionError(
+            "this GPU has no native bf16 (torch would emulate it, slower than fp32): use --precision fp32 or auto"
+        )
     return name
 
 

@@ -11,6 +11,7 @@ Placing it as MNIST did: its ink cropped, scaled so the longer side is 20 pixels
 ratio (strokes too fine to survive that are thickened first), and put in a 28x28 canvas so that its
 centre of mass sits at the centre; white ink on black.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,7 +29,10 @@ MAX_STROKE_WIDTH = 8  # px in the 28x28 picture: MNIST's strokes, thickened ones
 MIN_SIDE = 4  # a mark smaller than this (pixels of the reduced picture) is a dot, not a digit
 SPECK = 0.08  # a patch with less ink than this fraction of the digit's main patch is a speck
 MNIST_WIDTH, THIN = 1.45, 0.9  # stroke widths at the 20 px scale (2 area / perimeter): MNIST's median, 5th percentile
-THICK, THINNED = 2.4, 1.5  # that width's 95th percentile and median over MNIST's training digits: beyond the first, strokes are eroded to the second
+THICK, THINNED = (
+    2.4,
+    1.5,
+)  # that width's 95th percentile and median over MNIST's training digits: beyond the first, strokes are eroded to the second
 
 
 class ImageError(ValueError):
@@ -36,6 +40,7 @@ class ImageError(ValueError):
 
 
 # --- reading -------------------------------------------------------------------------------------
+
 
 def read_gray(path) -> np.ndarray:
     """The image as float32 gray levels in [0, 1], upright as its EXIF orientation says."""
@@ -46,11 +51,13 @@ def read_gray(path) -> np.ndarray:
             img.load()
             return _gray(_upright(img))
     except Image.DecompressionBombError:
-        raise ImageError(f"{path} is too large to read safely (over {Image.MAX_IMAGE_PIXELS:,} pixels): "
-                         f"scale it down") from None
+        raise ImageError(
+            f"{path} is too large to read safely (over {Image.MAX_IMAGE_PIXELS:,} pixels): scale it down"
+        ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"{path} is not a readable image ({type(exc).__name__}): give PNG, JPEG or another "
-                         f"image file") from None
+        raise ImageError(
+            f"{path} is not a readable image ({type(exc).__name__}): give PNG, JPEG or another image file"
+        ) from None
 
 
 def _upright(img):
@@ -103,6 +110,7 @@ def _flatten_alpha(rgba: np.ndarray) -> np.ndarray:
 
 
 # --- finding the digit -----------------------------------------------------------------------------
+
 
 def to_mnist(gray: np.ndarray) -> torch.Tensor:
     """A gray image in [0, 1] -> float tensor [1, 28, 28] in [0, 1], white digit on black (all zeros
@@ -200,7 +208,9 @@ def _lighting(gray: np.ndarray) -> np.ndarray:
         keep = np.abs(resid) <= 2.5 * _spread(resid[keep]) + 1e-3
     h, w = gray.shape
     y, x = _unit(h)[:, None], _unit(w)[None, :]  # the surface evaluated by broadcasting, not a big matrix
-    return (coef[0] + coef[1] * x + coef[2] * y + coef[3] * x * x + coef[4] * x * y + coef[5] * y * y).astype(np.float32)
+    return (coef[0] + coef[1] * x + coef[2] * y + coef[3] * x * x + coef[4] * x * y + coef[5] * y * y).astype(
+        np.float32
+    )
 
 
 def _unit(n: int) -> np.ndarray:
@@ -332,9 +342,9 @@ def _components(mask: np.ndarray, weight: np.ndarray):
     step = max(1, -(-max(mask.shape) // LABEL_SIDE))
     h, w = -(-mask.shape[0] // step), -(-mask.shape[1] // step)
     padded = np.zeros((h * step, w * step), dtype=bool)
-    padded[:mask.shape[0], :mask.shape[1]] = mask
+    padded[: mask.shape[0], : mask.shape[1]] = mask
     coarse = _flood(padded.reshape(h, step, w, step).any(axis=(1, 3)))
-    labels = np.repeat(np.repeat(coarse, step, 0), step, 1)[:mask.shape[0], :mask.shape[1]] * mask
+    labels = np.repeat(np.repeat(coarse, step, 0), step, 1)[: mask.shape[0], : mask.shape[1]] * mask
     masses = np.bincount(labels.ravel(), weights=weight.ravel(), minlength=coarse.max() + 1)
     return labels, masses
 
@@ -402,6 +412,7 @@ def _otsu(values: np.ndarray) -> float:
 
 # --- placing it as MNIST did ----------------------------------------------------------------------------
 
+
 def _place(digit: np.ndarray) -> np.ndarray:
     """Longer side scaled to 20 px (aspect kept), centre of mass put at the centre of a 28x28 canvas."""
     from PIL import Image
@@ -416,7 +427,7 @@ def _place(digit: np.ndarray) -> np.ndarray:
     top = int(np.clip(round(14 - cy), 0, 28 - nh))  # clamped so the digit stays inside
     left = int(np.clip(round(14 - cx), 0, 28 - nw))
     canvas = np.zeros((28, 28), dtype=np.float32)
-    canvas[top:top + nh, left:left + nw] = small
+    canvas[top : top + nh, left : left + nw] = small
     return canvas
 
 

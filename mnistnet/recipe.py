@@ -1,4 +1,5 @@
 """How a net is trained: optimizer, schedule, batch size, epochs, augmentation, as plain dataclasses."""
+
 from __future__ import annotations
 
 import json

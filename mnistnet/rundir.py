@@ -2,6 +2,7 @@
 
 Files are written under a temporary name and renamed, so a crash never leaves a half-written file.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,13 @@ def save_run(out: Path, config: NetConfig, recipe: Recipe, result: FitResult, me
     write_atomic(out / "config.json", config.to_json())
     write_atomic(out / "recipe.json", recipe.to_json())
     save_weights(result.model, out / WEIGHTS)
-    full = {"params": result.params, "status": result.status, "seconds": round(result.seconds, 2),
-            "val_acc": [m.val_acc for m in result.history], "history": [asdict(m) for m in result.history]}
+    full = {
+        "params": result.params,
+        "status": result.status,
+        "seconds": round(result.seconds, 2),
+        "val_acc": [m.val_acc for m in result.history],
+        "history": [asdict(m) for m in result.history],
+    }
     full.update(metrics)
     write_atomic(out / "metrics.json", json.dumps(full, indent=2))
     write_atomic(out / "curves.html", curves_html(result.history, title=metrics.get("title", "")))

@@ -4,6 +4,7 @@ The whole training split sits on the device as one uint8 tensor; each epoch is a
 permutation of it, sliced into batches, augmented in one batched op. Loss and accuracy are
 accumulated on the device and read once per epoch, so the step loop never waits on the host.
 """
+
 from __future__ import annotations
 
 import logging
@@ -73,8 +74,7 @@ def resolve_device(name: str = "auto") -> torch.device:
 def _optimizer(model: nn.Module, r: Recipe) -> torch.optim.Optimizer:
     params = model.parameters()
     if r.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=r.lr, momentum=r.momentum, nesterov=r.nesterov,
-                               weight_decay=r.weight_decay)
+        return torch.optim.SGD(params, lr=r.lr, momentum=r.momentum, nesterov=r.nesterov, weight_decay=r.weight_decay)
     betas = (r.momentum, 0.999)
     if r.optimizer == "adam":
         return torch.optim.Adam(params, lr=r.lr, betas=betas, weight_decay=r.weight_decay)
@@ -107,7 +107,7 @@ def evaluate(model: nn.Module, split: Split, batch_size: int = EVAL_BATCH, preci
     correct = torch.zeros((), device=device, dtype=torch.long)
     with exact_fp32(device):
         for i in range(0, len(split), batch_size):
-            x, y = to_float(split.x[i:i + batch_size]), split.y[i:i + batch_size]
+            x, y = to_float(split.x[i : i + batch_size]), split.y[i : i + batch_size]
             x = x.contiguous(memory_format=torch.channels_last)
             with autocast(device, precision):
                 logits = model(x).float()
@@ -122,7 +122,7 @@ def evaluate(model: nn.Module, split: Split, batch_size: int = EVAL_BATCH, preci
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int = EVAL_BATCH) -> torch.Tensor:
     """Class probabilities [N, 10] for float images [N, 1, 28, 28] in [0, 1]."""
     model.eval()
-    return torch.cat([F.softmax(model(x[i:i + batch_size]).float(), 1) for i in range(0, len(x), batch_size)])
+    return torch.cat([F.softmax(model(x[i : i + batch_size]).float(), 1) for i in range(0, len(x), batch_size)])
 
 
 def seed_everything(seed: int) -> None:
@@ -136,9 +136,18 @@ OnStep = Callable[[int], None]
 
 
 @torch.enable_grad()  # callers may have switched autograd off (e.g. inside an inference block)
-def fit(config: NetConfig, recipe: Recipe, data: MNIST, device=None,
-        on_epoch: OnEpoch | None = None, progress: bool = False, precision: str = "auto",
-        compile: bool | str = False, log=print, on_step: OnStep | None = None) -> FitResult:
+def fit(
+    config: NetConfig,
+    recipe: Recipe,
+    data: MNIST,
+    device=None,
+    on_epoch: OnEpoch | None = None,
+    progress: bool = False,
+    precision: str = "auto",
+    compile: bool | str = False,
+    log=print,
+    on_step: OnStep | None = None,
+) -> FitResult:
     """Train from scratch; after each epoch call on_epoch(metrics), and stop early if it returns True.
 
     precision: "auto" (bf16 autocast where the hardware has fast bf16, see mnistnet.precision),
@@ -190,6 +199,7 @@ def _fit(config, recipe, data, device, on_epoch, progress, precision, compile, l
         opt.zero_grad(set_to_none=True)
         loss.backward()
         return loss, logits
+
     opt = _optimizer(model, recipe)
     n = len(data.train)
     batch = min(recipe.batch_size, n)
@@ -207,7 +217,7 @@ def _fit(config, recipe, data, device, on_epoch, progress, precision, compile, l
         for step in range(steps):
             if on_step is not None:
                 on_step((epoch - 1) * steps + step)
-            idx = order[step * batch:(step + 1) * batch]
+            idx = order[step * batch : (step + 1) * batch]
             x = augment(to_float(data.train.x[idx]), recipe.augment, gen)
             y = data.train.y[idx]
             x = x.contiguous(memory_format=torch.channels_last)
@@ -234,8 +244,17 @@ def _fit(config, recipe, data, device, on_epoch, progress, precision, compile, l
         if len(data.val) and not math.isfinite(val_loss):  # the last step blew the weights up
             result.status = "diverged"
             break
-        metrics = EpochMetrics(epoch, train_loss, correct.item() / seen, val_loss, val_acc,
-                               opt.param_groups[0]["lr"], time.perf_counter() - t0, train_seconds, seen)
+        metrics = EpochMetrics(
+            epoch,
+            train_loss,
+            correct.item() / seen,
+            val_loss,
+            val_acc,
+            opt.param_groups[0]["lr"],
+            time.perf_counter() - t0,
+            train_seconds,
+            seen,
+        )
         result.history.append(metrics)
         if on_epoch is not None and on_epoch(metrics):
             result.status = "stopped"
@@ -283,7 +302,9 @@ class _Compiled:
 def _progress(total: int, epoch: int, epochs: int):
     """A bar over an epoch's batches, in a terminal only: elsewhere (a log, CI) the epoch's line says it."""
     import sys
+
     if not sys.stderr.isatty():
         return None
     from tqdm import tqdm  # only the interactive path pays for the import
+
     return tqdm(total=total, desc=f"epoch {epoch}/{epochs}", unit="batch", leave=False, dynamic_ncols=True)

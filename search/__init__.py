@@ -7,9 +7,25 @@
 `run`, `export`, `answer` and `load` live in search.api (imported on first use, so the command
 line starts fast); every deliberate failure is a `search.SearchError` subclass.
 """
-from .errors import (BadArgument, DataUnavailable, DeviceUnavailable, ImpossibleBudget, ModelFolderError, NoResult,
-                     NotFound, SearchError, SettingsMismatch, StorageError, TrainingFailed, UnknownPreset,
-                     UnknownSpace, UnknownStudy, UnknownTrial, WorkersFailed)
+
+from .errors import (
+    BadArgument,
+    DataUnavailable,
+    DeviceUnavailable,
+    ImpossibleBudget,
+    ModelFolderError,
+    NoResult,
+    NotFound,
+    SearchError,
+    SettingsMismatch,
+    StorageError,
+    TrainingFailed,
+    UnknownPreset,
+    UnknownSpace,
+    UnknownStudy,
+    UnknownTrial,
+    WorkersFailed,
+)
 
 _API = ("run", "export", "answer", "load")
 
@@ -17,10 +33,27 @@ _API = ("run", "export", "answer", "load")
 def __getattr__(name):
     if name in _API:
         from . import api
+
         return getattr(api, name)
     raise AttributeError(f"module 'search' has no attribute {name!r}")
 
 
-__all__ = [*_API, "SearchError", "BadArgument", "DataUnavailable", "DeviceUnavailable", "ImpossibleBudget",
-           "ModelFolderError", "NoResult", "NotFound", "SettingsMismatch", "StorageError", "TrainingFailed",
-           "UnknownPreset", "UnknownSpace", "UnknownStudy", "UnknownTrial", "WorkersFailed"]
+__all__ = [
+    *_API,
+    "SearchError",
+    "BadArgument",
+    "DataUnavailable",
+    "DeviceUnavailable",
+    "ImpossibleBudget",
+    "ModelFolderError",
+    "NoResult",
+    "NotFound",
+    "SettingsMismatch",
+    "StorageError",
+    "TrainingFailed",
+    "UnknownPreset",
+    "UnknownSpace",
+    "UnknownStudy",
+    "UnknownTrial",
+    "WorkersFailed",
+]

@@ -1,4 +1,5 @@
 """`python -m search ...` runs the mnist-search command line from a source checkout."""
+
 import sys
 
 from .cli import main

@@ -9,6 +9,7 @@ Keyword arguments mirror the `mnist-search run` and `export` flags (`--max-param
 are the fields of search.run_settings.RunSettings and search.export_settings.ExportSettings. Bad input
 raises a `search.SearchError` subclass before anything is written.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -21,8 +22,7 @@ import optuna
 from optuna.trial import TrialState
 
 from . import profiles, records, selection
-from .errors import (BadArgument, DataUnavailable, DeviceUnavailable, ImpossibleBudget, UnknownPreset,
-                     UnknownSpace)
+from .errors import BadArgument, DataUnavailable, DeviceUnavailable, ImpossibleBudget, UnknownPreset, UnknownSpace
 from .storage import DEFAULT_URL, mask, open_storage
 from .objective_names import DEFAULT_OBJECTIVE
 from .export_settings import ExportSettings
@@ -31,11 +31,12 @@ from .study import StudySpec, open_study
 from .workers import COUNTED, Stage, WorkerJob, WorkerPool, exit_report, run_worker
 
 
-
 GRAPHS_MODE = "reduce-overhead"  # torch.compile's mode that replays the steps as CUDA graphs
-OBJECTIVE_LINES = {"accuracy": "validation accuracy",
-                   "size": "size-adjusted validation accuracy (accuracy minus a share per doubling of parameters)",
-                   "pareto": "validation accuracy vs parameters (Pareto)"}
+OBJECTIVE_LINES = {
+    "accuracy": "validation accuracy",
+    "size": "size-adjusted validation accuracy (accuracy minus a share per doubling of parameters)",
+    "pareto": "validation accuracy vs parameters (Pareto)",
+}
 POSITIONAL = ("trials", "space", "storage", "study")  # run()'s arguments that may be given by position
 EXPORT_POSITIONAL = ("study", "out")  # export()'s
 
@@ -43,6 +44,7 @@ EXPORT_POSITIONAL = ("study", "out")  # export()'s
 def train_images(val_size: int) -> int:
     """The training images beside a validation split of `val_size` (from the data's size)."""
     from mnistnet.data import train_size
+
     return train_size(val_size)
 
 
@@ -65,6 +67,7 @@ def choose_profile(name: str, device_type: str, **overrides) -> profiles.Profile
 
 def resolve_device(name: str):
     from mnistnet.train import DeviceError, resolve_device as resolve
+
     try:
         return resolve(name)
     except DeviceError as exc:
@@ -74,6 +77,7 @@ def resolve_device(name: str):
 def describe_precision(name: str, device) -> str:
     """The precision's log line ("precision bf16 (auto: CPU has AVX-512 BF16)"); BadArgument if unusable."""
     from mnistnet.precision import PrecisionError, describe
+
     try:
         return describe(name, device)
     except PrecisionError as exc:
@@ -83,6 +87,7 @@ def describe_precision(name: str, device) -> str:
 def check_data(data_root) -> None:
     """Verify the MNIST files before any study is touched, so a data problem writes nothing."""
     from mnistnet import data as mdata
+
     try:
         mdata.ensure_files(mdata.resolve_root(data_root))
     except mdata.DataError as exc:
@@ -91,6 +96,7 @@ def check_data(data_root) -> None:
 
 def get_space(name: str, base: str | None):
     import space as spaces
+
     if name not in spaces.SPACES:
         raise UnknownSpace(f"unknown space {name!r}; choose one of: {', '.join(spaces.SPACES)}")
     try:
@@ -150,7 +156,8 @@ def _signature(settings=RunSettings, positional: tuple[str, ...] = POSITIONAL) -
     return inspect.Signature(
         [P(n, P.POSITIONAL_OR_KEYWORD, default=by_name[n].default) for n in positional]
         + [P(f.name, P.KEYWORD_ONLY, default=f.default) for f in fields(settings) if f.name not in positional]
-        + [P("log", P.KEYWORD_ONLY, default=print)])
+        + [P("log", P.KEYWORD_ONLY, default=print)]
+    )
 
 
 run.__signature__ = _signature()
@@ -159,6 +166,7 @@ run.__signature__ = _signature()
 @dataclass(frozen=True)
 class Plan:
     """A run's settings, checked and resolved against the device and its profile."""
+
     settings: RunSettings
     device: object  # torch.device
     precision_line: str
@@ -182,18 +190,33 @@ def prepare(s: RunSettings) -> Plan:
     base = s.base or (profile.recipe_base if s.space == "recipe" else "")
     sp = get_space(s.space, base or None)
     check_data(s.data_root)
-    spec = StudySpec(name=s.study or default_study_name(s.space, s.objective), storage=s.storage, space=s.space,
-                     base=base, objective=s.objective, max_params=s.max_params or None, max_macs=profile.max_macs,
-                     epochs=profile.epochs, pruner=s.pruner, seed=s.seed, subset=profile.subset,
-                     val_size=s.val_size, finals=profile.finals, final_epochs=profile.final_epochs,
-                     final_subset=s.final_subset or None, target_acc=s.target_acc)
+    spec = StudySpec(
+        name=s.study or default_study_name(s.space, s.objective),
+        storage=s.storage,
+        space=s.space,
+        base=base,
+        objective=s.objective,
+        max_params=s.max_params or None,
+        max_macs=profile.max_macs,
+        epochs=profile.epochs,
+        pruner=s.pruner,
+        seed=s.seed,
+        subset=profile.subset,
+        val_size=s.val_size,
+        finals=profile.finals,
+        final_epochs=profile.final_epochs,
+        final_subset=s.final_subset or None,
+        target_acc=s.target_acc,
+    )
     from .artifact_stores import check, location
+
     artifacts = location(spec.storage, s.artifacts)
     check(artifacts)  # a missing bucket is one line before the study is touched
     cores = os.cpu_count() or 1
     workers = profiles.auto_workers(profile, cores) if s.workers == "auto" else s.workers
-    return Plan(s, dev, precision_line, profile, spec, sp, artifacts, workers, cores,
-                finals_compiled(s.compile, spec, profile))
+    return Plan(
+        s, dev, precision_line, profile, spec, sp, artifacts, workers, cores, finals_compiled(s.compile, spec, profile)
+    )
 
 
 def open_or_resume(plan: Plan, log) -> tuple[optuna.Study, int]:
@@ -202,10 +225,12 @@ def open_or_resume(plan: Plan, log) -> tuple[optuna.Study, int]:
     st = open_study(spec, open_storage(spec.storage))
     before = counted(st)
     log(f"study {spec.name!r} in {mask(spec.storage)}" + (f" (resumed: {before} trials so far)" if before else ""))
-    log(f"space {s.space}{' on ' + spec.base if spec.base else ''}; objective {OBJECTIVE_LINES[spec.objective]}; "
+    log(
+        f"space {s.space}{' on ' + spec.base if spec.base else ''}; objective {OBJECTIVE_LINES[spec.objective]}; "
         f"max params {spec.max_params or 'none'}; "
         f"pruner {'size-band median' if spec.pareto else spec.pruner} (from epoch {spec.warmup_epochs}); "
-        f"device {plan.device}, {plan.precision_line}")
+        f"device {plan.device}, {plan.precision_line}"
+    )
     log(f"{plan.profile.describe(train_images(spec.val_size))} ({profiles.OVERRIDE_HINT})")
     return st, before
 
@@ -214,8 +239,12 @@ def warm_starts(st: optuna.Study, plan: Plan, before: int, log) -> None:
     """A new study's first trials: the space's warm starts within budget (unless warm_start=False)."""
     spec = plan.spec
     from .objective import Budget
-    queued = enqueue_warm_starts(st, plan.space, Budget.for_space(plan.space, spec.max_params, spec.max_macs)) \
-        if plan.settings.warm_start else []
+
+    queued = (
+        enqueue_warm_starts(st, plan.space, Budget.for_space(plan.space, spec.max_params, spec.max_macs))
+        if plan.settings.warm_start
+        else []
+    )
     if queued:
         log(f"warm start: {', '.join(queued)} enqueued first")
     elif not plan.settings.warm_start and not before:
@@ -225,17 +254,22 @@ def warm_starts(st: optuna.Study, plan: Plan, before: int, log) -> None:
 def finalists(st: optuna.Study, plan: Plan, before: int, log) -> int:
     """After the proxy stage: enqueue the finals; returns how many wait to run (0: none)."""
     spec = plan.spec
-    if counted(st) > before and not any(records.CONFIG in t.user_attrs and records.is_feasible(t)
-                                        for t in st.get_trials(deepcopy=False)):
-        raise ImpossibleBudget(f"every sampled net was over budget (max params {spec.max_params}, max MACs "
-                               f"{spec.max_macs}): raise --max-params or --max-macs")
+    if counted(st) > before and not any(
+        records.CONFIG in t.user_attrs and records.is_feasible(t) for t in st.get_trials(deepcopy=False)
+    ):
+        raise ImpossibleBudget(
+            f"every sampled net was over budget (max params {spec.max_params}, max MACs "
+            f"{spec.max_macs}): raise --max-params or --max-macs"
+        )
     new = enqueue_finals(st, spec.finals)
     waiting = len(st.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
     if not (waiting and spec.finals):
         return 0
-    log(f"finals: {len(new)} new ({', '.join(f'trial {n}' for n in new) or 'none'}), "
+    log(
+        f"finals: {len(new)} new ({', '.join(f'trial {n}' for n in new) or 'none'}), "
         f"{waiting} to run on {spec.final_subset or train_images(spec.val_size):,} training images "
-        f"x {spec.final_epochs} epochs")
+        f"x {spec.final_epochs} epochs"
+    )
     return waiting
 
 
@@ -247,14 +281,28 @@ class Workers:
     def __init__(self, plan: Plan, before: int, log):
         self.plan, self.log, self.pool = plan, log, None
         s = plan.settings
-        how = ("compiled with CUDA graphs" if plan.compile_finals == GRAPHS_MODE else "compiled") \
-            if plan.compile_finals else "not compiled"
+        how = (
+            ("compiled with CUDA graphs" if plan.compile_finals == GRAPHS_MODE else "compiled")
+            if plan.compile_finals
+            else "not compiled"
+        )
         threads = plan.threads(plan.workers)
-        log(f"{plan.workers} worker{'s' if plan.workers > 1 else ''}"
+        log(
+            f"{plan.workers} worker{'s' if plan.workers > 1 else ''}"
             + (f" x {threads} thread{'s' if threads > 1 else ''}" if plan.device.type == "cpu" else " sharing the GPU")
-            + f"; finals {how} (--compile {s.compile})")
-        self.job = WorkerJob(plan.spec, s.device, s.data_root, plan.artifacts, before + s.trials, s.timeout, threads,
-                             precision=s.precision, compile_finals=plan.compile_finals)
+            + f"; finals {how} (--compile {s.compile})"
+        )
+        self.job = WorkerJob(
+            plan.spec,
+            s.device,
+            s.data_root,
+            plan.artifacts,
+            before + s.trials,
+            s.timeout,
+            threads,
+            precision=s.precision,
+            compile_finals=plan.compile_finals,
+        )
 
     def __enter__(self) -> "Workers":
         return self
@@ -282,6 +330,7 @@ class Workers:
         import torch
 
         from .progress import TrialBar
+
         bar = TrialBar(st, total, desc=desc, enabled=self.plan.settings.progress)
         self.job.progress = self.plan.settings.progress  # the finals' epoch lines too
         threads = torch.get_num_threads()  # an in-process worker sets its own; the caller gets theirs back
@@ -306,6 +355,7 @@ class Workers:
 def enqueue_warm_starts(study: optuna.Study, space, budget) -> list[str]:
     """Enqueue the space's warm starts that fit the budget, once, as a new study's first trials."""
     from mnistnet.model import trace
+
     if study.get_trials(deepcopy=False):
         return []
     queued = []
@@ -322,8 +372,7 @@ def enqueue_finals(study: optuna.Study, k: int) -> list[int]:
     all failed (its worker stopped when its run was killed, say) gets a new one."""
     if k <= 0:
         return []
-    done = {n for n, finals in selection.finals_of(study).items()
-            if any(f.state != TrialState.FAIL for f in finals)}
+    done = {n for n, finals in selection.finals_of(study).items() if any(f.state != TrialState.FAIL for f in finals)}
     new = []
     for t in selection.finalists(study, k):
         if t.number in done:
@@ -344,12 +393,14 @@ def answer(study: optuna.Study, target_acc: float | None = None) -> optuna.trial
 def load(study: str | None = None, storage: str = DEFAULT_URL) -> optuna.Study:
     """An existing study (the storage's only one when no name is given)."""
     from .study import pick_study
+
     return pick_study(storage, study, open_storage(storage, create=False, heartbeat=False))
 
 
 def storage_url(study: optuna.Study, default: str) -> str:
     """The URL a study object was opened with (its artifacts sit beside a SQLite file)."""
     from .optuna_adapter import backend_of, storage_of
+
     backend = backend_of(storage_of(study))
     url = getattr(backend, "url", None)
     return url if isinstance(url, str) else default
@@ -366,6 +417,7 @@ def export(*args, log=print, **settings) -> dict:
     the exported weights are fp32."""
     s = ExportSettings(**_bind("export", EXPORT_POSITIONAL, args, settings))  # every check, before any reading
     from . import exporting
+
     study, storage = s.study, s.storage
     if isinstance(study, optuna.Study):
         storage = storage_url(study, storage)
@@ -374,9 +426,23 @@ def export(*args, log=print, **settings) -> dict:
     dev = resolve_device(s.device)
     describe_precision(s.precision, dev)
     seed_check = choose_profile(s.profile, dev.type).seed_check if s.seed_check is None else s.seed_check
-    return exporting.export(study, Path(s.out), trial=s.trial, storage_url=storage, formats=s.formats,
-                            retrain=s.retrain, seeds=s.seeds, epochs=s.epochs, subset=s.subset, artifacts=s.artifacts,
-                            device=dev, data_root=s.data_root, seed_check=seed_check, precision=s.precision, log=log)
+    return exporting.export(
+        study,
+        Path(s.out),
+        trial=s.trial,
+        storage_url=storage,
+        formats=s.formats,
+        retrain=s.retrain,
+        seeds=s.seeds,
+        epochs=s.epochs,
+        subset=s.subset,
+        artifacts=s.artifacts,
+        device=dev,
+        data_root=s.data_root,
+        seed_check=seed_check,
+        precision=s.precision,
+        log=log,
+    )
 
 
 export.__signature__ = _signature(ExportSettings, EXPORT_POSITIONAL)

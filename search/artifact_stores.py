@@ -6,6 +6,7 @@ boto3 finds the endpoint and the keys as it always does: AWS_ENDPOINT_URL (or AW
 for an S3-compatible server such as MinIO, AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION,
 or ~/.aws. The bucket must exist: a missing one is one line before anything is written.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,6 +22,7 @@ def location(storage_url: str, explicit: str | None = None) -> str:
     if explicit and explicit.startswith(S3):
         return explicit
     from .storage import artifact_dir
+
     return str(artifact_dir(storage_url, explicit))
 
 
@@ -29,7 +31,7 @@ def is_remote(where: str | None) -> bool:
 
 
 def bucket_and_prefix(url: str) -> tuple[str, str]:
-    rest = url[len(S3):]
+    rest = url[len(S3) :]
     bucket, _, prefix = rest.partition("/")
     if not bucket or "/" in bucket:
         raise StorageError(f"malformed artifact URL {url!r}: expected s3://BUCKET or s3://BUCKET/PREFIX")
@@ -59,9 +61,11 @@ def _s3_client():
     try:
         import boto3
     except ImportError:
-        raise StorageError("s3:// artifacts need the Python module 'boto3': run `pip install 'mnist-search[s3]'`") \
-            from None
+        raise StorageError(
+            "s3:// artifacts need the Python module 'boto3': run `pip install 'mnist-search[s3]'`"
+        ) from None
     from botocore.config import Config
+
     # A few quick retries, then one line: an unreachable endpoint must not hang a worker for minutes.
     return boto3.client("s3", config=Config(connect_timeout=10, read_timeout=60, retries={"max_attempts": 3}))
 
@@ -73,21 +77,26 @@ def check(where: str) -> None:
     bucket, _ = bucket_and_prefix(where)
     client = _s3_client()
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
     endpoint = client.meta.endpoint_url
     try:
         client.head_bucket(Bucket=bucket)
     except NoCredentialsError:
-        raise StorageError(f"no S3 credentials for {where}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
-                           f"(or ~/.aws/credentials)") from None
+        raise StorageError(
+            f"no S3 credentials for {where}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or ~/.aws/credentials)"
+        ) from None
     except ClientError as exc:
         code = str(exc.response.get("Error", {}).get("Code", ""))
         if code in ("404", "NoSuchBucket", "NotFound"):
-            raise StorageError(f"no bucket {bucket!r} at {endpoint} (for {where}): create it first, e.g. "
-                               f"`aws s3 mb s3://{bucket}`, or check AWS_ENDPOINT_URL") from None
+            raise StorageError(
+                f"no bucket {bucket!r} at {endpoint} (for {where}): create it first, e.g. "
+                f"`aws s3 mb s3://{bucket}`, or check AWS_ENDPOINT_URL"
+            ) from None
         raise StorageError(f"cannot use bucket {bucket!r} at {endpoint}: {code or exc}") from None
     except BotoCoreError as exc:
-        raise StorageError(f"cannot reach the S3 endpoint {endpoint} for {where}: {exc}; check AWS_ENDPOINT_URL") \
-            from None
+        raise StorageError(
+            f"cannot reach the S3 endpoint {endpoint} for {where}: {exc}; check AWS_ENDPOINT_URL"
+        ) from None
 
 
 def open_store(where: str, create: bool = True):
@@ -95,9 +104,11 @@ def open_store(where: str, create: bool = True):
     if is_remote(where):
         check(where)
         from optuna.artifacts import Boto3ArtifactStore
+
         bucket, prefix = bucket_and_prefix(where)
         return PrefixedStore(Boto3ArtifactStore(bucket, client=_s3_client()), prefix)
     from optuna.artifacts import FileSystemArtifactStore
+
     if create:
         os.makedirs(where, exist_ok=True)
     return FileSystemArtifactStore(where)

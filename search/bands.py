@@ -8,6 +8,7 @@ small net against all others prunes and discards exactly the nets the search is 
   for one objective;
 - spreading the finals over log-spaced size bands (search.selection.finalists).
 """
+
 from __future__ import annotations
 
 import math
@@ -32,8 +33,13 @@ def below_band_median(study: optuna.Study, number: int, params: int, epoch: int,
     peers = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
         curve = records.curve(t)
-        if t.number != number and records.stage(t) == records.PROXY and len(curve) >= epoch \
-                and records.PARAMS in t.user_attrs and similar(params, records.params(t)):
+        if (
+            t.number != number
+            and records.stage(t) == records.PROXY
+            and len(curve) >= epoch
+            and records.PARAMS in t.user_attrs
+            and similar(params, records.params(t))
+        ):
             peers.append(curve[epoch - 1])
     return len(peers) >= MIN_PEERS and accuracy < statistics.median(peers)
 

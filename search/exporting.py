@@ -6,6 +6,7 @@ float32 [N, 1, 28, 28] in [0, 1], normalization inside, and returns logits [N, 1
 The test set is read here, once, to measure the exported model; it never takes part in selection.
 The folder is assembled under a temporary name and renamed into place, so it is never half-written.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -42,6 +43,7 @@ def pick_trial(study: optuna.Study, which) -> optuna.trial.FrozenTrial:
     number = trial_number(which)
     if number is None:
         from .selection import the_answer
+
         return the_answer(study)
     matches = [t for t in study.get_trials(deepcopy=False) if t.number == number]
     if not matches:
@@ -49,8 +51,10 @@ def pick_trial(study: optuna.Study, which) -> optuna.trial.FrozenTrial:
     t = matches[0]
     if not records.is_trained(t):
         why = records.infeasible_reason(t) or records.fail_reason(t) or "it did not finish"
-        raise BadArgument(f"trial {number} has no trained model ({t.state.name.lower()}: {why}): export a "
-                          f"completed trial (see `mnist-search best`)")
+        raise BadArgument(
+            f"trial {number} has no trained model ({t.state.name.lower()}: {why}): export a "
+            f"completed trial (see `mnist-search best`)"
+        )
     return t
 
 
@@ -70,27 +74,47 @@ def trial_weights(study: optuna.Study, trial, store_dir: Path | str, config: Net
         try:
             download_artifact(artifact_store=store, artifact_id=ids[records.WEIGHTS_FILE], file_path=str(path))
         except Exception as exc:
-            raise UnknownTrial(f"cannot read trial {trial.number}'s weights from {store_dir} ({exc}): "
-                               f"pass --artifacts DIR or use --retrain") from None
+            raise UnknownTrial(
+                f"cannot read trial {trial.number}'s weights from {store_dir} ({exc}): "
+                f"pass --artifacts DIR or use --retrain"
+            ) from None
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     return model.eval()
 
 
-def retrain_model(config: NetConfig, recipe: Recipe, data: MNIST, seeds: int, device, epochs=None, subset=None, log=print,
-                  precision: str = "auto"):
+def retrain_model(
+    config: NetConfig,
+    recipe: Recipe,
+    data: MNIST,
+    seeds: int,
+    device,
+    epochs=None,
+    subset=None,
+    log=print,
+    precision: str = "auto",
+):
     """Train on train+validation (or its first `subset` images) with `seeds` seeds.
 
     Returns (the first seed's model, the test accuracy of each seed).
     """
-    full = MNIST(Split(torch.cat([data.train.x, data.val.x]), torch.cat([data.train.y, data.val.y])),
-                 data.val, data.test).subset(subset)  # val is inside the training data: no selection on it
+    full = MNIST(
+        Split(torch.cat([data.train.x, data.val.x]), torch.cat([data.train.y, data.val.y])), data.val, data.test
+    ).subset(subset)  # val is inside the training data: no selection on it
     from .profiles import compile_pays_back, for_device
+
     models, accs = [], []
     for seed in range(seeds):
         r = recipe.replace(seed=seed, epochs=epochs)
         # compiled where the device profile's measurements say it pays back (a CPU final's length does)
-        result = fit(config, r, full, device, progress=False, precision=precision,
-                     compile=compile_pays_back(for_device(torch.device(device).type), len(full.train) * r.epochs))
+        result = fit(
+            config,
+            r,
+            full,
+            device,
+            progress=False,
+            precision=precision,
+            compile=compile_pays_back(for_device(torch.device(device).type), len(full.train) * r.epochs),
+        )
         if result.status == "diverged":
             raise TrainingFailed(f"retraining diverged with seed {seed}: the trial's recipe is unstable")
         accs.append(evaluate(result.model, data.test)[1])
@@ -133,6 +157,7 @@ PROGRAM_FILE = "model.pt2"
 def write_program(model: torch.nn.Module, path: Path, example: torch.Tensor) -> dict:
     """A torch.export program (dynamic batch), saved and loaded back; its outputs must match the model's."""
     import copy
+
     model = copy.deepcopy(model)
     for t in [*model.parameters(), *model.buffers()]:
         t.data = t.data.clone()  # each tensor its own storage, saved whole (no views into shared memory)
@@ -148,40 +173,64 @@ def write_program(model: torch.nn.Module, path: Path, example: torch.Tensor) -> 
         diff = float((torch.export.load(str(path)).module()(check) - model(check)).abs().max())
     if not diff < 1e-4:
         from .errors import ExportFailed
+
         raise ExportFailed(f"the torch.export program {path.name} differs from the model by {diff:.2g}")
     return {"torch": torch.__version__.split("+")[0], "max_abs_diff": diff}
 
 
 def model_card(card: dict) -> str:
     r = card["recipe"]
-    test = (f"{card['test_acc_mean']:.2%} ± {card['test_acc_std']:.2%} over {card['retrain_seeds']} retrained seeds"
-            if "test_acc_mean" in card else f"{card['test_acc']:.2%}")
+    test = (
+        f"{card['test_acc_mean']:.2%} ± {card['test_acc_std']:.2%} over {card['retrain_seeds']} retrained seeds"
+        if "test_acc_mean" in card
+        else f"{card['test_acc']:.2%}"
+    )
     stage = "a final (all training images, full epochs)" if card["stage"] == records.FINAL else "a proxy trial"
-    return "\n".join([
-        f"# MNIST digit recogniser — study {card['study']}, trial {card['trial']}", "",
-        f"- Parameters: {card['params']:,}", f"- Multiply-accumulates per image: {card['macs']:,}",
-        f"- Selected as: {stage}; validation accuracy {card['val_acc']:.2%} (model selection used validation only)",
-        f"- Test accuracy (measured once, at export, {card['exported']}): {test}",
-        *([f"- Retrained with {card['seed_check']['seeds']} seeds on train+validation: test accuracy "
-           f"{card['seed_check']['mean']:.2%} ± {card['seed_check']['std']:.2%}"] if card.get("seed_check") else []),
-        f"- Recipe: {r['optimizer']} lr {r['lr']:.4g}, momentum {r['momentum']:.3g}, batch {r['batch_size']}, "
-        f"{r['epochs']} epochs, {r['scheduler']} schedule; trained in {card.get('trained_precision', 'fp32')}, "
-        f"weights stored in fp32",
-        *inference_lines(card.get("inference_cpu", {})), "",
-        "## Use", "Input: float32 pixels `[N, 1, 28, 28]` in [0, 1], white digit on black as in MNIST "
-        "(normalization is inside the model). Output: logits `[N, 10]`; softmax gives probabilities.",
-        f"Files: {', '.join(card['files'])}.", *format_advice(card['files']), *([onnx_export.card_line(card["onnx"])] if card.get("onnx") else []), ""])
+    return "\n".join(
+        [
+            f"# MNIST digit recogniser — study {card['study']}, trial {card['trial']}",
+            "",
+            f"- Parameters: {card['params']:,}",
+            f"- Multiply-accumulates per image: {card['macs']:,}",
+            f"- Selected as: {stage}; validation accuracy {card['val_acc']:.2%} (model selection used validation only)",
+            f"- Test accuracy (measured once, at export, {card['exported']}): {test}",
+            *(
+                [
+                    f"- Retrained with {card['seed_check']['seeds']} seeds on train+validation: test accuracy "
+                    f"{card['seed_check']['mean']:.2%} ± {card['seed_check']['std']:.2%}"
+                ]
+                if card.get("seed_check")
+                else []
+            ),
+            f"- Recipe: {r['optimizer']} lr {r['lr']:.4g}, momentum {r['momentum']:.3g}, batch {r['batch_size']}, "
+            f"{r['epochs']} epochs, {r['scheduler']} schedule; trained in {card.get('trained_precision', 'fp32')}, "
+            f"weights stored in fp32",
+            *inference_lines(card.get("inference_cpu", {})),
+            "",
+            "## Use",
+            "Input: float32 pixels `[N, 1, 28, 28]` in [0, 1], white digit on black as in MNIST "
+            "(normalization is inside the model). Output: logits `[N, 10]`; softmax gives probabilities.",
+            f"Files: {', '.join(card['files'])}.",
+            *format_advice(card['files']),
+            *([onnx_export.card_line(card["onnx"])] if card.get("onnx") else []),
+            "",
+        ]
+    )
 
 
 def format_advice(files) -> list[str]:
     """Which file to load, in the card: torch.export is current PyTorch's format; TorchScript is deprecated."""
     lines = []
     if PROGRAM_FILE in files:
-        lines.append(f"Prefer `{PROGRAM_FILE}` in Python with PyTorch: `torch.export.load(path).module()(pixels)` "
-                     "(torch.export, the format current PyTorch supports).")
+        lines.append(
+            f"Prefer `{PROGRAM_FILE}` in Python with PyTorch: `torch.export.load(path).module()(pixels)` "
+            "(torch.export, the format current PyTorch supports)."
+        )
     if "model.ts" in files:
-        lines.append("`model.ts` is TorchScript, deprecated in current PyTorch: use it only where TorchScript is "
-                     "required (C++ libtorch); `model.onnx` runs in onnxruntime anywhere.")
+        lines.append(
+            "`model.ts` is TorchScript, deprecated in current PyTorch: use it only where TorchScript is "
+            "required (C++ libtorch); `model.onnx` runs in onnxruntime anywhere."
+        )
     return lines
 
 
@@ -189,9 +238,13 @@ def inference_lines(figures: dict) -> list[str]:
     rows = [(name, f) for name, f in figures.items() if isinstance(f, dict)]
     if not rows:
         return []
-    return [f"- CPU inference at export ({figures.get('threads', '?')} threads): " + "; ".join(
-        f"{name} {f['latency_ms_batch1']:.2f} ms per image at batch 1, {f['img_s_batch256']:,} images/s at batch 256"
-        for name, f in rows)]
+    return [
+        f"- CPU inference at export ({figures.get('threads', '?')} threads): "
+        + "; ".join(
+            f"{name} {f['latency_ms_batch1']:.2f} ms per image at batch 1, {f['img_s_batch256']:,} images/s at batch 256"
+            for name, f in rows
+        )
+    ]
 
 
 def check_out(out: Path) -> None:
@@ -199,9 +252,24 @@ def check_out(out: Path) -> None:
         raise ModelFolderError(f"{out} exists and is not an earlier export: choose another --out or remove it")
 
 
-def export(study: optuna.Study, out: Path, *, trial="answer", storage_url: str, formats=FORMATS, retrain=False,
-           seeds=3, epochs=None, subset=None, artifacts=None, device=CPU, data_root=None,
-           seed_check=None, precision="auto", log=print) -> dict:
+def export(
+    study: optuna.Study,
+    out: Path,
+    *,
+    trial="answer",
+    storage_url: str,
+    formats=FORMATS,
+    retrain=False,
+    seeds=3,
+    epochs=None,
+    subset=None,
+    artifacts=None,
+    device=CPU,
+    data_root=None,
+    seed_check=None,
+    precision="auto",
+    log=print,
+) -> dict:
     formats = format_list(formats)
     check_out(out)
     t = pick_trial(study, trial)
@@ -210,39 +278,62 @@ def export(study: optuna.Study, out: Path, *, trial="answer", storage_url: str, 
         data = mdata.load(data_root, device=device)
     except mdata.DataError as exc:
         raise DataUnavailable(str(exc)) from None
-    card = {"study": study.study_name, "trial": t.number, "stage": records.stage(t),
-            "final_of": records.final_of(t), "params": records.params(t), "macs": records.macs(t),
-            "val_acc": records.accuracy(t), "target_acc": records.target_acc(study, default=None),
-            "recipe": recipe.to_dict(), "trial_params": t.params, "exported": datetime.date.today().isoformat(),
-            "trained_precision": records.precision(t), "weights": "fp32"}
+    card = {
+        "study": study.study_name,
+        "trial": t.number,
+        "stage": records.stage(t),
+        "final_of": records.final_of(t),
+        "params": records.params(t),
+        "macs": records.macs(t),
+        "val_acc": records.accuracy(t),
+        "target_acc": records.target_acc(study, default=None),
+        "recipe": recipe.to_dict(),
+        "trial_params": t.params,
+        "exported": datetime.date.today().isoformat(),
+        "trained_precision": records.precision(t),
+        "weights": "fp32",
+    }
     if retrain:
         log(f"retraining trial {t.number} on train+validation with {seeds} seeds")
         model, accs = retrain_model(config, recipe, data, seeds, device, epochs, subset, log=log, precision=precision)
         card["trained_precision"] = resolve_precision(precision, device)
-        card.update(test_acc=accs[0], test_accs=accs, test_acc_mean=statistics.mean(accs),
-                    test_acc_std=statistics.stdev(accs) if len(accs) > 1 else 0.0, retrain_seeds=seeds)
+        card.update(
+            test_acc=accs[0],
+            test_accs=accs,
+            test_acc_mean=statistics.mean(accs),
+            test_acc_std=statistics.stdev(accs) if len(accs) > 1 else 0.0,
+            retrain_seeds=seeds,
+        )
     else:
         model = trial_weights(study, t, location(storage_url, artifacts), config).to(device)
         card["test_acc"] = evaluate(model, data.test)[1]  # the one look at the test set
         if seed_check is None:
             from .profiles import for_device
+
             seed_check = for_device(device.type).seed_check
         if seed_check:
             # How much the recipe's test accuracy varies with the seed (the exported weights stay the
             # trial's own): cheap on a GPU, the device profile's default there.
             log(f"retraining trial {t.number} with {seed_check} seeds to measure the spread of its test accuracy")
-            _, accs = retrain_model(config, recipe, data, seed_check, device, epochs, subset, log=log,
-                                    precision=precision)
-            card["seed_check"] = {"seeds": seed_check, "test_accs": accs, "mean": statistics.mean(accs),
-                                  "std": statistics.stdev(accs) if len(accs) > 1 else 0.0}
+            _, accs = retrain_model(
+                config, recipe, data, seed_check, device, epochs, subset, log=log, precision=precision
+            )
+            card["seed_check"] = {
+                "seeds": seed_check,
+                "test_accs": accs,
+                "mean": statistics.mean(accs),
+                "std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
+            }
     with tempfile.TemporaryDirectory(dir=out.parent if out.parent.exists() else None) as tmp:
         staging = Path(tmp) / "export"
         staging.mkdir()
         (staging / records.CONFIG_FILE).write_text(config.to_json())
         (staging / records.RECIPE_FILE).write_text(recipe.to_json())
-        card["files"] = [records.CONFIG_FILE, records.RECIPE_FILE] + write_formats(
-            model, staging, formats, card, to_float(data.test.x[:onnx_export.BATCH].cpu()), log) + \
-            [CARD_JSON, "MODEL_CARD.md"]
+        card["files"] = (
+            [records.CONFIG_FILE, records.RECIPE_FILE]
+            + write_formats(model, staging, formats, card, to_float(data.test.x[: onnx_export.BATCH].cpu()), log)
+            + [CARD_JSON, "MODEL_CARD.md"]
+        )
         if records.WEIGHTS_FILE not in card["files"]:
             save_weights(model, staging / records.WEIGHTS_FILE)  # evaluate/predict read it
             card["files"].insert(2, records.WEIGHTS_FILE)
@@ -253,8 +344,13 @@ def export(study: optuna.Study, out: Path, *, trial="answer", storage_url: str, 
         if out.exists():
             shutil.rmtree(out)
         shutil.move(str(staging), str(out))
-    acc = (f"test accuracy {card['test_acc_mean']:.2%} ± {card['test_acc_std']:.2%}" if retrain
-           else f"test accuracy {card['test_acc']:.2%}")
-    log(f"exported trial {t.number} ({records.stage(t)}) of {study.study_name!r} ({card['params']:,} params, "
-        f"validation {card['val_acc']:.2%}, {acc}) to {out}")
+    acc = (
+        f"test accuracy {card['test_acc_mean']:.2%} ± {card['test_acc_std']:.2%}"
+        if retrain
+        else f"test accuracy {card['test_acc']:.2%}"
+    )
+    log(
+        f"exported trial {t.number} ({records.stage(t)}) of {study.study_name!r} ({card['params']:,} params, "
+        f"validation {card['val_acc']:.2%}, {acc}) to {out}"
+    )
     return card

@@ -4,6 +4,7 @@ The log folder is beside the SQLite file (`studies/logs/STUDY/` for the default 
 artifacts folder for a database server; each worker appends to its own file (`worker-0.log`, ...).
 MNIST_SEARCH_DEBUG=1 also prints the tracebacks on stderr.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,7 +29,9 @@ def log_folder(storage_url: str, artifact_dir: str | None, study: str) -> Path:
 
 def worker_log(job) -> Path:
     """The log file of a worker (a search.workers.WorkerJob)."""
-    return log_folder(job.spec.storage, job.artifact_dir, job.spec.name) / f"{job.log_name or f'worker-{job.worker}'}.log"
+    return (
+        log_folder(job.spec.storage, job.artifact_dir, job.spec.name) / f"{job.log_name or f'worker-{job.worker}'}.log"
+    )
 
 
 def cause(exc: BaseException) -> str:
@@ -60,6 +63,7 @@ def _debug() -> bool:
 
 def _say(line: str) -> None:
     from tqdm.auto import tqdm
+
     tqdm.write(line, file=sys.stderr)  # above this process's progress bar, if it has one
 
 

@@ -4,6 +4,7 @@ throughput at batch 256, in TorchScript and ONNX Runtime (and eager PyTorch, for
 The export writes these figures into the model card; `mnist-search bench` prints them. Medians of
 repeated timed calls after warm-up calls, on random pixels (speed does not depend on the values).
 """
+
 from __future__ import annotations
 
 import statistics
@@ -59,7 +60,8 @@ def runtimes(folder: Path, model: torch.nn.Module | None = None) -> dict:
         else:
             session = ort.InferenceSession(str(onnx), providers=["CPUExecutionProvider"])
             name = session.get_inputs()[0].name
-            out["onnxruntime"] = _figures(lambda x: session.run(None, {name: x}),
-                                          lambda n: torch.rand(n, 1, 28, 28).numpy())
+            out["onnxruntime"] = _figures(
+                lambda x: session.run(None, {name: x}), lambda n: torch.rand(n, 1, 28, 28).numpy()
+            )
     out["threads"] = torch.get_num_threads()
     return out

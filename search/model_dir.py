@@ -1,4 +1,5 @@
 """An exported model folder: what it holds, and loading it back safely (weights_only=True)."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,10 @@ def check(folder) -> Path:
         raise NotFound(f"no model folder at {folder}: pass a folder written by `mnist-search export`")
     missing = [name for name in REQUIRED if not (folder / name).is_file()]
     if missing:
-        raise ModelFolderError(f"{folder} is not an mnist-search model folder (missing {', '.join(missing)}): "
-                               f"pass a folder written by `mnist-search export`")
+        raise ModelFolderError(
+            f"{folder} is not an mnist-search model folder (missing {', '.join(missing)}): "
+            f"pass a folder written by `mnist-search export`"
+        )
     return folder
 
 
@@ -30,11 +33,19 @@ def load(folder, device="cpu"):
     folder = check(folder)
     try:
         config, model = load_run(folder, device)
-    except (ConfigError, json.JSONDecodeError, RuntimeError, KeyError, EOFError, ValueError,
-            pickle.UnpicklingError) as exc:
+    except (
+        ConfigError,
+        json.JSONDecodeError,
+        RuntimeError,
+        KeyError,
+        EOFError,
+        ValueError,
+        pickle.UnpicklingError,
+    ) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelFolderError(f"{folder} holds an unreadable or foreign model ({reason[:200]}): "
-                               f"re-export it with `mnist-search export`") from None
+        raise ModelFolderError(
+            f"{folder} holds an unreadable or foreign model ({reason[:200]}): re-export it with `mnist-search export`"
+        ) from None
     card = {}
     if (folder / CARD_JSON).is_file():
         card = json.loads((folder / CARD_JSON).read_text())

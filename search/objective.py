@@ -14,6 +14,7 @@ pruner. A final (a trial enqueued with stage "final") retrains a proxy trial's p
 training images for the final epochs, unpruned. An over-budget or impossible net is never trained:
 its constraint values are set and it is PRUNED with its reason, at no cost.
 """
+
 from __future__ import annotations
 
 import math
@@ -48,9 +49,11 @@ class Budget:
 
     def excess(self, shape) -> list[float]:
         """How far outside each bound a net (a mnistnet Shape) is (<= 0: within it)."""
-        return [float(shape.params - self.max_params) if self.max_params else 0.0,
-                float(shape.macs - self.max_macs) if self.max_macs else 0.0,
-                float(self.min_receptive_field - shape.receptive_field) if self.min_receptive_field else 0.0]
+        return [
+            float(shape.params - self.max_params) if self.max_params else 0.0,
+            float(shape.macs - self.max_macs) if self.max_macs else 0.0,
+            float(self.min_receptive_field - shape.receptive_field) if self.min_receptive_field else 0.0,
+        ]
 
     def describe_excess(self, shape) -> str:
         over = []
@@ -76,9 +79,21 @@ class Fidelity:
 class Objective:
     """Callable for study.optimize, returning the value(s) of the study's objective (module doc)."""
 
-    def __init__(self, space, proxy: Fidelity, final: Fidelity, budget: Budget, device: torch.device,
-                 objective: str = "accuracy", artifact_store=None, seed: int = 0, precision: str = "fp32",
-                 compile_finals: bool = False, warmup_epochs: int = 1, final_epochs_say=None):
+    def __init__(
+        self,
+        space,
+        proxy: Fidelity,
+        final: Fidelity,
+        budget: Budget,
+        device: torch.device,
+        objective: str = "accuracy",
+        artifact_store=None,
+        seed: int = 0,
+        precision: str = "fp32",
+        compile_finals: bool = False,
+        warmup_epochs: int = 1,
+        final_epochs_say=None,
+    ):
         self.space, self.proxy, self.final, self.budget = space, proxy, final, budget
         self.final_epochs_say = final_epochs_say  # given a say(line): a line per epoch of a final
         self.device, self.objective, self.artifact_store, self.seed = device, objective, artifact_store, seed
@@ -107,8 +122,17 @@ class Objective:
             return self._not_trained(trial, f"invalid config: {exc}")
         excess = self.budget.excess(shape)
         records.write_constraints(trial, excess)
-        records.write_net(trial, shape.params, shape.macs, config.to_dict(), recipe.to_dict(), str(self.device),
-                          records.FINAL if final else records.PROXY, len(fidelity.data.train), self.precision)
+        records.write_net(
+            trial,
+            shape.params,
+            shape.macs,
+            config.to_dict(),
+            recipe.to_dict(),
+            str(self.device),
+            records.FINAL if final else records.PROXY,
+            len(fidelity.data.train),
+            self.precision,
+        )
         if max(excess) > 0:
             return self._not_trained(trial, self.budget.describe_excess(shape))
 
@@ -116,19 +140,37 @@ class Objective:
             if final:
                 if self.final_epochs_say is not None:
                     from .progress import final_epoch_line
-                    self.final_epochs_say(final_epoch_line(trial.number, trial.user_attrs.get(records.FINAL_OF),
-                                                           m.epoch, fidelity.epochs, m.val_acc,
-                                                           time.perf_counter() - start))
+
+                    self.final_epochs_say(
+                        final_epoch_line(
+                            trial.number,
+                            trial.user_attrs.get(records.FINAL_OF),
+                            m.epoch,
+                            fidelity.epochs,
+                            m.val_acc,
+                            time.perf_counter() - start,
+                        )
+                    )
                 return False  # finals run to the end
             if self.pareto:  # Optuna cannot prune multi-objective trials: compare with nets of similar size
-                return m.epoch >= self.warmup_epochs and m.epoch < fidelity.epochs and \
-                    bands.below_band_median(trial.study, trial.number, shape.params, m.epoch, m.val_acc)
+                return (
+                    m.epoch >= self.warmup_epochs
+                    and m.epoch < fidelity.epochs
+                    and bands.below_band_median(trial.study, trial.number, shape.params, m.epoch, m.val_acc)
+                )
             trial.report(self.value(m.val_acc, shape.params), m.epoch)
             return trial.should_prune()
 
         try:
-            result = fit(config, recipe, fidelity.data, self.device, on_epoch=report, precision=self.precision,
-                         compile=final and self.compile_finals)
+            result = fit(
+                config,
+                recipe,
+                fidelity.data,
+                self.device,
+                on_epoch=report,
+                precision=self.precision,
+                compile=final and self.compile_finals,
+            )
         except torch.OutOfMemoryError as exc:
             # This trial's net or batch does not fit beside the others on the GPU: fail it, keep going.
             records.write_failure(trial, f"out of memory: {str(exc).splitlines()[0]}")

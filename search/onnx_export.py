@@ -6,6 +6,7 @@ The dynamo exporter (`torch.onnx.export(..., dynamo=True)`) is the one upstream 
 onnxscript package. The TorchScript-based exporter is deprecated upstream but needs nothing extra, so
 it remains the fallback, announced with one line saying why.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -45,15 +46,31 @@ def _dynamo(model, example, path: Path) -> None:
     batch = torch.export.Dim("batch", min=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # upstream's progress notes and deprecations are not the user's business
-        torch.onnx.export(model, (example,), str(path), dynamo=True, input_names=[INPUT], output_names=[OUTPUT],
-                          dynamic_shapes=({0: batch},), external_data=False, verbose=False)
+        torch.onnx.export(
+            model,
+            (example,),
+            str(path),
+            dynamo=True,
+            input_names=[INPUT],
+            output_names=[OUTPUT],
+            dynamic_shapes=({0: batch},),
+            external_data=False,
+            verbose=False,
+        )
 
 
 def _legacy(model, example, path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript-based exporter is deprecated upstream
-        torch.onnx.export(model, (example,), str(path), input_names=[INPUT], output_names=[OUTPUT],
-                          dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}}, dynamo=False)
+        torch.onnx.export(
+            model,
+            (example,),
+            str(path),
+            input_names=[INPUT],
+            output_names=[OUTPUT],
+            dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}},
+            dynamo=False,
+        )
 
 
 def parity(model, path: Path, images, exporter: str, log=print) -> dict | None:
@@ -71,25 +88,37 @@ def parity(model, path: Path, images, exporter: str, log=print) -> dict | None:
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         got = session.run([OUTPUT], {INPUT: x.numpy()})[0]
     except Exception as exc:  # noqa: BLE001 - onnxruntime's own errors are many and unexported
-        raise ExportFailed(f"onnxruntime cannot run the ONNX model written by the {exporter} exporter "
-                           f"({_reason(exc)}): export without onnx (--format pt,torchscript)") from None
+        raise ExportFailed(
+            f"onnxruntime cannot run the ONNX model written by the {exporter} exporter "
+            f"({_reason(exc)}): export without onnx (--format pt,torchscript)"
+        ) from None
     with torch.no_grad():
         want = model(x).numpy()
     diff = float(np.abs(got - want).max()) if got.shape == want.shape else float("inf")
     scale = max(1.0, float(np.abs(want).max()))
     if not diff <= TOLERANCE * scale:  # also catches NaN
-        raise ExportFailed(f"the ONNX model ({exporter} exporter) differs from the PyTorch model by up to {diff:.3g} "
-                           f"in the logits of {len(x)} images (tolerance {TOLERANCE * scale:.3g}): export without "
-                           f"onnx (--format pt,torchscript) or use other torch/onnxruntime versions")
-    return {"max_abs_diff": diff, "max_abs_logit": scale, "tolerance": TOLERANCE * scale, "images": len(x),
-            "onnxruntime": ort.__version__}
+        raise ExportFailed(
+            f"the ONNX model ({exporter} exporter) differs from the PyTorch model by up to {diff:.3g} "
+            f"in the logits of {len(x)} images (tolerance {TOLERANCE * scale:.3g}): export without "
+            f"onnx (--format pt,torchscript) or use other torch/onnxruntime versions"
+        )
+    return {
+        "max_abs_diff": diff,
+        "max_abs_logit": scale,
+        "tolerance": TOLERANCE * scale,
+        "images": len(x),
+        "onnxruntime": ort.__version__,
+    }
 
 
 def card_line(info: dict) -> str:
     """The model card's sentence on model.onnx."""
     p = info.get("parity")
-    check = (f"onnxruntime gives PyTorch's logits to within {p['max_abs_diff']:.1e} on {p['images']} images"
-             if p else "parity with PyTorch not checked (onnxruntime was not installed)")
+    check = (
+        f"onnxruntime gives PyTorch's logits to within {p['max_abs_diff']:.1e} on {p['images']} images"
+        if p
+        else "parity with PyTorch not checked (onnxruntime was not installed)"
+    )
     return f"ONNX: written by the {info['exporter']} exporter (opset {info.get('opset')}); {check}."
 
 

@@ -6,6 +6,7 @@ client's channel, the proxy server's cache, RDBStorage's database calls). When a
 moves one of these, this module is the one to change (tests/test_many_machines.py and
 tests/test_reliability.py exercise each).
 """
+
 from __future__ import annotations
 
 import optuna
@@ -19,8 +20,13 @@ FIXED_PARAMS = "fixed_params"
 # RDBStorage's methods that reach the database and are private: the public create_new_trial,
 # set_trial_param and get_all_trials go through them, and Optuna's cache calls them directly, so a
 # storage that retries lost connections (search.reconnect) must wrap them too.
-RDB_PRIVATE_CALLS = ("_create_new_trial", "_set_trial_param", "_get_trials", "_get_best_trial_id",
-                     "_get_stale_trial_ids")
+RDB_PRIVATE_CALLS = (
+    "_create_new_trial",
+    "_set_trial_param",
+    "_get_trials",
+    "_get_best_trial_id",
+    "_get_stale_trial_ids",
+)
 
 
 def storage_of(study: optuna.Study):
@@ -46,6 +52,7 @@ def grpc_generated():
     is installed. Optuna keeps them private and offers no public constructor for a proxy client with
     channel options, nor for a proxy server kept in hand."""
     from optuna.storages._grpc.auto_generated import api_pb2, api_pb2_grpc
+
     return api_pb2, api_pb2_grpc
 
 
@@ -58,6 +65,7 @@ class GrpcProxyWithOptions(GrpcStorageProxy):
     def _setup(self) -> None:  # GrpcStorageProxy's private hook that opens the channel (also after unpickling)
         import grpc
         from optuna.storages._grpc.client import GrpcClientCache
+
         _, api_pb2_grpc = grpc_generated()
         self._channel = grpc.insecure_channel(f"{self._host}:{self._port}", options=self.channel_options)
         self._stub = api_pb2_grpc.StorageServiceStub(self._channel)
@@ -72,6 +80,7 @@ def add_proxy_service(server, storage) -> None:
     """Optuna's storage proxy service over `storage`, added to a gRPC server we hold (so a stop can
     answer the calls it has begun): run_grpc_proxy_server, the public way, keeps its server."""
     from optuna.storages._grpc.servicer import OptunaStorageProxyService
+
     _, api_pb2_grpc = grpc_generated()
     api_pb2_grpc.add_StorageServiceServicer_to_server(OptunaStorageProxyService(storage), server)
 
@@ -87,6 +96,7 @@ def cached(storage):
     a storage object), and so are its record and the read it makes.
     """
     from optuna.storages import RDBStorage
+
     try:
         from optuna.storages._cached_storage import _CachedStorage
     except ImportError:  # a later Optuna: without the cache every call reads the database

@@ -10,6 +10,7 @@ now belongs to a process started at another time) is failed now and retried with
 heartbeat retry policy, exactly as a heartbeat-stale trial would be. Trials of other machines, and
 any trial where this cannot be told (no /proc, e.g. macOS), are left to the heartbeats.
 """
+
 from __future__ import annotations
 
 import copy
@@ -52,7 +53,7 @@ def process_start(pid: int) -> int | None:
     text = _read(f"/proc/{pid}/stat")
     if text is None:
         return None
-    fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) ": fields 3 onwards
+    fields = text[text.rindex(")") + 2 :].split()  # after "pid (comm) ": fields 3 onwards
     if fields[0] in ("Z", "X"):  # dead, not yet reaped by its parent
         return None
     return int(fields[19])
@@ -93,9 +94,18 @@ def own_trials_from_the_start(study: optuna.Study) -> None:
     def create_owned(study_id, template_trial=None):
         if template_trial is None:  # a trial that study.ask samples: one call creates it with its owner
             template_trial = FrozenTrial(
-                number=-1, state=TrialState.RUNNING, value=None, datetime_start=datetime.datetime.now(),
-                datetime_complete=None, params={}, distributions={}, user_attrs={records.OWNER: owner},
-                system_attrs={}, intermediate_values={}, trial_id=-1)
+                number=-1,
+                state=TrialState.RUNNING,
+                value=None,
+                datetime_start=datetime.datetime.now(),
+                datetime_complete=None,
+                params={},
+                distributions={},
+                user_attrs={records.OWNER: owner},
+                system_attrs={},
+                intermediate_values={},
+                trial_id=-1,
+            )
         return create(study_id, template_trial)
 
     def set_state_owned(trial_id, state, values=None):
@@ -137,6 +147,7 @@ class CleanRetry:
 
     def __init__(self, max_retry: int | None = 1):
         from optuna.storages import RetryHeartbeatStaleTrialCallback
+
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             self.inner = RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
@@ -150,8 +161,9 @@ class CleanRetry:
 
 def retry_callback(storage):
     """The storage's heartbeat retry policy (see storage.open_storage), or the same one."""
-    callback = storage.get_heartbeat_stale_trial_callback() if hasattr(
-        storage, "get_heartbeat_stale_trial_callback") else None
+    callback = (
+        storage.get_heartbeat_stale_trial_callback() if hasattr(storage, "get_heartbeat_stale_trial_callback") else None
+    )
     if callback is None:
         callback = CleanRetry(max_retry=1)
     return callback

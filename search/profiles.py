@@ -10,6 +10,7 @@ A profile is chosen by name (`--profile cpu|gpu`, `profile=` in the API) or by t
 (`auto`, the default: gpu on CUDA, else cpu). Any profile runs on any device, so the gpu profile's
 logic (its Hyperband rungs, finals, seed check, worker layout) is tested on a CPU at tiny sizes.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -38,8 +39,11 @@ class Profile:
         """Its log line; train_images: the training images left beside the run's validation split."""
         images = f"{self.subset:,} training images" if self.subset else f"all {train_images:,} training images"
         macs = f"MACs <= {self.max_macs:,} per image" if self.max_macs else "no MACs bound"
-        finals = (f"then {self.finals} finals on all {train_images:,} images x {self.final_epochs} epochs"
-                  if self.finals else "no finals")
+        finals = (
+            f"then {self.finals} finals on all {train_images:,} images x {self.final_epochs} epochs"
+            if self.finals
+            else "no finals"
+        )
         return f"profile {self.name}: proxy {images} x {self.epochs} epochs, {macs}; {finals}"
 
 
@@ -53,8 +57,17 @@ class Profile:
 # so a run ends with a full-fidelity front; 30 epochs because small nets gain from longer finals
 # (gap8k: 99.32-99.36 % validation after 15 epochs, 99.40 % after 20; a sampled 5,516-param final:
 # 99.22-99.32 % after 20, 99.44-99.50 % after 30, bench/final_epochs.py) and their finals are cheap.
-CPU = Profile("cpu", subset=8000, epochs=4, max_macs=2_000_000, finals=4, final_epochs=30,
-              recipe_base="gap8k", threads_per_worker=1, compile_payback_images=500_000)
+CPU = Profile(
+    "cpu",
+    subset=8000,
+    epochs=4,
+    max_macs=2_000_000,
+    finals=4,
+    final_epochs=30,
+    recipe_base="gap8k",
+    threads_per_worker=1,
+    compile_payback_images=500_000,
+)
 # GPU: designed for throughput, none of it measured yet (no GPU has run this project; bench/RESULTS.md
 # "GPU" lists each figure as "not measured" and the one command that measures them all).
 # - These nets are launch-bound on a GPU: a training step of a 5-20k-parameter net costs about the
@@ -80,8 +93,17 @@ CPU = Profile("cpu", subset=8000, epochs=4, max_macs=2_000_000, finals=4, final_
 #   on` compiles the finals' steps and `--compile graphs` compiles them with CUDA graphs
 #   (mode "reduce-overhead", which removes launch cost), so the measurement can pick. Proxy trials are
 #   never compiled: every trial is a new net, so every trial would pay a cold compile.
-GPU = Profile("gpu", subset=8000, epochs=8, max_macs=None, finals=6, final_epochs=20, recipe_base="seed001",
-              seed_check=3, workers_per_gpu=4)
+GPU = Profile(
+    "gpu",
+    subset=8000,
+    epochs=8,
+    max_macs=None,
+    finals=6,
+    final_epochs=20,
+    recipe_base="seed001",
+    seed_check=3,
+    workers_per_gpu=4,
+)
 PROFILES = {"cpu": CPU, "gpu": GPU}
 CHOICES = ("auto", *PROFILES)
 OVERRIDE_HINT = "override with --subset N|all, --epochs E, --max-macs M (0: none), --finals K, --final-epochs E"
@@ -119,10 +141,13 @@ OVERRIDES = ("subset", "epochs", "max_macs", "finals", "final_epochs")
 NO_BOUND = ("subset", "max_macs")  # 0 means "all" / "none", kept as None
 
 
-def for_device(device_type: str, subset=None, epochs=None, max_macs=None, finals=None,
-               final_epochs=None, *, profile: str = "auto") -> Profile:
+def for_device(
+    device_type: str, subset=None, epochs=None, max_macs=None, finals=None, final_epochs=None, *, profile: str = "auto"
+) -> Profile:
     """The profile (`profile`: auto, cpu or gpu; auto follows the device) with any explicit overrides
     applied (subset 0 / max_macs 0: no bound)."""
     given = dict(subset=subset, epochs=epochs, max_macs=max_macs, finals=finals, final_epochs=final_epochs)
-    return replace(choose(profile, device_type), **{k: (v or None) if k in NO_BOUND else v
-                                                    for k, v in given.items() if v is not None})
+    return replace(
+        choose(profile, device_type),
+        **{k: (v or None) if k in NO_BOUND else v for k, v in given.items() if v is not None},
+    )

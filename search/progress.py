@@ -4,6 +4,7 @@ a line per epoch of each final.
 Where stderr is not a terminal (a log file, CI, a pipe), a bar redrawn in place would write a new
 copy of itself at every refresh: there the trials' progress is one line per finished trial instead.
 """
+
 from __future__ import annotations
 
 import sys
@@ -18,6 +19,7 @@ def line_mode() -> bool:
     """Whether progress goes out as plain lines: stderr is not a terminal, and this is no notebook
     (where tqdm.auto draws a widget, whatever stderr is)."""
     from tqdm.auto import tqdm
+
     if any(c.__module__ == "tqdm.notebook" for c in tqdm.__mro__):
         return False
     try:
@@ -29,13 +31,17 @@ def line_mode() -> bool:
 def say(line: str) -> None:
     """A line on stderr, above this process's progress bar if it has one."""
     from tqdm.auto import tqdm
+
     tqdm.write(line, file=sys.stderr)
 
 
 def clock(seconds: float) -> str:
     seconds = max(0, int(round(seconds)))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
-        f"{seconds // 60}:{seconds % 60:02d}"
+    return (
+        f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        if seconds >= 3600
+        else f"{seconds // 60}:{seconds % 60:02d}"
+    )
 
 
 class TrialBar:
@@ -44,6 +50,7 @@ class TrialBar:
 
     def __init__(self, study: optuna.Study, total: int, desc: str = "trials", enabled: bool = True):
         from tqdm.auto import tqdm
+
         self.study, self.total, self.desc = study, total, desc
         self.before = self._finished()
         self.lines = enabled and line_mode()
@@ -63,8 +70,10 @@ class TrialBar:
             if n > self.shown:
                 self.shown = n
                 best = self._best()
-                say(f"{self.desc}: {n}/{self.total} finished, {clock(time.monotonic() - self.start)} elapsed"
-                    + (f"; {best}" if best else ""))
+                say(
+                    f"{self.desc}: {n}/{self.total} finished, {clock(time.monotonic() - self.start)} elapsed"
+                    + (f"; {best}" if best else "")
+                )
             return
         self.bar.n = n
         best = self._best()
@@ -79,10 +88,11 @@ class TrialBar:
         self.bar.close()
 
 
-def final_epoch_line(trial: int, final_of: int | None, epoch: int, epochs: int, val_acc: float,
-                     elapsed: float) -> str:
+def final_epoch_line(trial: int, final_of: int | None, epoch: int, epochs: int, val_acc: float, elapsed: float) -> str:
     """One epoch of a final (minutes each on a CPU): its validation accuracy and the time left at this pace."""
     of = f" (retrains trial {final_of})" if final_of is not None else ""
     left = elapsed / epoch * (epochs - epoch)
-    return (f"final trial {trial}{of}: epoch {epoch}/{epochs}, validation {val_acc:.2%}, "
-            f"{clock(elapsed)} elapsed, about {clock(left)} left")
+    return (
+        f"final trial {trial}{of}: epoch {epoch}/{epochs}, validation {val_acc:.2%}, "
+        f"{clock(elapsed)} elapsed, about {clock(left)} left"
+    )

@@ -4,6 +4,7 @@ service over our storage (search.storage.open_storage), with a cache that knows 
 Its client side, `--storage grpc://HOST:PORT`, is search.storage_proxy (search.storage opens it, so
 the server lives here, above both).
 """
+
 from __future__ import annotations
 
 import threading
@@ -22,8 +23,10 @@ def serve(storage_url: str, host: str, port: int, log=print, ready=None) -> None
     from concurrent.futures import ThreadPoolExecutor
 
     if is_proxy(storage_url):
-        raise BadArgument(f"storage-server serves a database, not another proxy: pass its database URL "
-                          f"(e.g. postgresql://user:password@host/dbname), not {storage_url}")
+        raise BadArgument(
+            f"storage-server serves a database, not another proxy: pass its database URL "
+            f"(e.g. postgresql://user:password@host/dbname), not {storage_url}"
+        )
     grpc = _grpc()
     backend = optuna_adapter.cached(open_storage(storage_url, heartbeat=False))
     # What run_grpc_proxy_server serves, in a server kept in hand: a stop answers the calls it has
@@ -35,16 +38,18 @@ def serve(storage_url: str, host: str, port: int, log=print, ready=None) -> None
     except RuntimeError:
         bound = 0
     if not bound:
-        raise StorageError(f"cannot listen on {host}:{port}: the port is in use (another proxy?) or the address is "
-                           f"not this machine's; choose another --port or --host")
+        raise StorageError(
+            f"cannot listen on {host}:{port}: the port is in use (another proxy?) or the address is "
+            f"not this machine's; choose another --port or --host"
+        )
     server.start()
     stop = threading.Event()
 
     def on_term(signum, frame):
         stop.set()
+
     previous = signal.signal(signal.SIGTERM, on_term) if threading.current_thread() is threading.main_thread() else None
-    log(f"storage proxy for {mask(storage_url)} at grpc://{host}:{port} ({SERVER_THREADS} threads; "
-        f"Ctrl-C stops it)")
+    log(f"storage proxy for {mask(storage_url)} at grpc://{host}:{port} ({SERVER_THREADS} threads; Ctrl-C stops it)")
     if ready is not None:
         ready.set()
     try:

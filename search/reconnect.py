@@ -11,6 +11,7 @@ Only calls that are safe to repeat are retried: reads, and writes Optuna does as
 one transaction that a dropped connection rolls back. The trial heartbeat is never retried (the
 next beat is the retry), and never raises: a heartbeat thread's exception would print a traceback.
 """
+
 from __future__ import annotations
 
 import functools
@@ -30,16 +31,33 @@ _log = logging.getLogger(__name__)
 FIRST_WAIT, LONGEST_WAIT = 0.25, 8.0
 # RDBStorage methods that reach the database (create_new_trial, set_trial_param and get_all_trials
 # go through private ones, which Optuna's cache calls directly: search.optuna_adapter names them).
-RETRIED = ("create_new_study", "delete_study", "set_study_user_attr", "set_study_system_attr",
-           "get_study_id_from_name", "get_study_name_from_id", "get_study_directions", "get_study_user_attrs",
-           "get_study_system_attrs", "get_trial_user_attrs", "get_trial_system_attrs", "get_all_studies",
-           "get_trial_param", "set_trial_intermediate_value", "set_trial_user_attr", "set_trial_system_attr",
-           "get_trial_id_from_study_id_trial_number", "get_trial", *optuna_adapter.RDB_PRIVATE_CALLS)
+RETRIED = (
+    "create_new_study",
+    "delete_study",
+    "set_study_user_attr",
+    "set_study_system_attr",
+    "get_study_id_from_name",
+    "get_study_name_from_id",
+    "get_study_directions",
+    "get_study_user_attrs",
+    "get_study_system_attrs",
+    "get_trial_user_attrs",
+    "get_trial_system_attrs",
+    "get_all_studies",
+    "get_trial_param",
+    "set_trial_intermediate_value",
+    "set_trial_user_attr",
+    "set_trial_system_attr",
+    "get_trial_id_from_study_id_trial_number",
+    "get_trial",
+    *optuna_adapter.RDB_PRIVATE_CALLS,
+)
 
 
 def lost_connection(exc: BaseException) -> bool:
     """Whether `exc` (or what caused it) is a connection to the database that failed or dropped."""
     from sqlalchemy import exc as sa
+
     seen = set()
     while exc is not None and id(exc) not in seen:
         if isinstance(exc, (sa.OperationalError, sa.InterfaceError, sa.PendingRollbackError)):
@@ -105,6 +123,7 @@ class ReconnectingRDBStorage(RDBStorage):
     def _gone(self, exc: BaseException) -> StorageError:
         from .urls import mask
         from sqlalchemy import exc as sa
+
         reason = exc
         while reason.__cause__ is not None or reason.__context__ is not None:
             if isinstance(reason, sa.DBAPIError):
@@ -112,9 +131,11 @@ class ReconnectingRDBStorage(RDBStorage):
                 break
             reason = reason.__cause__ or reason.__context__
         first = (str(reason).strip().splitlines() or [type(reason).__name__])[0][:200]
-        return StorageError(f"lost the database {mask(self.url)}: no answer for {self._retry_seconds:g} s "
-                            f"({first}); the study is kept: rerun when the database is back "
-                            f"({settings.DB_RETRY} sets how long workers wait)")
+        return StorageError(
+            f"lost the database {mask(self.url)}: no answer for {self._retry_seconds:g} s "
+            f"({first}); the study is kept: rerun when the database is back "
+            f"({settings.DB_RETRY} sets how long workers wait)"
+        )
 
     def _already_set(self, args, kwargs) -> bool:
         trial_id = args[0] if args else kwargs["trial_id"]
@@ -142,6 +163,7 @@ def _retrying(name: str):
     @functools.wraps(method)
     def call(self, *args, **kwargs):
         return self._call(name, method, *args, **kwargs)
+
     return call
 
 

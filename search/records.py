@@ -12,6 +12,7 @@ A trial of an mnist-search study carries:
 The study carries its settings (search.study.StudySpec) and `SCHEMA_KEY`, the version of this
 contract it was written with, so studies made today stay readable after a change.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -57,10 +58,28 @@ ARTIFACT_FILES = (CONFIG_FILE, RECIPE_FILE, WEIGHTS_FILE)
 
 # --- writing (the objective) ---
 
-def write_net(trial: optuna.Trial, params: int, macs: int, config: dict, recipe: dict, device: str,
-              stage: str, train_images: int, precision: str = "fp32") -> None:
-    for key, value in ((PARAMS, params), (MACS, macs), (CONFIG, config), (RECIPE, recipe), (DEVICE, device),
-                       (STAGE, stage), (TRAIN_IMAGES, train_images), (PRECISION, precision)):
+
+def write_net(
+    trial: optuna.Trial,
+    params: int,
+    macs: int,
+    config: dict,
+    recipe: dict,
+    device: str,
+    stage: str,
+    train_images: int,
+    precision: str = "fp32",
+) -> None:
+    for key, value in (
+        (PARAMS, params),
+        (MACS, macs),
+        (CONFIG, config),
+        (RECIPE, recipe),
+        (DEVICE, device),
+        (STAGE, stage),
+        (TRAIN_IMAGES, train_images),
+        (PRECISION, precision),
+    ):
         trial.set_user_attr(key, value)
 
 
@@ -124,6 +143,7 @@ def mark_study(study: optuna.Study) -> None:
 
 # --- reading (selection, report, export, dashboard, best) ---
 
+
 def schema(study: optuna.Study) -> int:
     return int(study.user_attrs.get(SCHEMA_KEY, 1))
 
@@ -148,8 +168,9 @@ def stage(t: FrozenTrial) -> str:
 
 def write_surplus(trial: optuna.Trial, until: int) -> None:
     trial.set_user_attr(STAGE, SURPLUS)
-    trial.set_user_attr(FAIL_REASON, f"not trained: another worker had already started the run's last trial "
-                                     f"(of {until} in the study)")
+    trial.set_user_attr(
+        FAIL_REASON, f"not trained: another worker had already started the run's last trial (of {until} in the study)"
+    )
 
 
 def is_final(t: FrozenTrial) -> bool:
@@ -214,15 +235,18 @@ def is_trained(t: FrozenTrial) -> bool:
 
 def config(t: FrozenTrial):
     from mnistnet.model import NetConfig
+
     return NetConfig.from_dict(t.user_attrs[CONFIG])
 
 
 def recipe(t: FrozenTrial):
     from mnistnet.recipe import Recipe
+
     return Recipe.from_dict(t.user_attrs[RECIPE])
 
 
 def artifact_ids(storage, t: FrozenTrial) -> dict[str, str]:
     """File name -> artifact id of a trial's uploaded files (`storage`: the study's storage)."""
     from optuna.artifacts import get_all_artifact_meta
+
     return {m.filename: m.artifact_id for m in get_all_artifact_meta(t, storage=storage)}

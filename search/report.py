@@ -7,6 +7,7 @@ pruning cut); training curves of the best trials; a table of the best models. Tr
 trained (over budget) are in no plot. Accuracy axes zoom to the trained trials, so tenths of a
 percent are visible.
 """
+
 from __future__ import annotations
 
 import html
@@ -32,6 +33,7 @@ PUBLISHED = [(p, pct / 100) for p, pct in ((4_838, 99.42), (6_174, 99.47), (7_91
 
 def trained_view(study: optuna.Study, stage: str = records.PROXY) -> optuna.Study:
     """An in-memory copy holding the trials of one stage that actually trained (complete or pruned)."""
+
     def trained(t) -> bool:
         if records.stage(t) != stage or records.CONFIG not in t.user_attrs or not records.is_feasible(t):
             return False
@@ -46,7 +48,7 @@ def trained_view(study: optuna.Study, stage: str = records.PROXY) -> optuna.Stud
 
 
 def selection_names(study: optuna.Study) -> list[str]:
-    return ["validation accuracy", "parameters"][:len(study.directions)]
+    return ["validation accuracy", "parameters"][: len(study.directions)]
 
 
 def zoom(values) -> list[float] | None:
@@ -67,34 +69,71 @@ def pareto_figure(study: optuna.Study):
     finals = selection.trained(study, records.FINAL)
     front = selection.pareto_front(trials)
     fig = go.Figure()
-    fig.add_scatter(x=[records.params(t) for t in trials], y=[records.accuracy(t) for t in trials],
-                    mode="markers", name="proxy trials", text=[f"trial {t.number}" for t in trials],
-                    marker=dict(color="lightsteelblue", size=8))
-    fig.add_scatter(x=[records.params(t) for t in front], y=[records.accuracy(t) for t in front],
-                    mode="lines+markers", name="proxy Pareto front", text=[f"trial {t.number}" for t in front],
-                    line=dict(shape="hv", color="crimson"))
+    fig.add_scatter(
+        x=[records.params(t) for t in trials],
+        y=[records.accuracy(t) for t in trials],
+        mode="markers",
+        name="proxy trials",
+        text=[f"trial {t.number}" for t in trials],
+        marker=dict(color="lightsteelblue", size=8),
+    )
+    fig.add_scatter(
+        x=[records.params(t) for t in front],
+        y=[records.accuracy(t) for t in front],
+        mode="lines+markers",
+        name="proxy Pareto front",
+        text=[f"trial {t.number}" for t in front],
+        line=dict(shape="hv", color="crimson"),
+    )
     if finals:
-        fig.add_scatter(x=[records.params(t) for t in finals], y=[records.accuracy(t) for t in finals],
-                        mode="markers", name="finals (full fidelity)", text=[f"trial {t.number}" for t in finals],
-                        marker=dict(color="darkgreen", size=12, symbol="diamond"))
+        fig.add_scatter(
+            x=[records.params(t) for t in finals],
+            y=[records.accuracy(t) for t in finals],
+            mode="markers",
+            name="finals (full fidelity)",
+            text=[f"trial {t.number}" for t in finals],
+            marker=dict(color="darkgreen", size=12, symbol="diamond"),
+        )
         ff = selection.pareto_front(finals)
-        fig.add_scatter(x=[records.params(t) for t in ff], y=[records.accuracy(t) for t in ff],
-                        mode="lines", name="full-fidelity front", line=dict(shape="hv", color="darkgreen"))
-    fig.add_scatter(x=[p for p, _ in PUBLISHED], y=[a for _, a in PUBLISHED], mode="markers",
-                    name="published hand-tuned nets (test accuracy, best epoch: optimistic)",
-                    text=[f"{a:.2%} test at {p:,} params, selected on the test set" for p, a in PUBLISHED],
-                    marker=dict(color="black", size=10, symbol="x"))
+        fig.add_scatter(
+            x=[records.params(t) for t in ff],
+            y=[records.accuracy(t) for t in ff],
+            mode="lines",
+            name="full-fidelity front",
+            line=dict(shape="hv", color="darkgreen"),
+        )
+    fig.add_scatter(
+        x=[p for p, _ in PUBLISHED],
+        y=[a for _, a in PUBLISHED],
+        mode="markers",
+        name="published hand-tuned nets (test accuracy, best epoch: optimistic)",
+        text=[f"{a:.2%} test at {p:,} params, selected on the test set" for p, a in PUBLISHED],
+        marker=dict(color="black", size=10, symbol="x"),
+    )
     target = records.target_acc(study)
     fig.add_hline(y=target, line_dash="dash", line_color="gray", annotation_text=f"target {target:.2%}")
     for p in PRESETS.values():
         n = count_params(p.config)
         names = f"{p.name} = {'/'.join(p.sources)}" if p.sources else p.name
         fig.add_vline(x=n, line_dash="dot", line_color="gray")
-        fig.add_annotation(x=math.log10(n), y=1, xref="x", yref="paper", text=f"{names} ({n:,})", showarrow=False,
-                           textangle=-90, xanchor="right", yanchor="top", font=dict(size=10, color="gray"))
+        fig.add_annotation(
+            x=math.log10(n),
+            y=1,
+            xref="x",
+            yref="paper",
+            text=f"{names} ({n:,})",
+            showarrow=False,
+            textangle=-90,
+            xanchor="right",
+            yanchor="top",
+            font=dict(size=10, color="gray"),
+        )
     fig.update_xaxes(type="log", title="parameters (log scale)")
-    fig.update_yaxes(title="validation accuracy", tickformat=ACC_FORMAT,
-                     range=zoom([records.accuracy(t) for t in trials + finals] + [a for _, a in PUBLISHED]))
+    fig.update_yaxes(
+        title="validation accuracy",
+        tickformat=ACC_FORMAT,
+        range=zoom([records.accuracy(t) for t in trials + finals] + [a for _, a in PUBLISHED]),
+    )
     fig.update_layout(title="Validation accuracy vs parameters (source presets as reference lines)")
     return fig
 
@@ -102,16 +141,26 @@ def pareto_figure(study: optuna.Study):
 def curves_figure(study: optuna.Study):
     import plotly.graph_objects as go
 
-    best = (selection.ranked(selection.trained(study, records.FINAL))[:5]
-            or selection.ranked(selection.trained(study, records.PROXY))[:5])
+    best = (
+        selection.ranked(selection.trained(study, records.FINAL))[:5]
+        or selection.ranked(selection.trained(study, records.PROXY))[:5]
+    )
     fig = go.Figure()
     for t in best:
         curve = records.curve(t)
-        fig.add_scatter(x=list(range(1, len(curve) + 1)), y=curve, mode="lines+markers",
-                        name=f"trial {t.number} ({records.stage(t)}, {records.params(t):,} params)")
-    fig.update_layout(title="Validation accuracy per epoch of the best trials", xaxis_title="epoch",
-                      yaxis_title="validation accuracy", yaxis_tickformat=ACC_FORMAT)
-    fig.update_yaxes(range=zoom([v for t in best for v in records.curve(t)[len(records.curve(t)) // 2:]]))
+        fig.add_scatter(
+            x=list(range(1, len(curve) + 1)),
+            y=curve,
+            mode="lines+markers",
+            name=f"trial {t.number} ({records.stage(t)}, {records.params(t):,} params)",
+        )
+    fig.update_layout(
+        title="Validation accuracy per epoch of the best trials",
+        xaxis_title="epoch",
+        yaxis_title="validation accuracy",
+        yaxis_tickformat=ACC_FORMAT,
+    )
+    fig.update_yaxes(range=zoom([v for t in best for v in records.curve(t)[len(records.curve(t)) // 2 :]]))
     return fig
 
 
@@ -119,11 +168,16 @@ def table_figure(trials, title: str):
     import plotly.graph_objects as go
 
     cols = ["trial", "stage", "val acc", "params", "MACs", "epochs", "seconds", "note"]
-    cells = [[t.number for t in trials], [records.stage(t) for t in trials],
-             [f"{records.accuracy(t):.2%}" for t in trials], [f"{records.params(t):,}" for t in trials],
-             [f"{records.macs(t):,}" for t in trials], [records.epochs_trained(t) for t in trials],
-             [records.seconds(t) for t in trials],
-             [(f"final of {records.final_of(t)} " if records.is_final(t) else "") + records.preset(t) for t in trials]]
+    cells = [
+        [t.number for t in trials],
+        [records.stage(t) for t in trials],
+        [f"{records.accuracy(t):.2%}" for t in trials],
+        [f"{records.params(t):,}" for t in trials],
+        [f"{records.macs(t):,}" for t in trials],
+        [records.epochs_trained(t) for t in trials],
+        [records.seconds(t) for t in trials],
+        [(f"final of {records.final_of(t)} " if records.is_final(t) else "") + records.preset(t) for t in trials],
+    ]
     fig = go.Figure(go.Table(header=dict(values=cols), cells=dict(values=cells)))
     fig.update_layout(title=title, height=160 + 28 * len(trials), margin=dict(t=50, b=10))
     return fig
@@ -134,14 +188,23 @@ def rank_figure(study: optuna.Study):
 
     pairs = selection.proxy_vs_final(study)
     fig = go.Figure()
-    fig.add_scatter(x=[records.accuracy(p) for p, _ in pairs], y=[records.accuracy(f) for _, f in pairs],
-                    mode="markers+text", text=[f"trial {f.number}" for _, f in pairs], textposition="top center",
-                    marker=dict(size=10))
+    fig.add_scatter(
+        x=[records.accuracy(p) for p, _ in pairs],
+        y=[records.accuracy(f) for _, f in pairs],
+        mode="markers+text",
+        text=[f"trial {f.number}" for _, f in pairs],
+        textposition="top center",
+        marker=dict(size=10),
+    )
     rho = selection.ranking_quality(study)
-    fig.update_layout(title=f"Proxy score vs full-fidelity validation accuracy (Spearman "
-                            f"{'n/a' if rho is None else f'{rho:+.2f}'} over {len(pairs)} finals)",
-                      xaxis_title="proxy validation accuracy", yaxis_title="final validation accuracy",
-                      xaxis_tickformat=ACC_FORMAT, yaxis_tickformat=ACC_FORMAT)
+    fig.update_layout(
+        title=f"Proxy score vs full-fidelity validation accuracy (Spearman "
+        f"{'n/a' if rho is None else f'{rho:+.2f}'} over {len(pairs)} finals)",
+        xaxis_title="proxy validation accuracy",
+        yaxis_title="final validation accuracy",
+        xaxis_tickformat=ACC_FORMAT,
+        yaxis_tickformat=ACC_FORMAT,
+    )
     fig.update_xaxes(range=zoom([records.accuracy(p) for p, _ in pairs]))
     fig.update_yaxes(range=zoom([records.accuracy(f) for _, f in pairs]))
     return fig
@@ -173,18 +236,26 @@ def sections(study: optuna.Study) -> list[tuple[str, object]]:
 
     finals = sorted(selection.trained(study, records.FINAL), key=lambda t: (records.params(t), t.number))
     if finals:
-        add("Finals: the full-fidelity front across sizes (plotted with the proxy trials under Pareto front)",
-            lambda: table_figure(finals, "Finals, smallest first"))
+        add(
+            "Finals: the full-fidelity front across sizes (plotted with the proxy trials under Pareto front)",
+            lambda: table_figure(finals, "Finals, smallest first"),
+        )
         add("Ranking quality of the proxy", lambda: rank_figure(study))
-    add("Optimization history (proxy stage)", lambda: vis.plot_optimization_history(
-        view, target=target, target_name=name), yzoom=True)
+    add(
+        "Optimization history (proxy stage)",
+        lambda: vis.plot_optimization_history(view, target=target, target_name=name),
+        yzoom=True,
+    )
     add("Pareto front", lambda: pareto_figure(study))
-    add("Hyperparameter importances", lambda: vis.plot_param_importances(
-        view, target=target, target_name=name, evaluator=optuna.importance.PedAnovaImportanceEvaluator()))
+    add(
+        "Hyperparameter importances",
+        lambda: vis.plot_param_importances(
+            view, target=target, target_name=name, evaluator=optuna.importance.PedAnovaImportanceEvaluator()
+        ),
+    )
     add("Parallel coordinates", lambda: vis.plot_parallel_coordinate(view, target=target, target_name=name))
     if not multi:
-        add("Intermediate values (pruned trials stop early)", lambda: vis.plot_intermediate_values(view),
-            yzoom=True)
+        add("Intermediate values (pruned trials stop early)", lambda: vis.plot_intermediate_values(view), yzoom=True)
     else:
         out.append(("Intermediate values", "multi-objective trials are never pruned"))
     add("Training curves of the best trials", lambda: curves_figure(study))
@@ -198,15 +269,19 @@ def headline(study: optuna.Study) -> str:
     if a is None:
         return "No trial has trained to the end within budget yet."
     target = records.target_acc(study)
-    return (f"Answer: trial {a.number} ({records.stage(a)}), validation accuracy {records.accuracy(a):.2%} with "
-            f"{records.params(a):,} parameters ({'reaches' if records.accuracy(a) >= target else 'below'} "
-            f"the target {target:.2%}). Export it with `mnist-search export --study {study.study_name} --out DIR`.")
+    return (
+        f"Answer: trial {a.number} ({records.stage(a)}), validation accuracy {records.accuracy(a):.2%} with "
+        f"{records.params(a):,} parameters ({'reaches' if records.accuracy(a) >= target else 'below'} "
+        f"the target {target:.2%}). Export it with `mnist-search export --study {study.study_name} --out DIR`."
+    )
 
 
 def render(study: optuna.Study) -> str:
-    parts = [f"<h1>mnist-search study {html.escape(study.study_name)}</h1>",
-             f"<p>{html.escape(selection.describe_counts(study))}</p>",
-             f"<p><strong>{html.escape(headline(study))}</strong></p>"]
+    parts = [
+        f"<h1>mnist-search study {html.escape(study.study_name)}</h1>",
+        f"<p>{html.escape(selection.describe_counts(study))}</p>",
+        f"<p><strong>{html.escape(headline(study))}</strong></p>",
+    ]
     first = True
     for title, body in sections(study):
         parts.append(f"<h2>{html.escape(title)}</h2>")
@@ -216,9 +291,10 @@ def render(study: optuna.Study) -> str:
             # plotly.js is inlined once, so the page needs no network.
             parts.append(body.to_html(full_html=False, include_plotlyjs=first, default_width="100%"))
             first = False
-    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>mnist-search report</title></head>"
-            "<body style='font-family: sans-serif; max-width: 1200px; margin: auto'>" + "\n".join(parts) +
-            "</body></html>")
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>mnist-search report</title></head>"
+        "<body style='font-family: sans-serif; max-width: 1200px; margin: auto'>" + "\n".join(parts) + "</body></html>"
+    )
 
 
 def write_report(study: optuna.Study, folder: Path) -> Path:

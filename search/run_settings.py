@@ -11,6 +11,7 @@ adds no dependency, and keeps argparse out of the engine (this module never impo
 parts and checks that `train` and `export` share (search.train_settings, search.export_settings) live
 in search.settings_fields.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,10 +19,30 @@ from dataclasses import dataclass
 from .errors import BadArgument
 from .objective_names import DEFAULT_OBJECTIVE, OBJECTIVES
 from .records import DEFAULT_TARGET_ACC as TARGET_ACC  # the answer's target, defined once
-from .settings_fields import (ARTIFACTS_HELP, ARTIFACTS_METAVAR, COMPILE_CHOICES, DATA_ROOT_HELP,
-                              DEVICE_CHOICES, DEVICE_HELP, PRECISION_CHOICES, PRECISION_HELP, PROFILE_CHOICES,
-                              PROFILE_DEFAULT, STORAGE_HELP, VAL_SIZE_HELP, Settings, budget, choice, compile_help,
-                              images, named, profile_help, setting, val_images, whole)
+from .settings_fields import (
+    ARTIFACTS_HELP,
+    ARTIFACTS_METAVAR,
+    COMPILE_CHOICES,
+    DATA_ROOT_HELP,
+    DEVICE_CHOICES,
+    DEVICE_HELP,
+    PRECISION_CHOICES,
+    PRECISION_HELP,
+    PROFILE_CHOICES,
+    PROFILE_DEFAULT,
+    STORAGE_HELP,
+    VAL_SIZE_HELP,
+    Settings,
+    budget,
+    choice,
+    compile_help,
+    images,
+    named,
+    profile_help,
+    setting,
+    val_images,
+    whole,
+)
 from .storage import DEFAULT_URL
 
 PRUNERS = ("hyperband", "median", "none")
@@ -46,49 +67,86 @@ def workers_count(name, value):
 class RunSettings(Settings):
     """The settings of one `mnist-search run` / `search.run(...)`, in the order of `run --help`.
     None: the device profile's value (see search.profiles), where the help says so."""
-    trials: int = setting(100, "proxy trials to add in this run (default 100)", parse="positive_int",
-                          check=whole(1))
-    timeout: float | None = setting(None, "stop starting proxy trials after S seconds", parse="positive_float",
-                                    metavar="S")
+
+    trials: int = setting(100, "proxy trials to add in this run (default 100)", parse="positive_int", check=whole(1))
+    timeout: float | None = setting(
+        None, "stop starting proxy trials after S seconds", parse="positive_float", metavar="S"
+    )
     space: str = setting("arch", "search space: arch (default) or recipe; see `spaces`")
-    base: str | None = setting(None, "base net of the recipe space: a preset (seed000 ... seed004) or a known "
-                               "net (gap8k, gap10k); default: the device profile's")
+    base: str | None = setting(
+        None,
+        "base net of the recipe space: a preset (seed000 ... seed004) or a known "
+        "net (gap8k, gap10k); default: the device profile's",
+    )
     study: str | None = setting(None, "study name (default: the space's name; an existing study is resumed)")
     storage: str = setting(DEFAULT_URL, STORAGE_HELP)
-    epochs: int | None = setting(None, f"epochs per proxy trial ({PROFILE_DEFAULT})", parse="positive_int",
-                                 check=whole(1))
-    subset: int | None = setting(None, f"training images per proxy trial ({PROFILE_DEFAULT})", parse="subset",
-                                 metavar="N|all", check=images)
+    epochs: int | None = setting(
+        None, f"epochs per proxy trial ({PROFILE_DEFAULT})", parse="positive_int", check=whole(1)
+    )
+    subset: int | None = setting(
+        None, f"training images per proxy trial ({PROFILE_DEFAULT})", parse="subset", metavar="N|all", check=images
+    )
     pruner: str = setting("hyperband", choices=PRUNERS, check=named("pruner", PRUNERS))
-    max_params: int | None = setting(20000, "parameter budget (default 20000; 0: none)", parse="budget",
-                                     check=budget)
-    max_macs: int | None = setting(None, f"MACs-per-image budget ({PROFILE_DEFAULT}; 0: none)", parse="budget",
-                                   check=budget)
-    finals: int | None = setting(None, "top distinct proxy trials retrained on all training images "
-                                 f"({PROFILE_DEFAULT}; 0: none)", parse="count", metavar="K",
-                                 check=whole(0, " (0: no finals)"))
-    final_epochs: int | None = setting(None, f"epochs of a final ({PROFILE_DEFAULT})", parse="positive_int",
-                                       metavar="E", check=whole(1))
-    final_subset: int | None = setting(None, "training images of a final (default: all; a slice only for quick "
-                                       "tries)", parse="subset", metavar="N|all", check=images)
-    target_acc: float = setting(TARGET_ACC, "the answer is the smallest final reaching this validation accuracy "
-                                f"(default {TARGET_ACC})", parse="target", metavar="A", check=target)
+    max_params: int | None = setting(20000, "parameter budget (default 20000; 0: none)", parse="budget", check=budget)
+    max_macs: int | None = setting(
+        None, f"MACs-per-image budget ({PROFILE_DEFAULT}; 0: none)", parse="budget", check=budget
+    )
+    finals: int | None = setting(
+        None,
+        f"top distinct proxy trials retrained on all training images ({PROFILE_DEFAULT}; 0: none)",
+        parse="count",
+        metavar="K",
+        check=whole(0, " (0: no finals)"),
+    )
+    final_epochs: int | None = setting(
+        None, f"epochs of a final ({PROFILE_DEFAULT})", parse="positive_int", metavar="E", check=whole(1)
+    )
+    final_subset: int | None = setting(
+        None,
+        "training images of a final (default: all; a slice only for quick tries)",
+        parse="subset",
+        metavar="N|all",
+        check=images,
+    )
+    target_acc: float = setting(
+        TARGET_ACC,
+        f"the answer is the smallest final reaching this validation accuracy (default {TARGET_ACC})",
+        parse="target",
+        metavar="A",
+        check=target,
+    )
     val_size: int = setting(5000, VAL_SIZE_HELP, parse="positive_int", check=val_images)
-    objective: str = setting(DEFAULT_OBJECTIVE, "the proxy stage's value: accuracy, size (accuracy minus a share "
-                             "per doubling of parameters) or pareto (accuracy vs parameters, two objectives) "
-                             f"(default: {DEFAULT_OBJECTIVE})", choices=OBJECTIVES,
-                             check=named("objective", OBJECTIVES))
-    warm_start: bool = setting(True, "enqueue no warm start: every trial is sampled from the space",
-                               negate="--no-warm-start")
+    objective: str = setting(
+        DEFAULT_OBJECTIVE,
+        "the proxy stage's value: accuracy, size (accuracy minus a share "
+        "per doubling of parameters) or pareto (accuracy vs parameters, two objectives) "
+        f"(default: {DEFAULT_OBJECTIVE})",
+        choices=OBJECTIVES,
+        check=named("objective", OBJECTIVES),
+    )
+    warm_start: bool = setting(
+        True, "enqueue no warm start: every trial is sampled from the space", negate="--no-warm-start"
+    )
     seed: int = setting(0, parse="int")
-    workers: int | str = setting("auto", "processes on the same study (default auto: the measured best for this "
-                                 "machine's cores)", parse="workers", metavar="N|auto", check=workers_count)
-    precision: str = setting("auto", PRECISION_HELP,
-                             choices=PRECISION_CHOICES)  # checked on the device (search.api.describe_precision)
-    compile: str = setting("auto", compile_help("the finals' training steps"), choices=COMPILE_CHOICES,
-                           check=choice(COMPILE_CHOICES))
-    profile: str = setting("auto", profile_help("budgets, finals, --workers auto, --compile auto"),
-                           choices=PROFILE_CHOICES, check=choice(PROFILE_CHOICES))
+    workers: int | str = setting(
+        "auto",
+        "processes on the same study (default auto: the measured best for this machine's cores)",
+        parse="workers",
+        metavar="N|auto",
+        check=workers_count,
+    )
+    precision: str = setting(
+        "auto", PRECISION_HELP, choices=PRECISION_CHOICES
+    )  # checked on the device (search.api.describe_precision)
+    compile: str = setting(
+        "auto", compile_help("the finals' training steps"), choices=COMPILE_CHOICES, check=choice(COMPILE_CHOICES)
+    )
+    profile: str = setting(
+        "auto",
+        profile_help("budgets, finals, --workers auto, --compile auto"),
+        choices=PROFILE_CHOICES,
+        check=choice(PROFILE_CHOICES),
+    )
     artifacts: str | None = setting(None, ARTIFACTS_HELP, metavar=ARTIFACTS_METAVAR)
     progress: bool = setting(True, negate="--no-progress")
     data_root: str | None = setting(None, DATA_ROOT_HELP)

@@ -10,6 +10,7 @@ The flow is proxy -> finals -> answer:
 - the answer is the smallest final whose validation accuracy reaches the target, else the most
   accurate final (or, with no finals, the best proxy trial). Test accuracy never takes part.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,8 +30,11 @@ FINALIST_MARGIN = 0.01
 
 def trained(study: optuna.Study, stage: str | None = None) -> list[FrozenTrial]:
     """Completed, within-budget trials (of one stage, if given)."""
-    return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-            if records.is_trained(t) and (stage is None or records.stage(t) == stage)]
+    return [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if records.is_trained(t) and (stage is None or records.stage(t) == stage)
+    ]
 
 
 def rank_key(t: FrozenTrial):
@@ -147,8 +151,7 @@ def spearman(xs, ys) -> float | None:
 def proxy_vs_final(study: optuna.Study) -> list[tuple[FrozenTrial, FrozenTrial]]:
     """(proxy trial, its finished final) pairs."""
     proxies = {t.number: t for t in trained(study, records.PROXY)}
-    return [(proxies[records.final_of(f)], f) for f in trained(study, records.FINAL)
-            if records.final_of(f) in proxies]
+    return [(proxies[records.final_of(f)], f) for f in trained(study, records.FINAL) if records.final_of(f) in proxies]
 
 
 def ranking_quality(study: optuna.Study) -> float | None:
@@ -167,9 +170,13 @@ def counts(study: optuna.Study) -> Counter:
 
 def describe_counts(study: optuna.Study) -> str:
     c = counts(study)
-    parts = [f"{len(study.get_trials(deepcopy=False))} trials",
-             f"{c['COMPLETE']} complete ({c['FINAL']} finals)", f"{c['PRUNED'] - c['INFEASIBLE']} pruned",
-             f"{c['INFEASIBLE']} infeasible (over budget, not trained)", f"{c['FAIL']} failed"]
+    parts = [
+        f"{len(study.get_trials(deepcopy=False))} trials",
+        f"{c['COMPLETE']} complete ({c['FINAL']} finals)",
+        f"{c['PRUNED'] - c['INFEASIBLE']} pruned",
+        f"{c['INFEASIBLE']} infeasible (over budget, not trained)",
+        f"{c['FAIL']} failed",
+    ]
     if c["RUNNING"]:
         parts.append(f"{c['RUNNING']} running")
     if c["WAITING"]:
@@ -185,8 +192,10 @@ def table(trials, front=()) -> str:
         if records.is_final(t):
             note = f"final of trial {records.final_of(t)}" + (f", enqueued {note}" if note else "")
         mark = "*" if t.number in on_front else " "
-        rows.append(f"{mark}{t.number:>6} {records.stage(t):>6} {records.accuracy(t):>8.2%} {records.params(t):>9,} "
-                    f"{records.macs(t):>11,} {records.epochs_trained(t):>6} {records.seconds(t):>8.1f}  {note}")
+        rows.append(
+            f"{mark}{t.number:>6} {records.stage(t):>6} {records.accuracy(t):>8.2%} {records.params(t):>9,} "
+            f"{records.macs(t):>11,} {records.epochs_trained(t):>6} {records.seconds(t):>8.1f}  {note}"
+        )
     return "\n".join(rows)
 
 
@@ -216,20 +225,30 @@ def summary(study: optuna.Study) -> str:
     if not proxies and not trained(study):
         return "\n".join(lines + ["no trial has completed within budget yet"])
     if proxies:
-        lines += ["", "Pareto front of the proxy stage (validation accuracy vs parameters):",
-                  table(pareto_front(proxies))]
+        lines += [
+            "",
+            "Pareto front of the proxy stage (validation accuracy vs parameters):",
+            table(pareto_front(proxies)),
+        ]
     finals = trained(study, records.FINAL)
     if finals:
-        lines += ["", "Finals (all training images, full epochs), smallest first; * on the full-fidelity front:",
-                  table(sorted(finals, key=lambda t: (records.params(t), t.number)), front=pareto_front(finals)), "",
-                  front_chart(finals, records.target_acc(study))]
+        lines += [
+            "",
+            "Finals (all training images, full epochs), smallest first; * on the full-fidelity front:",
+            table(sorted(finals, key=lambda t: (records.params(t), t.number)), front=pareto_front(finals)),
+            "",
+            front_chart(finals, records.target_acc(study)),
+        ]
         rho = ranking_quality(study)
         if rho is not None:
             lines.append(f"proxy-to-final rank correlation (Spearman) over {len(finals)} finals: {rho:+.2f}")
     a = answer(study)
     target = records.target_acc(study)
     verdict = ("reaches" if records.accuracy(a) >= target else "is below") + f" the target {target:.2%}"
-    lines += ["", f"answer: trial {a.number} ({records.stage(a)}): validation accuracy {records.accuracy(a):.2%} "
-                  f"with {records.params(a):,} parameters, {records.macs(a):,} MACs; {verdict}"]
+    lines += [
+        "",
+        f"answer: trial {a.number} ({records.stage(a)}): validation accuracy {records.accuracy(a):.2%} "
+        f"with {records.params(a):,} parameters, {records.macs(a):,} MACs; {verdict}",
+    ]
     lines += [f"  {k} = {v:.4g}" if isinstance(v, float) else f"  {k} = {v}" for k, v in a.params.items()]
     return "\n".join(lines)

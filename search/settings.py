@@ -10,6 +10,7 @@ read by mnistnet.data, which does not depend on this package; they are checked t
 | MNIST_SEARCH_DB_RETRY | seconds >= 0 to keep retrying a lost database server | 60 |
 | MNIST_SEARCH_DEBUG | 1/true/yes/on (full tracebacks) or 0/false/no/off/empty | off |
 """
+
 from __future__ import annotations
 
 import os
@@ -51,6 +52,7 @@ def debug() -> bool:
         return True
     if text.strip().lower() in FALSE:
         return False
-    raise BadSetting(f"{DEBUG}={text!r} is not 1 or 0 (also true/false, yes/no, on/off): "
-                     f"set {DEBUG}=1 for full tracebacks or unset it")
-
+    raise BadSetting(
+        f"{DEBUG}={text!r} is not 1 or 0 (also true/false, yes/no, on/off): "
+        f"set {DEBUG}=1 for full tracebacks or unset it"
+    )

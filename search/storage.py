@@ -1,4 +1,5 @@
 """Study storage: any SQLAlchemy URL, SQLite by default, with heartbeats so crashed trials are retried."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -17,6 +18,7 @@ def sqlite_path(url: str) -> Path | None:
     """The database file of a sqlite:/// URL (None for other backends or in-memory SQLite)."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
+
     try:
         u = make_url(url)
     except ArgumentError:
@@ -44,8 +46,9 @@ def _prepare_sqlite(path: Path) -> None:
         finally:
             con.close()
     except (OSError, sqlite3.Error) as exc:
-        raise StorageError(f"cannot open or create the SQLite database {path}: {exc}; "
-                           f"choose a writable --storage path") from None
+        raise StorageError(
+            f"cannot open or create the SQLite database {path}: {exc}; choose a writable --storage path"
+        ) from None
 
 
 def _lock_on_begin(engine) -> None:
@@ -76,6 +79,7 @@ def open_storage(url: str, create: bool = True, heartbeat: bool = True):
     import warnings
 
     from .storage_proxy import is_proxy, open_proxy
+
     if is_proxy(url):
         return open_proxy(url)  # no heartbeats through the proxy: see search.storage_proxy
 
@@ -89,8 +93,10 @@ def open_storage(url: str, create: bool = True, heartbeat: bool = True):
     try:
         make_url(url)
     except ArgumentError:
-        raise StorageError(f"malformed storage URL {mask(url)!r}: expected e.g. sqlite:///studies/mnist.db, "
-                           f"postgresql://user:password@host/dbname or grpc://host:port") from None
+        raise StorageError(
+            f"malformed storage URL {mask(url)!r}: expected e.g. sqlite:///studies/mnist.db, "
+            f"postgresql://user:password@host/dbname or grpc://host:port"
+        ) from None
     beat = settings.heartbeat_seconds() if heartbeat else None  # a bad value: nothing is written
     engine_kwargs = {}
     db = sqlite_path(url)
@@ -114,18 +120,24 @@ def open_storage(url: str, create: bool = True, heartbeat: bool = True):
             if beat:
                 # A worker that dies mid-trial stops beating; its trial is marked FAIL and re-run once
                 # (search.owners fails it sooner when the dead worker ran on this machine).
-                kwargs = dict(heartbeat_interval=beat, grace_period=2 * beat,
-                              heartbeat_stale_trial_callback=CleanRetry(max_retry=1))
+                kwargs = dict(
+                    heartbeat_interval=beat,
+                    grace_period=2 * beat,
+                    heartbeat_stale_trial_callback=CleanRetry(max_retry=1),
+                )
             if db is None:
                 from .reconnect import ReconnectingRDBStorage
+
                 return ReconnectingRDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
             storage = RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
             _lock_on_begin(storage.engine)
             return storage
     except ImportError as exc:
         missing = getattr(exc.__cause__, "name", None) or getattr(exc, "name", None) or "its database driver"
-        raise StorageError(f"the storage URL needs the Python module {missing!r}: install it (for postgresql:// "
-                           f"run `pip install 'mnist-search[postgres]'`, which brings psycopg)") from None
+        raise StorageError(
+            f"the storage URL needs the Python module {missing!r}: install it (for postgresql:// "
+            f"run `pip install 'mnist-search[postgres]'`, which brings psycopg)"
+        ) from None
     except (SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         raise StorageError(f"cannot use storage {mask(url)}: {reason}") from None

@@ -20,6 +20,7 @@ Trials have no heartbeats through the proxy (its protocol has no heartbeat call)
 dies on this machine is still found by search.owners; one that dies on another machine leaves its
 trial RUNNING until `mnist-search worker` runs again there (or forever, if that machine is gone).
 """
+
 from __future__ import annotations
 
 import functools
@@ -43,18 +44,39 @@ SERVER_THREADS = 10  # Optuna's default pool: at most this many calls reach the 
 STOP_GRACE_S = 10  # a stopping server answers the calls it has begun for this long
 FIRST_WAIT, LONGEST_WAIT = 0.25, 4.0
 # Reconnect quickly once the proxy is back (gRPC's default backoff grows to two minutes).
-CHANNEL_OPTIONS = [("grpc.max_receive_message_length", -1), ("grpc.initial_reconnect_backoff_ms", 200),
-                   ("grpc.min_reconnect_backoff_ms", 200), ("grpc.max_reconnect_backoff_ms", 2000)]
+CHANNEL_OPTIONS = [
+    ("grpc.max_receive_message_length", -1),
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+]
 # GrpcStorageProxy's methods that reach the server (BaseStorage's other methods call these).
-CALLS = ("create_new_study", "delete_study", "set_study_user_attr", "set_study_system_attr",
-         "get_study_id_from_name", "get_study_name_from_id", "get_study_directions", "get_study_user_attrs",
-         "get_study_system_attrs", "get_all_studies", "create_new_trial", "set_trial_param",
-         "set_trial_intermediate_value", "set_trial_user_attr", "set_trial_system_attr",
-         "get_trial_id_from_study_id_trial_number", "get_trial", "get_all_trials")
+CALLS = (
+    "create_new_study",
+    "delete_study",
+    "set_study_user_attr",
+    "set_study_system_attr",
+    "get_study_id_from_name",
+    "get_study_name_from_id",
+    "get_study_directions",
+    "get_study_user_attrs",
+    "get_study_system_attrs",
+    "get_all_studies",
+    "create_new_trial",
+    "set_trial_param",
+    "set_trial_intermediate_value",
+    "set_trial_user_attr",
+    "set_trial_system_attr",
+    "get_trial_id_from_study_id_trial_number",
+    "get_trial",
+    "get_all_trials",
+)
 
 
-NO_HEARTBEATS = ("note: through the storage proxy trials have no heartbeats: a trial whose worker dies on another "
-                 "machine stays RUNNING (dead workers on this machine are still found and their trials retried)")
+NO_HEARTBEATS = (
+    "note: through the storage proxy trials have no heartbeats: a trial whose worker dies on another "
+    "machine stays RUNNING (dead workers on this machine are still found and their trials retried)"
+)
 
 
 def is_proxy(url: str) -> bool:
@@ -64,9 +86,12 @@ def is_proxy(url: str) -> bool:
 def address(url: str) -> tuple[str, int]:
     """(host, port) of grpc://HOST:PORT; StorageError when it is malformed."""
     from urllib.parse import urlsplit
+
     shown = url if "@" not in url else SCHEME + "***@" + url.rpartition("@")[2]  # no password on screen
-    bad = StorageError(f"malformed storage proxy URL {shown!r}: expected grpc://HOST:PORT, e.g. grpc://127.0.0.1:"
-                       f"{DEFAULT_PORT} (start the proxy with `mnist-search storage-server`)")
+    bad = StorageError(
+        f"malformed storage proxy URL {shown!r}: expected grpc://HOST:PORT, e.g. grpc://127.0.0.1:"
+        f"{DEFAULT_PORT} (start the proxy with `mnist-search storage-server`)"
+    )
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -79,14 +104,18 @@ def address(url: str) -> tuple[str, int]:
 
 def _grpc():
     import os
+
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # gRPC's own log lines: our messages say what went wrong
     try:
         import grpc
+
         optuna_adapter.grpc_generated()  # needs protobuf
         return grpc
     except ImportError as exc:
-        raise StorageError(f"the storage proxy needs the Python module {getattr(exc, 'name', None) or 'grpc'!r}: "
-                           f"run `pip install 'mnist-search[proxy]'`, which brings grpcio and protobuf") from None
+        raise StorageError(
+            f"the storage proxy needs the Python module {getattr(exc, 'name', None) or 'grpc'!r}: "
+            f"run `pip install 'mnist-search[proxy]'`, which brings grpcio and protobuf"
+        ) from None
 
 
 class ReconnectingGrpcProxy(optuna_adapter.GrpcProxyWithOptions):
@@ -119,9 +148,11 @@ class ReconnectingGrpcProxy(optuna_adapter.GrpcProxyWithOptions):
         try:
             GrpcStorageProxy.get_all_studies(self)
         except grpc.RpcError as exc:
-            raise StorageError(f"no storage proxy answers at {self.url} ({_details(exc)}): start it with "
-                               f"`mnist-search storage-server --storage DATABASE_URL --port {self.port}`, "
-                               f"or check the address") from None
+            raise StorageError(
+                f"no storage proxy answers at {self.url} ({_details(exc)}): start it with "
+                f"`mnist-search storage-server --storage DATABASE_URL --port {self.port}`, "
+                f"or check the address"
+            ) from None
 
     def _call(self, name: str, method, *args, **kwargs):
         grpc = _grpc()
@@ -156,14 +187,15 @@ class ReconnectingGrpcProxy(optuna_adapter.GrpcProxyWithOptions):
             now = time.monotonic()
             if self._down_since is None:
                 self._down_since = now
-                _log.info("lost the storage proxy (%s); retrying for up to %.0f s", _details(exc),
-                          self._retry_seconds)
+                _log.info("lost the storage proxy (%s); retrying for up to %.0f s", _details(exc), self._retry_seconds)
             return self._down_since + self._retry_seconds - now
 
     def _gone(self, exc) -> StorageError:
-        return StorageError(f"lost the storage proxy {self.url}: no answer for {self._retry_seconds:g} s "
-                            f"({_details(exc)}); the study is kept: rerun when the proxy is back "
-                            f"({settings.DB_RETRY} sets how long workers wait)")
+        return StorageError(
+            f"lost the storage proxy {self.url}: no answer for {self._retry_seconds:g} s "
+            f"({_details(exc)}); the study is kept: rerun when the proxy is back "
+            f"({settings.DB_RETRY} sets how long workers wait)"
+        )
 
     def _failed(self, exc) -> StorageError:
         # The server raised: e.g. its database stayed away past its own retry window.
@@ -178,8 +210,7 @@ class ReconnectingGrpcProxy(optuna_adapter.GrpcProxyWithOptions):
             return False
 
     def set_trial_state_values(self, trial_id, state, values=None):
-        return self._call("set_trial_state_values", GrpcStorageProxy.set_trial_state_values,
-                          trial_id, state, values)
+        return self._call("set_trial_state_values", GrpcStorageProxy.set_trial_state_values, trial_id, state, values)
 
 
 def _retrying(name: str):
@@ -188,6 +219,7 @@ def _retrying(name: str):
     @functools.wraps(method)
     def call(self, *args, **kwargs):
         return self._call(name, method, *args, **kwargs)
+
     return call
 
 

@@ -1,4 +1,5 @@
 """The study spec (what a study is run with) and creating or resuming the Optuna study it names."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,14 +17,31 @@ from .run_settings import PRUNERS, TARGET_ACC  # noqa: F401 (PRUNERS re-exported
 from .storage import mask, open_storage
 
 # Settings that define what a study's values mean; a resumed study must be run with the same ones.
-DEFINING = ("space", "base", "objective", "max_params", "max_macs", "val_size", "epochs", "subset",
-            "final_epochs", "final_subset")
+DEFINING = (
+    "space",
+    "base",
+    "objective",
+    "max_params",
+    "max_macs",
+    "val_size",
+    "epochs",
+    "subset",
+    "final_epochs",
+    "final_subset",
+)
 # The command-line flag of each defining setting, and what "no bound" is written as there.
-FLAGS = {"objective": "--objective", "subset": "--subset", "final_epochs": "--final-epochs",
-         "final_subset": "--final-subset"}
+FLAGS = {
+    "objective": "--objective",
+    "subset": "--subset",
+    "final_epochs": "--final-epochs",
+    "final_subset": "--final-subset",
+}
 WARMUP = 0.3  # the one-cycle schedule's share of warm-up steps (OneCycleLR's pct_start)
-METRIC_NAMES = {"accuracy": ["validation accuracy"], "size": ["size-adjusted validation accuracy"],
-                "pareto": ["validation accuracy", "parameters"]}
+METRIC_NAMES = {
+    "accuracy": ["validation accuracy"],
+    "size": ["size-adjusted validation accuracy"],
+    "pareto": ["validation accuracy", "parameters"],
+}
 
 
 @dataclass
@@ -65,14 +83,22 @@ class StudySpec:
     def from_study(cls, study: optuna.Study, storage: str) -> "StudySpec":
         """The settings a study was created with (what `mnist-search worker` joins with)."""
         attrs = study.user_attrs
-        missing = [f.name for f in fields(cls) if f.name not in ("storage", "name") and f.name not in attrs
-                   and f.default is dataclasses.MISSING]
+        missing = [
+            f.name
+            for f in fields(cls)
+            if f.name not in ("storage", "name") and f.name not in attrs and f.default is dataclasses.MISSING
+        ]
         if missing:
-            raise BadArgument(f"study {study.study_name!r} was not created by mnist-search "
-                              f"(no {', '.join(missing)} recorded): start it with `mnist-search run`")
+            raise BadArgument(
+                f"study {study.study_name!r} was not created by mnist-search "
+                f"(no {', '.join(missing)} recorded): start it with `mnist-search run`"
+            )
         known = {f.name for f in fields(cls)}
-        return cls(name=study.study_name, storage=storage,
-                   **{k: v for k, v in attrs.items() if k in known and k not in ("storage", "name")})
+        return cls(
+            name=study.study_name,
+            storage=storage,
+            **{k: v for k, v in attrs.items() if k in known and k not in ("storage", "name")},
+        )
 
     @property
     def pareto(self) -> bool:
@@ -94,8 +120,9 @@ def make_sampler(seed: int | None) -> optuna.samplers.BaseSampler:
         # constant_liar keeps parallel workers from sampling the same point; group handles the
         # conditional parameters of the arch space. The objective's trial.set_constraint values
         # (Optuna 5's replacement of constraints_func) steer the sampler away from over-budget nets.
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True,
-                                          n_startup_trials=10)
+        return optuna.samplers.TPESampler(
+            seed=seed, multivariate=True, group=True, constant_liar=True, n_startup_trials=10
+        )
 
 
 def sampler_seed(spec: StudySpec, trials_so_far: int, worker: int = 0) -> int:
@@ -106,8 +133,9 @@ def sampler_seed(spec: StudySpec, trials_so_far: int, worker: int = 0) -> int:
 def make_pruner(spec: StudySpec) -> optuna.pruners.BasePruner:
     """A pruner that never judges a trial before its one-cycle warm-up has ended."""
     if spec.pruner == "hyperband" and spec.epochs > spec.warmup_epochs:
-        return optuna.pruners.HyperbandPruner(min_resource=spec.warmup_epochs, max_resource=spec.epochs,
-                                              reduction_factor=3)
+        return optuna.pruners.HyperbandPruner(
+            min_resource=spec.warmup_epochs, max_resource=spec.epochs, reduction_factor=3
+        )
     if spec.pruner in ("median", "hyperband") and spec.epochs > spec.warmup_epochs:
         return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=spec.warmup_epochs)
     return optuna.pruners.NopPruner()
@@ -146,8 +174,10 @@ def check_resume(spec: StudySpec, storage) -> None:
             flag = FLAGS.get(key, f"--{key.replace('_', '-')}")
             value = stored[key]
             shown = ("all" if key.endswith("subset") else 0) if value is None else value
-            raise SettingsMismatch(f"study {spec.name!r} was created with {key} {value!r}, not "
-                                   f"{getattr(spec, key)!r}: rerun with {flag} {shown} or choose a new --study")
+            raise SettingsMismatch(
+                f"study {spec.name!r} was created with {key} {value!r}, not "
+                f"{getattr(spec, key)!r}: rerun with {flag} {shown} or choose a new --study"
+            )
 
 
 def open_study(spec: StudySpec, storage=None, seed: int | None = None, worker: int = 0) -> optuna.Study:
@@ -163,9 +193,14 @@ def open_study(spec: StudySpec, storage=None, seed: int | None = None, worker: i
         for key in ("finals", "target_acc", "pruner"):
             study.set_user_attr(key, getattr(spec, key))
         return study
-    study = optuna.create_study(storage=storage, study_name=spec.name, directions=spec.directions,
-                                sampler=make_sampler(sampler_seed(spec, 0, worker) if seed is None else seed),
-                                pruner=pruner, load_if_exists=True)
+    study = optuna.create_study(
+        storage=storage,
+        study_name=spec.name,
+        directions=spec.directions,
+        sampler=make_sampler(sampler_seed(spec, 0, worker) if seed is None else seed),
+        pruner=pruner,
+        load_if_exists=True,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names(METRIC_NAMES[spec.objective])  # the dashboard and report label axes with them

@@ -15,6 +15,7 @@ once it has enqueued the finals: run until the study holds N trials with T threa
 finals than workers: the idle workers stop and the others raise their torch threads
 (torch.set_num_threads) to share the cores, since a process keeps the data and imports it started with.
 """
+
 from __future__ import annotations
 
 import os
@@ -62,6 +63,7 @@ class WorkerJob:
 @dataclass(frozen=True)
 class Stage:
     """What a run's workers do next: trials until the study holds `until` (COUNTED), `threads` each."""
+
     until: int
     timeout: float | None
     threads: int
@@ -81,16 +83,24 @@ def make_objective(job: WorkerJob):
     device = resolve_device(job.device)
     data = mdata.load(job.data_root, val_size=spec.val_size, device=device)
     from .artifact_stores import open_store
+
     store = open_store(job.artifact_dir) if job.artifact_dir else None  # a folder or s3://BUCKET/PREFIX
     torch.set_num_threads(job.threads)
     space = spaces.get(spec.space, spec.base)
-    return Objective(space, Fidelity(data.subset(spec.subset), spec.epochs),
-                     Fidelity(data.subset(spec.final_subset), spec.final_epochs),
-                     Budget.for_space(space, spec.max_params, spec.max_macs), device,
-                     objective=spec.objective, warmup_epochs=spec.warmup_epochs, artifact_store=store,
-                     seed=spec.seed,
-                     precision=resolve_precision(job.precision, device), compile_finals=job.compile_finals,
-                     final_epochs_say=_say_final if job.progress else None)
+    return Objective(
+        space,
+        Fidelity(data.subset(spec.subset), spec.epochs),
+        Fidelity(data.subset(spec.final_subset), spec.final_epochs),
+        Budget.for_space(space, spec.max_params, spec.max_macs),
+        device,
+        objective=spec.objective,
+        warmup_epochs=spec.warmup_epochs,
+        artifact_store=store,
+        seed=spec.seed,
+        precision=resolve_precision(job.precision, device),
+        compile_finals=job.compile_finals,
+        final_epochs_say=_say_final if job.progress else None,
+    )
 
 
 def run_worker(job: WorkerJob, callbacks=(), objective=None) -> None:
@@ -100,6 +110,7 @@ def run_worker(job: WorkerJob, callbacks=(), objective=None) -> None:
     trials, are as they were when it returns: an in-process worker (search.run, a notebook) leaves
     its caller's process as it found it."""
     import torch
+
     threads, verbosity = torch.get_num_threads(), optuna.logging.get_verbosity()
     try:
         _run_worker(job, callbacks, objective)
@@ -128,8 +139,14 @@ def _run_worker(job: WorkerJob, callbacks, objective) -> None:
             return
         stops = [optuna.study.MaxTrialsCallback(job.until, states=COUNTED)]
     # catch=Exception: one failing trial is recorded as FAIL and the study goes on.
-    study.optimize(_Owned(objective, job, study), n_trials=job.own_trials, timeout=job.timeout,
-                   catch=(Exception,), callbacks=[*stops, *callbacks], gc_after_trial=False)
+    study.optimize(
+        _Owned(objective, job, study),
+        n_trials=job.own_trials,
+        timeout=job.timeout,
+        catch=(Exception,),
+        callbacks=[*stops, *callbacks],
+        gc_after_trial=False,
+    )
 
 
 class _Owned:
@@ -171,7 +188,6 @@ class _Owned:
         attrs = {k: v for k, v in this.user_attrs.items() if k in (records.STAGE, records.FINAL_OF, records.PRESET)}
         self.study.enqueue_trial(point, user_attrs=attrs, skip_if_exists=False)
 
-
     def _surplus(self, trial: optuna.Trial) -> bool:
         """Whether the study already held the run's target number of trials before this one started.
         An enqueued trial (a warm start or a final) is put back in the queue, not lost."""
@@ -188,16 +204,19 @@ class _Owned:
 
 def _say(line: str) -> None:
     from tqdm.auto import tqdm
+
     tqdm.write(line)
 
 
 def _say_final(line: str) -> None:
     from .progress import say
+
     say(line)
 
 
 def _child(job: WorkerJob, status: str | None = None) -> None:
     import logging
+
     logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)  # as the command line does (search.cli)
     try:
         objective = make_objective(job)  # the data and imports, once for all of the run's stages
@@ -211,6 +230,7 @@ def _child(job: WorkerJob, status: str | None = None) -> None:
             if nxt is None:
                 return
             import torch
+
             job.until, job.timeout, job.threads = nxt.until, nxt.timeout, nxt.threads
             torch.set_num_threads(nxt.threads)
     except KeyboardInterrupt:
@@ -253,13 +273,15 @@ def _write_status(path: str | None, line: str) -> None:
 
 # What a worker process runs: a fresh interpreter, importing this package by its location, reading its
 # job from the file named first; a failure to even start is written to the status file named second.
-BOOT = ("import sys\n"
-        "try:\n"
-        "    from search.workers import child_main\n"
-        "except BaseException as exc:\n"
-        "    open(sys.argv[2], 'w').write(f'{type(exc).__name__}: {exc}')\n"
-        "    raise\n"
-        "child_main(sys.argv[1], sys.argv[2])\n")
+BOOT = (
+    "import sys\n"
+    "try:\n"
+    "    from search.workers import child_main\n"
+    "except BaseException as exc:\n"
+    "    open(sys.argv[2], 'w').write(f'{type(exc).__name__}: {exc}')\n"
+    "    raise\n"
+    "child_main(sys.argv[1], sys.argv[2])\n"
+)
 
 
 def child_main(job_file: str, status: str) -> None:
@@ -327,8 +349,10 @@ class WorkerPool:
         self.folder = Path(self._tmp.name)
         self.stage = 0
         handshake = str(self.folder) if stages else None
-        self.procs = [_start(WorkerJob(**{**job.__dict__, "worker": i, "handshake": handshake}), self.folder)
-                      for i in range(workers)]
+        self.procs = [
+            _start(WorkerJob(**{**job.__dict__, "worker": i, "handshake": handshake}), self.folder)
+            for i in range(workers)
+        ]
         self.started = len(self.procs)
         self.active = list(range(workers))  # the workers running the current stage
 
@@ -370,15 +394,19 @@ class WorkerPool:
             raise
         codes = [0 if self._done(i) else self.procs[i][0].wait() for i in self.active]
         if STORAGE_EXIT in codes:
-            raise StorageError(f"lost the database {mask(self.job.spec.storage)}: no answer for "
-                               f"{settings.db_retry_seconds():g} s, so the workers stopped; the study is kept: "
-                               f"rerun when the database is back ({settings.DB_RETRY} sets how long workers wait; "
-                               f"details in {failures.worker_log(self.job).parent})")
+            raise StorageError(
+                f"lost the database {mask(self.job.spec.storage)}: no answer for "
+                f"{settings.db_retry_seconds():g} s, so the workers stopped; the study is kept: "
+                f"rerun when the database is back ({settings.DB_RETRY} sets how long workers wait; "
+                f"details in {failures.worker_log(self.job).parent})"
+            )
         poll()
         if codes and all(codes):
             first = _read_status(procs[0][1])
-            raise WorkersFailed(f"all {len(codes)} workers exited with an error; worker {self.active[0]}: "
-                                f"{first or f'exit code {codes[0]}'} (traceback in {_log_of(self.job, self.active[0])})")
+            raise WorkersFailed(
+                f"all {len(codes)} workers exited with an error; worker {self.active[0]}: "
+                f"{first or f'exit code {codes[0]}'} (traceback in {_log_of(self.job, self.active[0])})"
+            )
         return codes
 
     def waiting(self) -> list[int]:

@@ -2,6 +2,7 @@
 
 A space knows Optuna only through `trial.suggest_*` and `trial.user_attrs`.
 """
+
 from __future__ import annotations
 
 from . import arch, recipe

@@ -15,6 +15,7 @@ Dead regions stay out: no net without BatchNorm (the source presets without it r
 learning-rate ranges are the ones BatchNorm nets train at, and first-block widths stop at 16, where
 the 24-26 px maps make wider convs cost more MACs than the budget allows.
 """
+
 from __future__ import annotations
 
 from mnistnet.model import ConvLayer, Head, NetConfig
@@ -24,8 +25,10 @@ from .known import KNOWN
 from .warm import WarmStart
 
 NAME = "arch"
-DESCRIPTION = ("the architecture conv by conv (blocks, per-conv widths, kernels, 1x1 squeezes, pool placement, "
-               "dropout, head) with optimizer, lr, momentum, weight decay, batch size and augmentation")
+DESCRIPTION = (
+    "the architecture conv by conv (blocks, per-conv widths, kernels, 1x1 squeezes, pool placement, "
+    "dropout, head) with optimizer, lr, momentum, weight decay, batch size and augmentation"
+)
 # Per-conv widths, in steps of 2: the first block sees the large maps, later blocks may be wider.
 FIRST_WIDTHS = (4, 16)
 LATER_WIDTHS = (4, 32)
@@ -50,12 +53,23 @@ def sample_training(trial, base: Recipe | None = None) -> Recipe:
     weight_decay = trial.suggest_float("weight_decay", *WEIGHT_DECAY, log=True)
     batch_size = trial.suggest_categorical("batch_size", BATCH_SIZES)
     strength = trial.suggest_float("aug", 0.0, 1.0)
-    augment = Augment(rotate=FULL_AUGMENT.rotate * strength, translate=FULL_AUGMENT.translate * strength,
-                      crop_p=FULL_AUGMENT.crop_p * strength, crop_size=FULL_AUGMENT.crop_size)
+    augment = Augment(
+        rotate=FULL_AUGMENT.rotate * strength,
+        translate=FULL_AUGMENT.translate * strength,
+        crop_p=FULL_AUGMENT.crop_p * strength,
+        crop_size=FULL_AUGMENT.crop_size,
+    )
     recipe = base or Recipe()
-    return recipe.replace(optimizer=optimizer, lr=lr, momentum=momentum, batch_size=batch_size,
-                          weight_decay=weight_decay, scheduler="onecycle", nesterov=optimizer == "sgd",
-                          augment=augment.__dict__)
+    return recipe.replace(
+        optimizer=optimizer,
+        lr=lr,
+        momentum=momentum,
+        batch_size=batch_size,
+        weight_decay=weight_decay,
+        scheduler="onecycle",
+        nesterov=optimizer == "sgd",
+        augment=augment.__dict__,
+    )
 
 
 def sample_net(trial) -> NetConfig:
@@ -98,12 +112,19 @@ def training_params(r: Recipe) -> dict:
     optimizer = "adamw" if r.optimizer in ("adam", "adamw") else "sgd"
     low, high = LR_RANGES[optimizer]
     mom_name, mlo, mhi = MOMENTUM_RANGES[optimizer]
-    strength = max(r.augment.rotate / FULL_AUGMENT.rotate, r.augment.translate / FULL_AUGMENT.translate,
-                   r.augment.crop_p / FULL_AUGMENT.crop_p)
-    return {"optimizer": optimizer, f"{optimizer}_lr": min(high, max(low, r.lr)),
-            mom_name: min(mhi, max(mlo, r.momentum)),
-            "weight_decay": min(WEIGHT_DECAY[1], max(WEIGHT_DECAY[0], r.weight_decay or WEIGHT_DECAY[0])),
-            "batch_size": min(BATCH_SIZES, key=lambda b: abs(b - r.batch_size)), "aug": min(1.0, strength)}
+    strength = max(
+        r.augment.rotate / FULL_AUGMENT.rotate,
+        r.augment.translate / FULL_AUGMENT.translate,
+        r.augment.crop_p / FULL_AUGMENT.crop_p,
+    )
+    return {
+        "optimizer": optimizer,
+        f"{optimizer}_lr": min(high, max(low, r.lr)),
+        mom_name: min(mhi, max(mlo, r.momentum)),
+        "weight_decay": min(WEIGHT_DECAY[1], max(WEIGHT_DECAY[0], r.weight_decay or WEIGHT_DECAY[0])),
+        "batch_size": min(BATCH_SIZES, key=lambda b: abs(b - r.batch_size)),
+        "aug": min(1.0, strength),
+    }
 
 
 def net_params(config: NetConfig) -> dict:

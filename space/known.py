@@ -5,6 +5,7 @@ These are the region a hand tuner reaches for "99.4 % under 20k parameters" on M
 space enqueues them as warm starts on every device, so a study starts from a model known to reach
 the target at full fidelity and searches for smaller or better ones around it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,9 +15,17 @@ from mnistnet.model import Head, NetConfig
 from mnistnet.recipe import Augment, Recipe
 
 # One-cycle SGD with Nesterov to lr 0.1, batch 128, weight decay 1e-4, mild rotation and shift.
-RECIPE = Recipe(optimizer="sgd", lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4,
-                scheduler="onecycle", batch_size=128, epochs=15,
-                augment=Augment(rotate=8.0, translate=1.0))
+RECIPE = Recipe(
+    optimizer="sgd",
+    lr=0.1,
+    momentum=0.9,
+    nesterov=True,
+    weight_decay=1e-4,
+    scheduler="onecycle",
+    batch_size=128,
+    epochs=15,
+    augment=Augment(rotate=8.0, translate=1.0),
+)
 
 
 def gap_net(first: list[int], second: list[int], squeeze: int) -> NetConfig:
@@ -46,11 +55,14 @@ KNOWN = [
 def base_net(name: str):
     """(NetConfig, Recipe) of a source preset or a warm start, by name; KeyError if neither."""
     from mnistnet import presets
+
     for k in KNOWN:
         if k.name == name:
             return k.config, k.recipe
     if name in presets.PRESETS:
         p = presets.get(name)
         return p.config, p.recipe
-    raise KeyError(f"unknown base net {name!r}; choose a preset ({', '.join(presets.PRESETS)}) "
-                   f"or a warm start ({', '.join(k.name for k in KNOWN)})")
+    raise KeyError(
+        f"unknown base net {name!r}; choose a preset ({', '.join(presets.PRESETS)}) "
+        f"or a warm start ({', '.join(k.name for k in KNOWN)})"
+    )

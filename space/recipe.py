@@ -6,6 +6,7 @@ The kernel knob sets the first conv's kernel, where the strokes are read, with i
 adjusted to keep the feature maps' sizes: changing every kernel would take the small nets far
 over the 20k-parameter budget (a 7x7 seed001 has 3x its parameters).
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -47,7 +48,10 @@ class RecipeSpace:
     def warm_starts(self) -> list[WarmStart]:
         """The base net's own settings, to be tried first."""
         r = self.recipe
-        params = {"batch_size": min(BATCH_SIZES, key=lambda b: abs(b - r.batch_size)),
-                  "lr": min(0.3, max(1e-3, r.lr)), "momentum": min(0.97, max(0.5, r.momentum)),
-                  "kernel": self.config.layers[0].kernel}
+        params = {
+            "batch_size": min(BATCH_SIZES, key=lambda b: abs(b - r.batch_size)),
+            "lr": min(0.3, max(1e-3, r.lr)),
+            "momentum": min(0.97, max(0.5, r.momentum)),
+            "kernel": self.config.layers[0].kernel,
+        }
         return [WarmStart(self.base_name, params, self.config)]

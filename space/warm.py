@@ -1,4 +1,5 @@
 """A source preset expressed as a trial of a space, to be enqueued before the sampler starts."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -8,8 +8,27 @@ from search.cli import main
 # One worker: the tests count trials exactly and patch things in this process (`--workers auto` spawns).
 # The accuracy objective, so that Hyperband prunes and trials report per epoch (the default, pareto, is
 # tested in test_api and test_objectives).
-TINY = ["--workers", "1", "--subset", "1000", "--epochs", "2", "--no-progress", "--seed", "1", "--finals", "1", "--final-epochs", "1",
-        "--final-subset", "2000", "--objective", "accuracy", "--study", "arch"]
+TINY = [
+    "--workers",
+    "1",
+    "--subset",
+    "1000",
+    "--epochs",
+    "2",
+    "--no-progress",
+    "--seed",
+    "1",
+    "--finals",
+    "1",
+    "--final-epochs",
+    "1",
+    "--final-subset",
+    "2000",
+    "--objective",
+    "accuracy",
+    "--study",
+    "arch",
+]
 
 
 def run_cli(capsys, *argv):
@@ -49,6 +68,7 @@ def tiny_study(tmp_path_factory):
 def _studies_untouched():
     """Tests write only into temporary folders: the repository's studies/ is the same afterwards."""
     from pathlib import Path
+
     studies = Path(__file__).resolve().parents[1] / "studies"
     listing = lambda: sorted((str(p), p.stat().st_mtime) for p in studies.rglob("*"))  # noqa: E731
     before = listing()

@@ -11,6 +11,7 @@ can be compared with the accuracy on the plain one:
 - small variants: light on dark, RGBA on a transparent background, palette, 16-bit, thick and thin
   strokes.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -70,7 +71,7 @@ def _place(ink: np.ndarray, side: int, rng) -> np.ndarray:
     w, h = CANVAS
     canvas = np.zeros((h, w), dtype=np.float32)
     top, left = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
-    canvas[top:top + side, left:left + side] = ink
+    canvas[top : top + side, left : left + side] = ink
     return canvas
 
 
@@ -159,6 +160,7 @@ def write_variants(digits: np.ndarray, folder: Path, seed: int = 1) -> dict[str,
 
 # --- the pictures people really send: tight crops, tiny digits enlarged, marker pens, no digit at all ----
 
+
 def margined(digit: np.ndarray) -> Image.Image:
     """The digit with MNIST's own margin, dark on light at 64x64: what a tight crop is compared with."""
     return Image.fromarray(255 - digit).resize((64, 64), Image.BILINEAR)
@@ -168,7 +170,7 @@ def tight(digit: np.ndarray) -> Image.Image:
     """Cropped to the box around its strokes (no paper margin: strokes touch the edges), dark on light,
     the longer side enlarged to 64 px, the aspect kept."""
     rows, cols = np.nonzero(digit > 0)
-    crop = digit[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    crop = digit[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
     h, w = crop.shape
     scale = 64 / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
@@ -182,7 +184,7 @@ def low_res(digit: np.ndarray, rng) -> Image.Image:
     with a little noise; saved as JPEG it also gets JPEG's blocks and ringing."""
     height = int(rng.integers(8, 11))
     rows, cols = np.nonzero(digit > 0)
-    crop = digit[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    crop = digit[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
     h, w = crop.shape
     scale = height / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
@@ -229,8 +231,12 @@ def write_real_world(digits: np.ndarray, folder: Path, seed: int = 2) -> dict[st
     """The margined, tight, low_res and marker sets, one file per digit each."""
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
-    makers = {"margined.png": margined, "tight.png": tight, "low_res.jpg": lambda d: low_res(d, rng),
-              "marker.jpg": lambda d: marker(d, rng)}
+    makers = {
+        "margined.png": margined,
+        "tight.png": tight,
+        "low_res.jpg": lambda d: low_res(d, rng),
+        "marker.jpg": lambda d: marker(d, rng),
+    }
     sets = {}
     for name, make in makers.items():
         stem, ext = name.split(".")

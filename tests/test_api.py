@@ -1,5 +1,6 @@
 """The Python API on real MNIST slices: search.run -> answer -> search.export, the two stages,
 resume, worker stop at N trials, bad input as SearchError kinds with nothing written."""
+
 import json
 import os
 import re
@@ -15,7 +16,9 @@ import search
 from search import profiles, records, selection
 
 REPO = Path(__file__).resolve().parents[1]
-QUICK = dict(workers=1, subset=800, epochs=2, finals=2, final_epochs=1, final_subset=3000, progress=False, log=lambda *_: None)
+QUICK = dict(
+    workers=1, subset=800, epochs=2, finals=2, final_epochs=1, final_subset=3000, progress=False, log=lambda *_: None
+)
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +79,9 @@ def test_export_writes_the_answers_own_weights_and_measures_test_once(staged, tm
 @pytest.mark.slow
 def test_export_seed_check_reports_the_spread_over_retrained_seeds(staged, tmp_path):
     study, _, _ = staged
-    card = search.export(study, out=tmp_path / "m", seed_check=2, subset=3000, epochs=1, formats=["pt"],
-                         log=lambda *_: None)
+    card = search.export(
+        study, out=tmp_path / "m", seed_check=2, subset=3000, epochs=1, formats=["pt"], log=lambda *_: None
+    )
     check = card["seed_check"]
     assert check["seeds"] == 2 and len(check["test_accs"]) == 2 and min(check["test_accs"]) > 0.3  # chance: 0.1
     assert check["mean"] == pytest.approx(sum(check["test_accs"]) / 2)
@@ -91,7 +95,7 @@ def test_resume_samples_new_points_and_finals_are_not_repeated(staged):
     first = {json.dumps(t.params, sort_keys=True) for t in trials if records.stage(t) == records.PROXY}
     finals_before = sum(records.is_final(t) for t in trials)
     again = search.run(trials=3, storage=url, study="nb", seed=3, **QUICK)
-    new = [t for t in again.trials[len(trials):] if records.stage(t) == records.PROXY]
+    new = [t for t in again.trials[len(trials) :] if records.stage(t) == records.PROXY]
     assert len(new) == 3
     assert not {json.dumps(t.params, sort_keys=True) for t in new} & first
     finals = [t for t in again.trials if records.is_final(t)]
@@ -113,6 +117,7 @@ def test_a_trial_started_past_the_requested_count_stops_untrained_and_an_enqueue
     (Optuna counts after each trial): the later one stops untrained, and the run stops there."""
     from search.study import open_study
     from search.workers import run_worker
+
     job = worker_job(tmp_path, until=3)
     study = open_study(job.spec)
     study.enqueue_trial({"x": 1}, user_attrs={records.PRESET: "known"})
@@ -127,6 +132,7 @@ def test_a_trial_started_past_the_requested_count_stops_untrained_and_an_enqueue
             st.ask()
             st.ask()  # counted: now 3 of 3, but this worker's loop goes on to its next trial,
             st.enqueue_trial({"x": 2}, user_attrs={records.PRESET: "known"})  # which is this one
+
     run_worker(job, callbacks=[other_worker_starts_one], objective=objective)
     trials = open_study(job.spec).trials
     assert ran == [1]  # trial 3 (the second enqueued point) was not trained
@@ -137,19 +143,23 @@ def test_a_trial_started_past_the_requested_count_stops_untrained_and_an_enqueue
     assert [(t.number, records.preset(t)) for t in again] == [(4, "known")]  # queued again, not lost
 
 
-@pytest.mark.parametrize("kwargs, kind", [
-    (dict(space="nope"), search.UnknownSpace),
-    (dict(space="recipe", base="seed999"), search.UnknownPreset),
-    (dict(target_acc=1.5), search.BadArgument),
-    (dict(target_acc=0), search.BadArgument),
-    (dict(finals=-1), search.BadArgument),
-    (dict(trials=0), search.BadArgument),
-    (dict(max_params=-5), search.ImpossibleBudget),
-    (dict(storage="notaurl://"), search.StorageError),
-    (dict(device="cuda"), search.DeviceUnavailable),
-])
+@pytest.mark.parametrize(
+    "kwargs, kind",
+    [
+        (dict(space="nope"), search.UnknownSpace),
+        (dict(space="recipe", base="seed999"), search.UnknownPreset),
+        (dict(target_acc=1.5), search.BadArgument),
+        (dict(target_acc=0), search.BadArgument),
+        (dict(finals=-1), search.BadArgument),
+        (dict(trials=0), search.BadArgument),
+        (dict(max_params=-5), search.ImpossibleBudget),
+        (dict(storage="notaurl://"), search.StorageError),
+        (dict(device="cuda"), search.DeviceUnavailable),
+    ],
+)
 def test_bad_input_raises_a_search_error_and_writes_nothing(tmp_path, kwargs, kind):
     import torch
+
     if kwargs.get("device") == "cuda" and torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     kwargs = {"storage": f"sqlite:///{tmp_path / 'x.db'}", **kwargs}
@@ -162,12 +172,23 @@ def test_bad_input_raises_a_search_error_and_writes_nothing(tmp_path, kwargs, ki
 def test_resuming_with_other_defining_settings_is_refused_untouched(tmp_path):
     url = f"sqlite:///{tmp_path / 'r.db'}"
     from search.study import StudySpec, open_study
+
     open_study(StudySpec("r", url, "arch", "", "pareto", 20000, 2_000_000, 4, "hyperband", 0, subset=8000))
-    for change, flag in ((dict(epochs=3), "--epochs 4"), (dict(subset=500), "--subset 8000"),
-                         (dict(max_macs=0), "--max-macs 2000000")):
+    for change, flag in (
+        (dict(epochs=3), "--epochs 4"),
+        (dict(subset=500), "--subset 8000"),
+        (dict(max_macs=0), "--max-macs 2000000"),
+    ):
         with pytest.raises(search.SettingsMismatch, match=re.escape(flag)):
-            search.run(trials=1, storage=url, study="r", **{"subset": 8000, "epochs": 4, **change},
-                       profile="cpu", progress=False, log=lambda *_: None)  # the study was made with cpu's budgets
+            search.run(
+                trials=1,
+                storage=url,
+                study="r",
+                **{"subset": 8000, "epochs": 4, **change},
+                profile="cpu",
+                progress=False,
+                log=lambda *_: None,
+            )  # the study was made with cpu's budgets
     assert len(optuna.load_study(study_name="r", storage=url).trials) == 0
 
 
@@ -179,8 +200,9 @@ def readme_example() -> str:
 def python(folder: Path, *args, stdin: str | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     """`python ARGS` in `folder`, as a user runs it: this checkout importable, nothing else of pytest's."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, *args], cwd=folder, env=env, input=stdin, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, *args], cwd=folder, env=env, input=stdin, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.mark.slow
@@ -205,8 +227,10 @@ def test_the_readme_python_example_runs_as_a_script(tmp_path, how):
 @pytest.mark.slow
 def test_workers_start_from_python_dash_c(tmp_path):
     """Several workers from `python -c` (no __main__ file at all to re-import)."""
-    code = ("import search; st = search.run(trials=2, storage='sqlite:///c.db', study='c', subset=300, epochs=1, "
-            "finals=0, workers=2, progress=False); print('finished', len(st.trials))")
+    code = (
+        "import search; st = search.run(trials=2, storage='sqlite:///c.db', study='c', subset=300, epochs=1, "
+        "finals=0, workers=2, progress=False); print('finished', len(st.trials))"
+    )
     done = python(tmp_path, "-c", code)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "finished 2" in done.stdout and "exited with an error" not in done.stdout + done.stderr
@@ -215,15 +239,28 @@ def test_workers_start_from_python_dash_c(tmp_path):
 def worker_job(tmp_path, **changes):
     from search.study import StudySpec
     from search.workers import WorkerJob
-    spec = StudySpec("w", f"sqlite:///{tmp_path / 'w.db'}", "arch", "", "accuracy", 20000, None, 1, "hyperband", 0,
-                     subset=300)
-    return WorkerJob(**{"spec": spec, "device": "cpu", "data_root": None, "artifact_dir": str(tmp_path / "artifacts"),
-                        "until": 2, "timeout": None, "threads": 1, **changes})
+
+    spec = StudySpec(
+        "w", f"sqlite:///{tmp_path / 'w.db'}", "arch", "", "accuracy", 20000, None, 1, "hyperband", 0, subset=300
+    )
+    return WorkerJob(
+        **{
+            "spec": spec,
+            "device": "cpu",
+            "data_root": None,
+            "artifact_dir": str(tmp_path / "artifacts"),
+            "until": 2,
+            "timeout": None,
+            "threads": 1,
+            **changes,
+        }
+    )
 
 
 def test_when_every_worker_fails_the_run_raises_naming_the_first_error_and_its_log(tmp_path):
     from search.study import open_study
     from search.workers import run_workers
+
     (tmp_path / "not-a-folder").write_text("")  # MNIST cannot be read or written there, by any worker
     job = worker_job(tmp_path, data_root=str(tmp_path / "not-a-folder"))
     open_study(job.spec)
@@ -238,6 +275,7 @@ def test_when_every_worker_fails_the_run_raises_naming_the_first_error_and_its_l
 
 def test_when_some_workers_fail_the_warning_counts_them_and_names_their_logs(tmp_path):
     from search.workers import exit_report
+
     job = worker_job(tmp_path)
     assert exit_report(job, [0, 0]) is None
     line = exit_report(job, [0, 1, 1])
@@ -252,24 +290,58 @@ def test_run_flags_are_generated_from_the_run_settings_with_their_defaults():
     from dataclasses import fields
     from search.cli import build_parser
     from search.run_settings import RunSettings
+
     args = build_parser().parse_args(["run"])
     for f in fields(RunSettings):
         assert getattr(args, f.name) == f.default, f.name
-    assert [n for n in inspect.signature(search.run).parameters if n != "log"] == \
-        ["trials", "space", "storage", "study"] + [f.name for f in fields(RunSettings)
-                                                    if f.name not in ("trials", "space", "storage", "study")]
+    assert [n for n in inspect.signature(search.run).parameters if n != "log"] == [
+        "trials",
+        "space",
+        "storage",
+        "study",
+    ] + [f.name for f in fields(RunSettings) if f.name not in ("trials", "space", "storage", "study")]
     flags = build_parser().parse_args(["run", "--no-progress", "--no-warm-start", "--target-acc", "0.99"])
     assert (flags.progress, flags.warm_start, flags.target_acc) == (False, False, 0.99)
 
 
-TRAIN_FLAGS = ["--preset", "--epochs", "--batch-size", "--lr", "--momentum", "--subset", "--val-size", "--seed",
-               "--out", "--no-progress", "--precision", "--compile", "--data-root", "--device"]
-EXPORT_FLAGS = ["--study", "--storage", "--trial", "--retrain", "--seeds", "--epochs", "--subset", "--seed-check",
-                "--format", "--out", "--artifacts", "--precision", "--profile", "--data-root", "--device"]
+TRAIN_FLAGS = [
+    "--preset",
+    "--epochs",
+    "--batch-size",
+    "--lr",
+    "--momentum",
+    "--subset",
+    "--val-size",
+    "--seed",
+    "--out",
+    "--no-progress",
+    "--precision",
+    "--compile",
+    "--data-root",
+    "--device",
+]
+EXPORT_FLAGS = [
+    "--study",
+    "--storage",
+    "--trial",
+    "--retrain",
+    "--seeds",
+    "--epochs",
+    "--subset",
+    "--seed-check",
+    "--format",
+    "--out",
+    "--artifacts",
+    "--precision",
+    "--profile",
+    "--data-root",
+    "--device",
+]
 
 
 def option_strings(command: str) -> list[str]:
     from search.cli import build_parser
+
     sub = next(a for a in build_parser()._actions if a.dest == "command").choices[command]
     return [a.option_strings[0] for a in sub._actions if a.option_strings and a.dest != "help"]
 
@@ -282,6 +354,7 @@ def test_train_flags_are_generated_from_the_train_settings_with_their_defaults(m
     from search.cli import build_parser
     from search.commands import train
     from search.train_settings import TrainSettings
+
     assert option_strings("train") == TRAIN_FLAGS == [TrainSettings.flag(f.name) for f in fields(TrainSettings)]
     args = build_parser().parse_args(["train"])
     for f in fields(TrainSettings):
@@ -301,40 +374,62 @@ def test_export_flags_and_search_export_are_the_export_settings(monkeypatch, cap
     from search import api
     from search.cli import build_parser
     from search.export_settings import ExportSettings
+
     assert option_strings("export") == EXPORT_FLAGS == [ExportSettings.flag(f.name) for f in fields(ExportSettings)]
     args = build_parser().parse_args(["export", "--out", "m"])
     for f in fields(ExportSettings):
         assert getattr(args, f.name) == (f.default if f.name != "out" else "m"), f.name
     params = inspect.signature(search.export).parameters
     assert [n for n in params if n != "log"] == ["study", "out"] + [
-        f.name for f in fields(ExportSettings) if f.name not in ("study", "out")]
+        f.name for f in fields(ExportSettings) if f.name not in ("study", "out")
+    ]
     assert all(params[f.name].default == f.default for f in fields(ExportSettings))
     got = []
     monkeypatch.setattr(api, "export", lambda **kw: got.append(kw))
-    code, _, _ = run_cli(capsys, "export", "--out", "m", "--format", "onnx,pt", "--retrain", "--seeds", "2",
-                         "--trial", "7", "--seed-check", "0")
+    code, _, _ = run_cli(
+        capsys,
+        "export",
+        "--out",
+        "m",
+        "--format",
+        "onnx,pt",
+        "--retrain",
+        "--seeds",
+        "2",
+        "--trial",
+        "7",
+        "--seed-check",
+        "0",
+    )
     assert code == 0
-    assert got == [asdict(ExportSettings(out="m", formats=("onnx", "pt"), retrain=True, seeds=2, trial="7",
-                                         seed_check=0))]
+    assert got == [
+        asdict(ExportSettings(out="m", formats=("onnx", "pt"), retrain=True, seeds=2, trial="7", seed_check=0))
+    ]
 
 
 def test_export_formats_are_a_comma_list_on_the_command_line_and_a_sequence_in_python():
     from search.export_settings import FORMATS, ExportSettings
+
     assert ExportSettings().formats == FORMATS
-    assert ExportSettings(formats=["pt", "onnx"]).formats == ExportSettings(formats="pt, onnx").formats == ("pt", "onnx")
+    assert (
+        ExportSettings(formats=["pt", "onnx"]).formats == ExportSettings(formats="pt, onnx").formats == ("pt", "onnx")
+    )
     with pytest.raises(search.BadArgument, match="unknown format gif; choose from pt, export, torchscript, onnx"):
         ExportSettings(formats=["pt", "gif"])
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    (dict(formats=["gif"]), "unknown format gif"),
-    (dict(formats="pt,"), None),  # an empty name is dropped, not an error: the check passes, the study is missing
-    (dict(trial="x"), "trial takes a trial number or 'answer'"),
-    (dict(seeds=0), "seeds must be a whole number >= 1"),
-    (dict(subset=0), "subset must be a whole number >= 1"),
-    (dict(seed_check=-1), "seed_check must be a whole number >= 0"),
-    (dict(profile="tpu"), "profile must be one of auto, cpu, gpu"),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        (dict(formats=["gif"]), "unknown format gif"),
+        (dict(formats="pt,"), None),  # an empty name is dropped, not an error: the check passes, the study is missing
+        (dict(trial="x"), "trial takes a trial number or 'answer'"),
+        (dict(seeds=0), "seeds must be a whole number >= 1"),
+        (dict(subset=0), "subset must be a whole number >= 1"),
+        (dict(seed_check=-1), "seed_check must be a whole number >= 0"),
+        (dict(profile="tpu"), "profile must be one of auto, cpu, gpu"),
+    ],
+)
 def test_a_bad_export_setting_raises_before_the_storage_is_opened(tmp_path, kwargs, words):
     db = tmp_path / "none.db"
     with pytest.raises(search.SearchError) as info:
@@ -350,16 +445,23 @@ def test_a_bad_export_setting_raises_before_the_storage_is_opened(tmp_path, kwar
         search.export("a", "m", "extra")
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["export", "--out", "m", "--format", "pt,gif"], "argument --format: unknown format gif; choose from pt, export"),
-    (["export", "--out", "m", "--format", ","], "unknown format (empty)"),
-    (["export", "--out", "m", "--seed-check", "-1"], "argument --seed-check: expected a whole number >= 0"),
-    (["train", "--val-size", "0"], "argument --val-size: expected a positive whole number"),
-    (["train", "--momentum", "1"], "argument --momentum: expected a number in [0, 1)"),
-    (["train", "--compile", "yes"], "invalid choice: 'yes'"),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (
+            ["export", "--out", "m", "--format", "pt,gif"],
+            "argument --format: unknown format gif; choose from pt, export",
+        ),
+        (["export", "--out", "m", "--format", ","], "unknown format (empty)"),
+        (["export", "--out", "m", "--seed-check", "-1"], "argument --seed-check: expected a whole number >= 0"),
+        (["train", "--val-size", "0"], "argument --val-size: expected a positive whole number"),
+        (["train", "--momentum", "1"], "argument --momentum: expected a number in [0, 1)"),
+        (["train", "--compile", "yes"], "invalid choice: 'yes'"),
+    ],
+)
 def test_a_bad_train_or_export_flag_is_one_line_and_exit_code_2(capsys, argv, words):
     from conftest import run_cli
+
     code, _, err = run_cli(capsys, *argv)
     assert code == 2 and len(err.strip().splitlines()) == 1 and words in err
 
@@ -367,15 +469,20 @@ def test_a_bad_train_or_export_flag_is_one_line_and_exit_code_2(capsys, argv, wo
 def test_the_target_accuracy_has_one_default_everywhere(tmp_path):
     from search.run_settings import RunSettings
     from search.study import StudySpec
+
     study = optuna.create_study(storage=f"sqlite:///{tmp_path / 't.db'}", study_name="t")  # no target stored
-    assert records.target_acc(study) == RunSettings().target_acc == StudySpec(
-        "t", "sqlite://", "arch", "", "accuracy", 20000, None, 1, "hyperband", 0).target_acc
+    assert (
+        records.target_acc(study)
+        == RunSettings().target_acc
+        == StudySpec("t", "sqlite://", "arch", "", "accuracy", 20000, None, 1, "hyperband", 0).target_acc
+    )
 
 
 def test_the_profile_line_counts_the_training_images_left_by_the_validation_split(tmp_path, monkeypatch, capsys):
     """`--val-size 10000` leaves 50,000 training images, and the profile line says so."""
     from conftest import run_cli
     from search import api
+
     monkeypatch.setattr(api.Workers, "proxy_stage", lambda self, st: None)  # nothing trains: only the lines
     quiet = ("--profile", "cpu", "--workers", "1", "--no-progress", "--no-warm-start")  # nothing queued to run
     _, out, _ = run_cli(capsys, "run", "--val-size", "10000", *quiet, "--storage", f"sqlite:///{tmp_path / 'v.db'}")
@@ -388,8 +495,20 @@ def test_the_profile_line_counts_the_training_images_left_by_the_validation_spli
 def test_worker_processes_start_once_for_both_stages(tmp_path):
     """workers=2: two processes run the proxy trials and then the finals (no second start)."""
     lines = []
-    study = search.run(trials=3, storage=f"sqlite:///{tmp_path / 'o.db'}", study="o", workers=2, subset=200, epochs=1,
-                       finals=2, final_epochs=1, final_subset=300, val_size=500, progress=False, log=lines.append)
+    study = search.run(
+        trials=3,
+        storage=f"sqlite:///{tmp_path / 'o.db'}",
+        study="o",
+        workers=2,
+        subset=200,
+        epochs=1,
+        finals=2,
+        final_epochs=1,
+        final_subset=300,
+        val_size=500,
+        progress=False,
+        log=lines.append,
+    )
     started = [line for line in lines if line.startswith("started ")]
     assert len(started) == 1 and started[0].startswith("started 2 worker processes")
     pids = {int(p) for p in re.search(r"pids ([\d, ]+)", started[0]).group(1).split(", ")}

@@ -1,5 +1,6 @@
 """Every command, fed bad input: one clear line on stderr, a non-zero documented exit code, no traceback,
 nothing half-written."""
+
 import gzip
 
 import optuna
@@ -11,6 +12,7 @@ from search.cli import main
 @pytest.fixture(scope="module")
 def corrupt_root(tmp_path_factory):
     from mnistnet import data as mdata
+
     root = tmp_path_factory.mktemp("corrupt")
     raw = mdata.ensure_files(root)
     with gzip.open(raw / "train-labels-idx1-ubyte.gz", "wb") as f:
@@ -44,7 +46,11 @@ def cases(tmp, url, corrupt):
         (["export", "--storage", url, "--study", "nope", "--out", str(tmp / "e1")], 5, "no study named"),
         (["export", "--storage", url, "--study", "s", "--trial", "999", "--out", str(tmp / "e2")], 5, "no trial 999"),
         (["export", "--storage", url, "--study", "s", "--trial", "x", "--out", str(tmp / "e3")], 2, "trial number"),
-        (["export", "--storage", url, "--study", "s", "--format", "gif", "--out", str(tmp / "e4")], 2, "unknown format"),
+        (
+            ["export", "--storage", url, "--study", "s", "--format", "gif", "--out", str(tmp / "e4")],
+            2,
+            "unknown format",
+        ),
         (["export", "--storage", url], 2, "required: --out"),
         (["evaluate", str(tmp / "no-model")], 5, "no model folder"),
         (["evaluate", str(tmp)], 2, "not an mnist-search model folder"),
@@ -73,8 +79,33 @@ def env(tmp_path_factory, corrupt_root):
     url = f"sqlite:///{tmp / 'mnist.db'}"
     # A study with one trial that trains nothing (its net is over a 1-parameter budget, so the run ends
     # with ImpossibleBudget, a usage error): the quick suite trains no study here.
-    assert main(["run", "--study", "s", "--workers", "1", "--trials", "1", "--storage", url, "--subset", "200", "--epochs", "1",
-                 "--val-size", "200", "--no-progress", "--finals", "0", "--max-params", "1"]) == 2
+    assert (
+        main(
+            [
+                "run",
+                "--study",
+                "s",
+                "--workers",
+                "1",
+                "--trials",
+                "1",
+                "--storage",
+                url,
+                "--subset",
+                "200",
+                "--epochs",
+                "1",
+                "--val-size",
+                "200",
+                "--no-progress",
+                "--finals",
+                "0",
+                "--max-params",
+                "1",
+            ]
+        )
+        == 2
+    )
     study = optuna.load_study(study_name="s", storage=url)
     assert len(study.trials) == 1 and "infeasible" in study.trials[0].user_attrs  # never trained
     return tmp, url, corrupt_root

@@ -1,4 +1,5 @@
 """The benchmark runs end to end and writes its figures (no timing is asserted: machines are noisy)."""
+
 import json
 import statistics
 import time
@@ -14,8 +15,28 @@ from search.cli import main
 @pytest.mark.slow
 def test_bench_measures_every_quick_section_and_writes_json(tmp_path, capsys, mnist):
     out = tmp_path / "bench.json"
-    assert main(["bench", "--sections", "pipeline,precision,inference", "--images", "512", "--epoch-images", "512",
-                 "--repeats", "2", "--out", str(out), "--device", "cpu", "--precision", "fp32"]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "--sections",
+                "pipeline,precision,inference",
+                "--images",
+                "512",
+                "--epoch-images",
+                "512",
+                "--repeats",
+                "2",
+                "--out",
+                str(out),
+                "--device",
+                "cpu",
+                "--precision",
+                "fp32",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     figures = json.loads(out.read_text())
     assert [m["model"] for m in figures["models"]] == ["seed001", "seed002", "arch-typical"]
@@ -59,6 +80,7 @@ def test_interleaved_trainings_take_turns_of_whole_chunks_and_never_overlap():
     import threading
 
     from search.benchmarks.precision import _Baton
+
     baton, log, active, overlaps = _Baton(("a", "b"), chunk=3), [], [], []
     lock = threading.Lock()
 
@@ -76,6 +98,7 @@ def test_interleaved_trainings_take_turns_of_whole_chunks_and_never_overlap():
                     active.remove(name)
         finally:
             baton.done(name)
+
     threads = [threading.Thread(target=train, args=("a", 10)), threading.Thread(target=train, args=("b", 7))]
     for t in threads:
         t.start()

@@ -1,4 +1,5 @@
 """End to end: `mnist-search dashboard` serves our study and headless Chromium shows it."""
+
 import os
 import shutil
 import socket
@@ -12,14 +13,26 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Without the background-networking flags Chromium keeps dialling out on a machine with no network.
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--window-size=1400,1000"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1400,1000",
+]
 
 pytestmark = [pytest.mark.slow]  # a real study, a server and a browser
 if CHROMIUM is None:
-    pytestmark.append(pytest.mark.skipif(not os.environ.get("CI"), reason="chromium is not installed "
-                                    "(.ci/run installs it: apt-get install chromium)"))
+    pytestmark.append(
+        pytest.mark.skipif(
+            not os.environ.get("CI"), reason="chromium is not installed (.ci/run installs it: apt-get install chromium)"
+        )
+    )
 
 
 def free_port() -> int:
@@ -43,8 +56,13 @@ def listening_addresses(port: int) -> set[str]:
 def dashboard(tiny_study):
     url, _, _ = tiny_study
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "search", "dashboard", "--storage", url, "--port", str(port)],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "search", "dashboard", "--storage", url, "--port", str(port)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
@@ -65,9 +83,12 @@ def dashboard(tiny_study):
 def chromium(url: str, tmp_path, *extra) -> str:
     if CHROMIUM is None:
         pytest.fail("chromium is not installed: .ci/run installs it with apt-get install chromium")
-    result = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
-                             "--virtual-time-budget=20000", *extra, url],
-                            capture_output=True, text=True, timeout=180)
+    result = subprocess.run(
+        [CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=20000", *extra, url],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     return result.stdout
 
 
@@ -88,6 +109,7 @@ def test_dashboard_names_the_objective_and_plots_no_over_budget_value(dashboard,
     assert "validation accuracy" in dom and "Objective 0" not in dom
     import json
     import urllib.request
+
     with urllib.request.urlopen(f"{base}/api/studies/1?after=0", timeout=30) as r:
         trials = json.loads(r.read())["trials"]
     over = [t for t in trials if any(a["key"] == "infeasible" for a in t["user_attrs"])]

@@ -1,4 +1,5 @@
 """The dashboard has no authentication: a warning off loopback, and --read-only refuses every write."""
+
 import json
 import socket
 import subprocess
@@ -24,11 +25,22 @@ def study_url(tmp_path):
     return url
 
 
-@pytest.mark.parametrize("host, warned", [("0.0.0.0", True), ("::", True), ("192.168.1.5", True), ("myhost", True),
-                                          ("127.0.0.1", False), ("127.0.0.2", False), ("localhost", False),
-                                          ("::1", False)])
+@pytest.mark.parametrize(
+    "host, warned",
+    [
+        ("0.0.0.0", True),
+        ("::", True),
+        ("192.168.1.5", True),
+        ("myhost", True),
+        ("127.0.0.1", False),
+        ("127.0.0.2", False),
+        ("localhost", False),
+        ("::1", False),
+    ],
+)
 def test_a_dashboard_off_loopback_warns_it_has_no_authentication(host, warned, study_url, monkeypatch, capsys):
     import bottle
+
     served = []
     monkeypatch.setattr(bottle, "run", lambda app, host, port: served.append((app, host, port)))
     code, out, err = run_cli(capsys, "dashboard", "--storage", study_url, "--host", host, "--port", "8123")
@@ -43,6 +55,7 @@ def test_a_dashboard_off_loopback_warns_it_has_no_authentication(host, warned, s
 
 def test_a_read_only_dashboard_off_loopback_still_warns(study_url, monkeypatch, capsys):
     import bottle
+
     monkeypatch.setattr(bottle, "run", lambda app, host, port: None)
     code, out, err = run_cli(capsys, "dashboard", "--storage", study_url, "--host", "0.0.0.0", "--read-only")
     assert code == 0 and "no authentication" in err and "refused" in err and "read-only" in out
@@ -68,9 +81,23 @@ def request(url: str, method: str = "GET", body=None) -> tuple[int, bytes]:
 @pytest.mark.parametrize("read_only", [True, False])
 def test_read_only_refuses_write_actions_and_still_serves_pages(read_only, study_url, tmp_path):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "search", "dashboard", "--storage", study_url, "--port", str(port),
-                             *(["--read-only"] if read_only else [])],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "search",
+            "dashboard",
+            "--storage",
+            study_url,
+            "--port",
+            str(port),
+            *(["--read-only"] if read_only else []),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 60
@@ -104,4 +131,5 @@ def test_read_only_refuses_write_actions_and_still_serves_pages(read_only, study
 
 def optuna_dashboard_note(url: str) -> str:
     from optuna_dashboard import get_note
+
     return get_note(optuna.load_study(study_name="dash", storage=url))

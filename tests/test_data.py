@@ -47,8 +47,9 @@ def test_corrupt_file_is_reported_in_one_line_with_exit_code_3(tmp_path, capsys)
     raw = mdata.ensure_files(tmp_path)
     with gzip.open(raw / "t10k-labels-idx1-ubyte.gz", "wb") as f:
         f.write(b"not mnist")
-    code = main(["train", "--preset", "seed002", "--epochs", "1", "--data-root", str(tmp_path),
-                 "--out", str(tmp_path / "run")])
+    code = main(
+        ["train", "--preset", "seed002", "--epochs", "1", "--data-root", str(tmp_path), "--out", str(tmp_path / "run")]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 3
     assert len(err.splitlines()) == 1 and "corrupt" in err and "t10k-labels" in err

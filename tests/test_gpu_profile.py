@@ -2,6 +2,7 @@
 defects a CPU can show: the caller's thread count, emulated bf16, TF32 under "fp32", the bench's
 CUDA timing and its children's errors, the Triton cache, a torch without CUDA on a GPU machine.
 `-k gpu_profile` selects the profile's own tests."""
+
 import os
 import shutil
 import subprocess
@@ -34,10 +35,12 @@ def test_gpu_profile_is_chosen_by_name_on_any_device_and_auto_follows_the_device
 
 def test_gpu_profile_cli_flag_on_run_worker_and_export(capsys):
     from search.cli import build_parser
+
     for argv in (["run"], ["worker", "--study", "s"], ["export", "--out", "m"]):
         assert build_parser().parse_args([*argv, "--profile", "gpu"]).profile == "gpu"
         assert build_parser().parse_args(argv).profile == "auto"
     from conftest import run_cli
+
     code, _, err = run_cli(capsys, "run", "--profile", "tpu")
     assert code == 2 and "--profile" in err
 
@@ -53,8 +56,9 @@ def test_gpu_profile_workers_auto_shares_one_gpu_between_several_workers():
 def test_gpu_profile_hyperband_judges_from_epoch_3_of_8():
     gpu = profiles.GPU
     assert gpu.epochs == 8
-    spec = StudySpec("g", "sqlite://", "arch", "", "accuracy", 20000, gpu.max_macs, gpu.epochs, "hyperband", 0,
-                     subset=gpu.subset)
+    spec = StudySpec(
+        "g", "sqlite://", "arch", "", "accuracy", 20000, gpu.max_macs, gpu.epochs, "hyperband", 0, subset=gpu.subset
+    )
     pruner = make_pruner(spec)
     assert isinstance(pruner, optuna.pruners.HyperbandPruner)
     assert (pruner._min_resource, pruner._max_resource, pruner._reduction_factor) == (3, 8, 3)
@@ -69,9 +73,22 @@ def gpu_profile_study(tmp_path_factory):
     folder = tmp_path_factory.mktemp("gpuprofile")
     url = f"sqlite:///{folder / 'g.db'}"
     lines = []
-    study = search.run(trials=5, storage=url, study="g", profile="gpu", device="cpu", workers="auto", subset=256,
-                       max_params=11000,
-                       val_size=500, final_subset=512, final_epochs=1, seed=2, progress=False, log=lines.append)
+    study = search.run(
+        trials=5,
+        storage=url,
+        study="g",
+        profile="gpu",
+        device="cpu",
+        workers="auto",
+        subset=256,
+        max_params=11000,
+        val_size=500,
+        final_subset=512,
+        final_epochs=1,
+        seed=2,
+        progress=False,
+        log=lines.append,
+    )
     return study, url, folder, lines
 
 
@@ -96,8 +113,16 @@ def test_gpu_profile_study_trains_8_epoch_proxies_then_its_finals_with_auto_work
 @pytest.mark.slow  # trains a study (worker processes, finals): not for the quick suite
 def test_gpu_profile_export_retrains_the_answer_with_its_seed_check(gpu_profile_study, tmp_path):
     study, _, _, _ = gpu_profile_study
-    card = search.export(study, out=tmp_path / "m", profile="gpu", device="cpu", subset=512, epochs=1,
-                         formats=["pt"], log=lambda *_: None)
+    card = search.export(
+        study,
+        out=tmp_path / "m",
+        profile="gpu",
+        device="cpu",
+        subset=512,
+        epochs=1,
+        formats=["pt"],
+        log=lambda *_: None,
+    )
     check = card["seed_check"]
     assert check["seeds"] == profiles.GPU.seed_check == 3 and len(check["test_accs"]) == 3
     assert search.api.choose_profile("cpu", "cuda").seed_check == 0  # the cpu profile retrains nothing, anywhere
@@ -106,21 +131,25 @@ def test_gpu_profile_export_retrains_the_answer_with_its_seed_check(gpu_profile_
 def test_run_gives_the_caller_its_thread_count_back(tmp_path, monkeypatch):
     """An in-process worker sets torch's intra-op threads for its trials; the caller's count returns."""
     from search import api, workers
+
     seen = []
 
     def worker(job, callbacks=()):
         workers.make_objective(job)  # what sets the threads in a real worker
         seen.append(torch.get_num_threads())
+
     monkeypatch.setattr(api, "run_worker", worker)
     monkeypatch.setattr(api.os, "cpu_count", lambda: 3)  # one worker x 3 threads
     torch.set_num_threads(2)
-    search.run(trials=1, workers=1, device="cpu", profile="cpu", finals=0, storage=f"sqlite:///{tmp_path / 't.db'}",
-               **QUIET)
+    search.run(
+        trials=1, workers=1, device="cpu", profile="cpu", finals=0, storage=f"sqlite:///{tmp_path / 't.db'}", **QUIET
+    )
     assert seen == [3] and torch.get_num_threads() == 2
 
 
 def test_bf16_auto_leaves_out_a_gpu_that_only_emulates_bf16(monkeypatch):
     from mnistnet import precision
+
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     cuda = torch.device("cuda")
     # A V100 or T4: bf16 only through emulation (torch's default answer counts emulation as support).
@@ -136,6 +165,7 @@ def test_bf16_auto_leaves_out_a_gpu_that_only_emulates_bf16(monkeypatch):
 
 def test_fp32_on_cuda_means_ieee_fp32_for_the_duration_only():
     from mnistnet.precision import _conv_tf32_flag, exact_fp32
+
     get, _, ieee = _conv_tf32_flag()
     before = get()
     with exact_fp32(torch.device("cuda")):
@@ -152,6 +182,7 @@ def test_compile_graphs_compiles_the_finals_with_cuda_graphs(monkeypatch, mnist)
     from mnistnet import train
     from space.known import base_net
     from search.api import finals_compiled
+
     spec = StudySpec("s", "sqlite://", "arch", "", "accuracy", 20000, None, 8, "hyperband", 0)
     assert finals_compiled("graphs", spec, profiles.GPU) == "reduce-overhead"
     assert finals_compiled("auto", spec, profiles.GPU) is False  # not adopted on a GPU until measured
@@ -159,13 +190,20 @@ def test_compile_graphs_compiles_the_finals_with_cuda_graphs(monkeypatch, mnist)
     monkeypatch.setattr(torch, "compile", lambda model, mode=None, **_: modes.append(mode) or model)
     monkeypatch.setattr(torch.compiler, "cudagraph_mark_step_begin", lambda: steps.append(1))
     config, recipe = base_net("gap8k")
-    result = train.fit(config, recipe.replace(epochs=1, batch_size=64), mnist.subset(256), "cpu",
-                       precision="fp32", compile="reduce-overhead")
+    result = train.fit(
+        config,
+        recipe.replace(epochs=1, batch_size=64),
+        mnist.subset(256),
+        "cpu",
+        precision="fp32",
+        compile="reduce-overhead",
+    )
     assert modes == ["reduce-overhead"] and len(steps) == 4 and result.compiled
 
 
 def test_cold_compile_cache_empties_inductors_and_tritons_caches(monkeypatch):
     from search.benchmarks.compiled import cold_compile_cache
+
     monkeypatch.setenv("TRITON_CACHE_DIR", "/kept/triton")
     monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
     with cold_compile_cache():
@@ -177,6 +215,7 @@ def test_cold_compile_cache_empties_inductors_and_tritons_caches(monkeypatch):
 def test_precision_turns_read_the_clock_only_after_the_gpu_finished(monkeypatch):
     """On CUDA the baton synchronizes before each reading of the clock, so a turn's time holds its kernels."""
     from search.benchmarks import precision
+
     events = []
     clock = iter(range(1000))
     monkeypatch.setattr(precision.time, "perf_counter", lambda: events.append("clock") or next(clock))
@@ -190,12 +229,14 @@ def test_precision_turns_read_the_clock_only_after_the_gpu_finished(monkeypatch)
 
 def test_bench_workers_show_a_failed_childs_own_error_line():
     from search.benchmarks import parallel
+
     with pytest.raises(parallel.ChildFailed, match="unknown space 'nope'"):
         parallel.study_wall_time(1, 1, "cpu", "fp32", extra=["--space", "nope"])
 
 
 def test_bench_refuses_bad_layouts_and_compile_modes(capsys):
     from conftest import run_cli
+
     code, _, err = run_cli(capsys, "bench", "--sections", "workers", "--layouts", "1,x")
     assert code == 2 and "--layouts" in err
     code, _, err = run_cli(capsys, "bench", "--sections", "compile", "--compile-modes", "default,fast")
@@ -206,6 +247,7 @@ def test_bench_refuses_bad_layouts_and_compile_modes(capsys):
 def test_make_setup_stops_on_a_gpu_machine_whose_torch_has_no_cuda(tmp_path):
     """nvidia-smi lists a GPU, the venv's torch is a CPU build: one line saying how to install a CUDA build."""
     from tools.torch_cuda_check import problem
+
     assert problem([], "2.14.1+cpu", None) is None and problem(["GPU 0: H100"], "2.14.1", "13.0") is None
     fake_bin, fake_torch, venv = tmp_path / "bin", tmp_path / "fake" / "torch", tmp_path / "venv"
     for d in (fake_bin, fake_torch, venv / "bin"):
@@ -216,17 +258,21 @@ def test_make_setup_stops_on_a_gpu_machine_whose_torch_has_no_cuda(tmp_path):
     for f in (fake_bin / "nvidia-smi", venv / "bin" / "python"):
         f.chmod(0o755)
     (venv / ".installed").touch()  # newer than pyproject.toml and constraints.txt: make never rebuilds this venv
-    assert all((REPO / f).stat().st_mtime <= (venv / ".installed").stat().st_mtime
-               for f in ("pyproject.toml", "constraints.txt"))
+    assert all(
+        (REPO / f).stat().st_mtime <= (venv / ".installed").stat().st_mtime
+        for f in ("pyproject.toml", "constraints.txt")
+    )
     env = {**os.environ, "PATH": f"{fake_bin}:{os.environ['PATH']}"}
-    done = subprocess.run(["make", "-s", "-C", str(REPO), "setup", f"VENV={venv}"], capture_output=True, text=True,
-                          env=env, timeout=60)
+    done = subprocess.run(
+        ["make", "-s", "-C", str(REPO), "setup", f"VENV={venv}"], capture_output=True, text=True, env=env, timeout=60
+    )
     assert done.returncode != 0
     assert len(done.stderr.strip().splitlines()) == 1
     assert "torch 2.14.1+cpu was built without CUDA" in done.stderr and "download.pytorch.org/whl/cu" in done.stderr
     (fake_torch / "__init__.py").write_text('__version__ = "2.14.1"\nclass version:\n    cuda = "13.0"\n')
-    done = subprocess.run(["make", "-s", "-C", str(REPO), "setup", f"VENV={venv}"], capture_output=True, text=True,
-                          env=env, timeout=60)
+    done = subprocess.run(
+        ["make", "-s", "-C", str(REPO), "setup", f"VENV={venv}"], capture_output=True, text=True, env=env, timeout=60
+    )
     assert done.returncode == 0 and done.stderr == ""
 
 
@@ -245,14 +291,23 @@ def test_gpu_check_plans_the_same_steps_at_full_and_tiny_sizes(tmp_path):
     assert "--preset seed001" in " ".join(full["seed001"]) and full["seed001"][-2:] == ["--epochs", "20"]
     assert "--layouts 1,2,4,8" in " ".join(full["workers"]) and "graphs" in " ".join(full["compile"])
     assert gpu_check.pytest_counts("x\n3 passed, 1 failed, 2 deselected in 4.1s\n") == {
-        "passed": 3, "failed": 1, "deselected": 2}
+        "passed": 3,
+        "failed": 1,
+        "deselected": 2,
+    }
 
 
 @pytest.mark.slow
 def test_gpu_check_runs_end_to_end_at_tiny_sizes_on_cpu(tmp_path):
     import json
-    done = subprocess.run(["bash", str(REPO / "bench" / "gpu_check.sh"), "--device", "cpu", "--tiny", str(tmp_path)],
-                          env={**os.environ, "PYTHON": sys.executable}, capture_output=True, text=True, timeout=900)
+
+    done = subprocess.run(
+        ["bash", str(REPO / "bench" / "gpu_check.sh"), "--device", "cpu", "--tiny", str(tmp_path)],
+        env={**os.environ, "PYTHON": sys.executable},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     summary = json.loads((tmp_path / "gpu-run.json").read_text())
     assert set(summary) == {"device", "trials", "wall_s", "params", "test_acc"}, done.stdout
     assert all(v is not None for v in summary.values()), done.stdout

@@ -3,6 +3,7 @@
 Every server runs on loopback: PostgreSQL (initdb in a temporary folder), `mnist-search storage-server`,
 and moto's standalone S3 server (the `moto[server]` package) as the shared artifact store.
 """
+
 import os
 import signal
 import subprocess
@@ -28,6 +29,7 @@ _STORAGES = {}
 def trials_of(url, name="arch"):
     """The study's trials, read through our storage layer (a grpc:// URL needs it)."""
     from search.storage import open_storage
+
     if url not in _STORAGES:
         _STORAGES[url] = open_storage(url, heartbeat=False)
     return optuna.load_study(study_name=name, storage=_STORAGES[url]).trials
@@ -40,8 +42,10 @@ def counts(url):
 
 # ---------------------------------------------------------------- quick: bad input, one line each
 
-@pytest.mark.parametrize("url", ["grpc://127.0.0.1:notaport", "grpc://", "grpc://me:pw@127.0.0.1:1",
-                                 "grpc://127.0.0.1:13000/db"])
+
+@pytest.mark.parametrize(
+    "url", ["grpc://127.0.0.1:notaport", "grpc://", "grpc://me:pw@127.0.0.1:1", "grpc://127.0.0.1:13000/db"]
+)
 def test_a_malformed_proxy_url_is_one_line(url, capsys):
     pytest.importorskip("grpc")
     code = main(["studies", "--storage", url])
@@ -66,6 +70,7 @@ def test_a_proxy_lost_mid_study_is_waited_for_then_one_line(monkeypatch):
     pytest.importorskip("grpc")
     from search.errors import StorageError
     from search.storage_proxy import proxy_class
+
     monkeypatch.setenv("MNIST_SEARCH_DB_RETRY", "1")
     url = f"grpc://127.0.0.1:{free_port()}"
     storage = proxy_class()(url)  # as if it had answered when the worker started
@@ -90,8 +95,17 @@ def test_a_proxy_in_front_of_a_proxy_is_refused(capsys):
 def test_a_proxy_on_another_address_warns_that_it_has_no_authentication(capsys, tmp_path):
     pytest.importorskip("grpc")
     # 192.0.2.1 (TEST-NET-1) is no address of this machine: the warning comes, then nothing listens.
-    code = main(["storage-server", "--storage", f"sqlite:///{tmp_path / 's.db'}", "--host", "192.0.2.1",
-                 "--port", str(free_port())])
+    code = main(
+        [
+            "storage-server",
+            "--storage",
+            f"sqlite:///{tmp_path / 's.db'}",
+            "--host",
+            "192.0.2.1",
+            "--port",
+            str(free_port()),
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 4 and len(err) == 2
     assert err[0].startswith("warning: the storage proxy on 192.0.2.1:") and "no authentication" in err[0]
@@ -100,8 +114,20 @@ def test_a_proxy_on_another_address_warns_that_it_has_no_authentication(capsys, 
 
 @pytest.mark.parametrize("url", ["s3://", "s3:///prefix"])
 def test_a_malformed_artifact_url_is_one_line_before_anything_is_written(url, capsys, tmp_path):
-    code = main(["run", "--trials", "1", "--storage", f"sqlite:///{tmp_path / 'none.db'}", "--artifacts", url,
-                 "--device", "cpu", "--no-progress"])
+    code = main(
+        [
+            "run",
+            "--trials",
+            "1",
+            "--storage",
+            f"sqlite:///{tmp_path / 'none.db'}",
+            "--artifacts",
+            url,
+            "--device",
+            "cpu",
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 4 and len(err) == 1 and "malformed artifact URL" in err[0]
     assert not (tmp_path / "none.db").exists()
@@ -136,6 +162,7 @@ def test_prefixed_store_keeps_artifacts_under_the_prefix():
 
 # ---------------------------------------------------------------- servers on loopback
 
+
 class Proxy:
     """`mnist-search storage-server` in a subprocess, which a test may stop and start again."""
 
@@ -148,10 +175,23 @@ class Proxy:
         self.start()
 
     def start(self):
-        self.proc = subprocess.Popen([sys.executable, "-m", "search", "storage-server", "--storage",
-                                      self.database_url, "--port", str(self.port)], cwd=REPO,
-                                     env={**os.environ, **(self.env or {})}, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "search",
+                "storage-server",
+                "--storage",
+                self.database_url,
+                "--port",
+                str(self.port),
+            ],
+            cwd=REPO,
+            env={**os.environ, **(self.env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         from search.storage import open_storage
         from search.errors import StorageError
 
@@ -161,6 +201,7 @@ class Proxy:
                 return True
             except StorageError:
                 return False
+
         try:
             wait_for(answers, timeout=STARTUP_S, what="the storage proxy", proc=self.proc)
         except BaseException:
@@ -202,17 +243,30 @@ def s3(tmp_path):
     pytest.importorskip("moto.server", reason="moto[server] is not installed (pip install -e '.[test]')")
     port = free_port()
     log = open(tmp_path / "moto.log", "w")  # a request log line each: a pipe would fill and stall it
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, text=True)
-    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
-           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    env = {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
         import urllib.request
-        wait_for(lambda: urllib.request.urlopen(env["AWS_ENDPOINT_URL"], timeout=2) is not None,
-                 timeout=STARTUP_S, what="the S3 server")
+
+        wait_for(
+            lambda: urllib.request.urlopen(env["AWS_ENDPOINT_URL"], timeout=2) is not None,
+            timeout=STARTUP_S,
+            what="the S3 server",
+        )
         import boto3
+
         client = boto3.client("s3")
         client.create_bucket(Bucket=BUCKET)
         yield env, client
@@ -229,19 +283,53 @@ def s3(tmp_path):
 
 # ---------------------------------------------------------------- many workers, shared artifacts
 
+
 @pytest.mark.slow
 def test_run_and_two_workers_through_the_proxy_then_export_from_s3(pg_proxy, s3, tmp_path):
     _, proxy = pg_proxy
     env, client = s3
     arts = f"s3://{BUCKET}/studies"
     quick = ["--subset", "500", "--epochs", "1", "--val-size", "500", "--no-progress"]
-    run = cli("run", "--trials", "8", "--workers", "2", "--storage", proxy.url, "--artifacts", arts, *quick,
-              "--seed", "7", "--finals", "1", "--final-subset", "500", "--final-epochs", "1", env=env)
+    run = cli(
+        "run",
+        "--trials",
+        "8",
+        "--workers",
+        "2",
+        "--storage",
+        proxy.url,
+        "--artifacts",
+        arts,
+        *quick,
+        "--seed",
+        "7",
+        "--finals",
+        "1",
+        "--final-subset",
+        "500",
+        "--final-epochs",
+        "1",
+        env=env,
+    )
     workers = []
     try:
         wait_for(lambda: len(trials_of(proxy.url)) >= 1, timeout=STARTUP_S, what="the study", proc=run)
-        workers = [cli("worker", "--study", "arch", "--storage", proxy.url, "--trials", "3", "--artifacts", arts,
-                       "--no-progress", env=env) for _ in range(2)]
+        workers = [
+            cli(
+                "worker",
+                "--study",
+                "arch",
+                "--storage",
+                proxy.url,
+                "--trials",
+                "3",
+                "--artifacts",
+                arts,
+                "--no-progress",
+                env=env,
+            )
+            for _ in range(2)
+        ]
         for w in workers:
             out, err = w.communicate(timeout=600)
             assert w.returncode == 0, err
@@ -262,57 +350,131 @@ def test_run_and_two_workers_through_the_proxy_then_export_from_s3(pg_proxy, s3,
 
     # Another process that knows only the two URLs exports a trial an outside worker trained.
     from search import records
+
     storage = _STORAGES[proxy.url]
-    theirs = next(t for t in trials if t.state == TrialState.COMPLETE and "weights.pt" in records.artifact_ids(
-        storage, t) and t.user_attrs.get("worker", {}).get("pid") in {w.pid for w in workers})
+    theirs = next(
+        t
+        for t in trials
+        if t.state == TrialState.COMPLETE
+        and "weights.pt" in records.artifact_ids(storage, t)
+        and t.user_attrs.get("worker", {}).get("pid") in {w.pid for w in workers}
+    )
     artifact_id = records.artifact_ids(storage, theirs)["weights.pt"]
     out_dir = tmp_path / "model"
-    export = subprocess.run([sys.executable, "-m", "search", "export", "--storage", proxy.url, "--artifacts", arts,
-                             "--trial", str(theirs.number), "--format", "pt", "--seed-check", "0", "--out",
-                             str(out_dir)], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)},
-                            capture_output=True, text=True, timeout=600)
+    export = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "search",
+            "export",
+            "--storage",
+            proxy.url,
+            "--artifacts",
+            arts,
+            "--trial",
+            str(theirs.number),
+            "--format",
+            "pt",
+            "--seed-check",
+            "0",
+            "--out",
+            str(out_dir),
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert export.returncode == 0, export.stderr
     import io
 
     import torch
+
     body = client.get_object(Bucket=BUCKET, Key=f"studies/{artifact_id}")["Body"].read()
     stored = torch.load(io.BytesIO(body), weights_only=True)
     exported = torch.load(out_dir / "weights.pt", weights_only=True)
     assert stored.keys() == exported.keys() and all(torch.equal(stored[k], exported[k]) for k in stored)
 
     # A missing bucket, then weights that are gone: one line each, and no folder.
-    for artifacts, code, words in (("s3://no-such-bucket/studies", 4, "no bucket 'no-such-bucket'"),
-                                   (arts, 5, f"cannot read trial {theirs.number}'s weights")):
+    for artifacts, code, words in (
+        ("s3://no-such-bucket/studies", 4, "no bucket 'no-such-bucket'"),
+        (arts, 5, f"cannot read trial {theirs.number}'s weights"),
+    ):
         if code == 5:
             client.delete_object(Bucket=BUCKET, Key=f"studies/{artifact_id}")
         missing = tmp_path / f"nothing-{code}"
-        r = subprocess.run([sys.executable, "-m", "search", "export", "--storage", proxy.url, "--artifacts",
-                            artifacts, "--trial", str(theirs.number), "--format", "pt", "--seed-check", "0", "--out",
-                            str(missing)], cwd=REPO, env=os.environ.copy(), capture_output=True, text=True,
-                           timeout=300)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "search",
+                "export",
+                "--storage",
+                proxy.url,
+                "--artifacts",
+                artifacts,
+                "--trial",
+                str(theirs.number),
+                "--format",
+                "pt",
+                "--seed-check",
+                "0",
+                "--out",
+                str(missing),
+            ],
+            cwd=REPO,
+            env=os.environ.copy(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         lines = r.stderr.strip().splitlines()
         assert r.returncode == code and len(lines) == 1 and words in lines[0], r.stderr
         assert not missing.exists()
     # The other commands read the study through the proxy too.
     for command in (["studies"], ["best", "--study", "arch"], ["report", "--study", "arch", "--out", str(tmp_path)]):
-        r = subprocess.run([sys.executable, "-m", "search", *command, "--storage", proxy.url], cwd=REPO,
-                           capture_output=True, text=True, timeout=300)
+        r = subprocess.run(
+            [sys.executable, "-m", "search", *command, "--storage", proxy.url],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert r.returncode in (0, 1) and "Traceback" not in r.stderr, r.stderr  # best: 1 if no final hit 99.4 %
         assert "error" not in r.stderr or "no trained model within budget" in r.stderr, r.stderr
     assert (tmp_path / "arch.html").exists()
     port = free_port()
-    dash = subprocess.Popen([sys.executable, "-m", "search", "dashboard", "--storage", proxy.url, "--artifacts", arts,
-                             "--port", str(port), "--read-only"], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    dash = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "search",
+            "dashboard",
+            "--storage",
+            proxy.url,
+            "--artifacts",
+            arts,
+            "--port",
+            str(port),
+            "--read-only",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         import json
         import urllib.request
+
         got = {}
 
         def studies_page():
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=5) as r:
                 got.update(json.load(r))
             return True
+
         wait_for(studies_page, timeout=STARTUP_S, what="the dashboard", proc=dash)
         assert [s["study_name"] for s in got["study_summaries"]] == ["arch"]
         study_id = got["study_summaries"][0]["study_id"]
@@ -325,9 +487,23 @@ def test_run_and_two_workers_through_the_proxy_then_export_from_s3(pg_proxy, s3,
 
 # ---------------------------------------------------------------- faults through the proxy
 
+
 def run_through_the_proxy(proxy, tmp_path, trials, env=None):
-    return cli("run", "--workers", "4", "--trials", str(trials), "--storage", proxy.url, "--artifacts",
-               str(tmp_path / "a"), *TINY, "--seed", "9", env=env)
+    return cli(
+        "run",
+        "--workers",
+        "4",
+        "--trials",
+        str(trials),
+        "--storage",
+        proxy.url,
+        "--artifacts",
+        str(tmp_path / "a"),
+        *TINY,
+        "--seed",
+        "9",
+        env=env,
+    )
 
 
 def mid_study(url):
@@ -350,8 +526,7 @@ def test_a_restart_behind_or_of_the_proxy_mid_study_loses_nothing(restart, pg_pr
     server, proxy = pg_proxy
     proc = run_through_the_proxy(proxy, tmp_path, 12)
     try:
-        wait_for(lambda: mid_study(proxy.url), timeout=STARTUP_S, what="completed trials and a running one",
-                 proc=proc)
+        wait_for(lambda: mid_study(proxy.url), timeout=STARTUP_S, what="completed trials and a running one", proc=proc)
         done = {t.number: t.values for t in trials_of(proxy.url) if t.state == TrialState.COMPLETE}
         if restart == "postgresql":
             server.ctl("restart")  # every database connection of the proxy is cut
@@ -372,8 +547,9 @@ def test_a_proxy_that_stays_down_stops_the_workers_with_one_line(pg_proxy, tmp_p
     _, proxy = pg_proxy
     proc = run_through_the_proxy(proxy, tmp_path, 200, env={"MNIST_SEARCH_DB_RETRY": "8"})
     try:
-        wait_for(lambda: counts(proxy.url)[TrialState.COMPLETE] >= 2, timeout=STARTUP_S, what="completed trials",
-                 proc=proc)
+        wait_for(
+            lambda: counts(proxy.url)[TrialState.COMPLETE] >= 2, timeout=STARTUP_S, what="completed trials", proc=proc
+        )
         proxy.stop()
         stopped = time.time()
         out, err = proc.communicate(timeout=180)
@@ -389,8 +565,18 @@ def test_a_proxy_that_stays_down_stops_the_workers_with_one_line(pg_proxy, tmp_p
     proxy.start()  # the study is kept: nothing is left RUNNING once a worker looks again
     leftover = [t for t in trials_of(proxy.url) if t.state == TrialState.RUNNING]
     assert all(t.user_attrs.get("worker", {}).get("pid") for t in leftover)
-    again = cli("worker", "--study", "arch", "--storage", proxy.url, "--trials", "1", "--artifacts",
-                str(tmp_path / "a"), "--no-progress")
+    again = cli(
+        "worker",
+        "--study",
+        "arch",
+        "--storage",
+        proxy.url,
+        "--trials",
+        "1",
+        "--artifacts",
+        str(tmp_path / "a"),
+        "--no-progress",
+    )
     out, err = again.communicate(timeout=300)
     assert again.returncode == 0, err
     assert not [t for t in trials_of(proxy.url) if t.state == TrialState.RUNNING]
@@ -398,14 +584,17 @@ def test_a_proxy_that_stays_down_stops_the_workers_with_one_line(pg_proxy, tmp_p
 
 # ---------------------------------------------------------------- the storage bench
 
+
 def test_the_storage_bench_runs_64_workers_as_threads_in_16_processes():
     from search.benchmarks.storage import layout
+
     assert [layout(n) for n in (1, 4, 16, 64)] == [(1, 1), (4, 1), (16, 1), (16, 4)]
 
 
 @pytest.mark.slow
 def test_the_storage_bench_counts_trials_of_every_worker():
     from search.benchmarks import storage
+
     rows = storage.run(seconds=2, workers=(1, 2), backends=("sqlite",), log=lambda line: None)
     assert [(r["backend"], r["workers"]) for r in rows] == [("sqlite", 1), ("sqlite", 2)]
     for r in rows:

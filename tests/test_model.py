@@ -13,8 +13,9 @@ def test_config_json_round_trip(name):
 
 
 def test_built_model_maps_pixels_to_ten_logits():
-    config = NetConfig([ConvLayer(8, 3, padding=1, bn=True, pool=True), ConvLayer(16, 3, dropout=0.1)],
-                       Head(pool="gap"))
+    config = NetConfig(
+        [ConvLayer(8, 3, padding=1, bn=True, pool=True), ConvLayer(16, 3, dropout=0.1)], Head(pool="gap")
+    )
     model = build(config).eval()
     out = model(torch.rand(5, 1, 28, 28))
     assert out.shape == (5, 10)
@@ -27,13 +28,16 @@ def test_macs_of_a_single_conv_are_counted_by_hand():
     assert count_macs(config) == 26 * 26 * 4 * 9 + 40
 
 
-@pytest.mark.parametrize("config,message", [
-    (NetConfig([ConvLayer(8, 3, pool=True)] * 5), "too small|cannot max-pool"),
-    (NetConfig([ConvLayer(0, 3)]), "channels must be >= 1"),
-    (NetConfig([]), "at least one conv layer"),
-    (NetConfig([ConvLayer(16, 3)], Head(pool="gap", linear=False)), "must produce 10 features"),
-    (NetConfig([ConvLayer(8, 29)]), "too small"),
-])
+@pytest.mark.parametrize(
+    "config,message",
+    [
+        (NetConfig([ConvLayer(8, 3, pool=True)] * 5), "too small|cannot max-pool"),
+        (NetConfig([ConvLayer(0, 3)]), "channels must be >= 1"),
+        (NetConfig([]), "at least one conv layer"),
+        (NetConfig([ConvLayer(16, 3)], Head(pool="gap", linear=False)), "must produce 10 features"),
+        (NetConfig([ConvLayer(8, 29)]), "too small"),
+    ],
+)
 def test_impossible_configs_are_rejected_before_training(config, message):
     with pytest.raises(ConfigError, match=message):
         build(config)

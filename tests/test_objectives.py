@@ -1,5 +1,6 @@
 """What the proxy stage optimizes: the size-adjusted value, the size-band stop of multi-objective
 trials, and runs without warm starts. Hand-made trials, except one tiny real run."""
+
 import optuna
 import pytest
 from optuna.distributions import FloatDistribution
@@ -20,8 +21,15 @@ def test_size_adjusted_accuracy_trades_a_fixed_share_per_doubling():
 
 def add(study, params, curve, state=TrialState.COMPLETE, stage=records.PROXY):
     attrs = {records.PARAMS: params, records.VAL_ACC_CURVE: curve, records.STAGE: stage}
-    study.add_trial(create_trial(state=state, values=[curve[-1], params] if state == TrialState.COMPLETE else None,
-                                 params={"x": 0.5}, distributions={"x": FloatDistribution(0, 1)}, user_attrs=attrs))
+    study.add_trial(
+        create_trial(
+            state=state,
+            values=[curve[-1], params] if state == TrialState.COMPLETE else None,
+            params={"x": 0.5},
+            distributions={"x": FloatDistribution(0, 1)},
+            user_attrs=attrs,
+        )
+    )
 
 
 @pytest.fixture
@@ -59,8 +67,18 @@ def test_log_bands_cover_the_range_in_equal_log_steps():
 @pytest.mark.slow
 def test_a_run_without_warm_start_samples_every_trial(tmp_path):
     url = f"sqlite:///{tmp_path / 's.db'}"
-    study = search.run(trials=4, storage=url, workers=1, subset=300, epochs=1, finals=0, warm_start=False,
-                       objective="size", progress=False, log=lambda *_: None)
+    study = search.run(
+        trials=4,
+        storage=url,
+        workers=1,
+        subset=300,
+        epochs=1,
+        finals=0,
+        warm_start=False,
+        objective="size",
+        progress=False,
+        log=lambda *_: None,
+    )
     assert len(study.trials) == 4 and not any(records.preset(t) for t in study.trials)
     assert study.metric_names == ["size-adjusted validation accuracy"]
     for t in study.trials:  # the study's value is size-adjusted; selection reads the plain accuracy

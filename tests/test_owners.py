@@ -1,4 +1,5 @@
 """Trials left RUNNING by a dead worker on this machine are failed at once and retried (search.owners)."""
+
 import os
 import subprocess
 import sys
@@ -10,8 +11,10 @@ from optuna.trial import TrialState
 from search import owners, records
 from search.storage import open_storage
 
-pytestmark = [pytest.mark.skipif(owners.me() is None, reason="needs /proc (Linux) to tell a process's liveness"),
-              pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")]  # trials made by ask(), not optimize
+pytestmark = [
+    pytest.mark.skipif(owners.me() is None, reason="needs /proc (Linux) to tell a process's liveness"),
+    pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning"),
+]  # trials made by ask(), not optimize
 
 
 def dead_process() -> tuple[int, int]:

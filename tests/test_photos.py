@@ -1,5 +1,6 @@
 """`predict` reads photos and scans as well as clean digits: measured with a really trained net on image
 files made from real MNIST test digits (tests/photo_fixtures.py)."""
+
 import json
 
 import numpy as np
@@ -44,7 +45,7 @@ def variant_sets(digits, tmp_path_factory):
 
 
 def accuracy(model, paths, labels) -> float:
-    return float((predict(model, load_images(paths)).argmax(1).numpy() == labels[:len(paths)]).mean())
+    return float((predict(model, load_images(paths)).argmax(1).numpy() == labels[: len(paths)]).mean())
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +56,7 @@ def main_scores(reader, photo_sets, digits):
 
 
 # --- the figures that matter: photos read about as well as clean digits --------------------------------
+
 
 @pytest.mark.slow
 def test_plain_digits_are_read(main_scores):
@@ -68,10 +70,19 @@ def test_photos_read_almost_as_well_as_plain_digits(main_scores, kind):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind,mode", [
-    ("light_on_dark", "RGB"), ("rgba_dark", "RGBA"), ("rgba_white", "RGBA"), ("palette", "P"),
-    ("i16", "I;16"), ("i32", "I"), ("thick", "RGB"), ("thin", "RGB"),
-])
+@pytest.mark.parametrize(
+    "kind,mode",
+    [
+        ("light_on_dark", "RGB"),
+        ("rgba_dark", "RGBA"),
+        ("rgba_white", "RGBA"),
+        ("palette", "P"),
+        ("i16", "I;16"),
+        ("i32", "I"),
+        ("thick", "RGB"),
+        ("thin", "RGB"),
+    ],
+)
 def test_every_kind_of_picture_reads_about_as_well(reader, variant_sets, photo_sets, digits, kind, mode):
     paths = variant_sets[kind]
     with Image.open(paths[0]) as img:
@@ -83,8 +94,11 @@ def test_every_kind_of_picture_reads_about_as_well(reader, variant_sets, photo_s
 @pytest.mark.slow
 def test_digits_drawn_with_a_fine_pen_are_read(reader, tmp_path):
     """1 px lines on a 300 px page would shrink to faint hairlines; they are thickened to MNIST's width."""
-    strokes = {7: [(150, 70), (240, 70), (180, 230)], 1: [(200, 60), (195, 230)],
-               4: [(230, 230), (230, 60), (160, 170), (260, 170)]}
+    strokes = {
+        7: [(150, 70), (240, 70), (180, 230)],
+        1: [(200, 60), (195, 230)],
+        4: [(230, 230), (230, 60), (160, 170), (260, 170)],
+    }
     paths = []
     for digit, line in strokes.items():
         img = Image.new("L", (400, 300), 235)
@@ -108,6 +122,7 @@ def test_predict_command_reads_photos(reader, photo_sets, digits, tmp_path, caps
 
 
 # --- each step on its own (no model) -------------------------------------------------------------------
+
 
 def test_exif_orientation_is_applied(digits, tmp_path):
     rgb = pf.photo_array(digits[0][0], np.random.default_rng(0))
@@ -149,7 +164,7 @@ def test_specks_beside_the_digit_are_ignored(digits):
     dirty, rng, specks = photo.copy(), np.random.default_rng(1), 0
     for y, x in zip(rng.integers(0, 238, 60), rng.integers(0, 318, 60)):
         if not (rows.min() - 8 < y < rows.max() + 8 and cols.min() - 8 < x < cols.max() + 8):
-            dirty[y:y + 2, x:x + 2] = 0.1  # dust and JPEG specks, 2x2 px, darker than the ink
+            dirty[y : y + 2, x : x + 2] = 0.1  # dust and JPEG specks, 2x2 px, darker than the ink
             specks += 1
     assert specks > 30 and (to_mnist(dirty) - clean).abs().max() < 0.01
 
@@ -160,10 +175,12 @@ def test_transparent_and_deep_pictures_give_the_same_digit(digits, tmp_path):
     alpha = np.zeros((28, 28, 4), np.uint8)
     alpha[..., 3] = digit  # white ink drawn on a transparent layer: the colour under it is black
     alpha[..., :3] = np.where(digit[..., None] > 0, 255, 0)
-    files = {"white_on_transparent.png": Image.fromarray(alpha),
-             "sixteen.png": Image.fromarray(((255 - digit).astype(np.uint16) * 257)),
-             "eight_bit_in_32.tif": Image.fromarray((255 - digit).astype(np.int32)),
-             "palette.png": Image.fromarray(255 - digit).convert("P")}
+    files = {
+        "white_on_transparent.png": Image.fromarray(alpha),
+        "sixteen.png": Image.fromarray(((255 - digit).astype(np.uint16) * 257)),
+        "eight_bit_in_32.tif": Image.fromarray((255 - digit).astype(np.int32)),
+        "palette.png": Image.fromarray(255 - digit).convert("P"),
+    }
     for name, img in files.items():
         img.save(tmp_path / name)
         assert torch.allclose(to_mnist(read_gray(tmp_path / name)), reference, atol=0.02), name
@@ -177,6 +194,7 @@ def read_photo(digit) -> np.ndarray:
 
 # --- the pictures people really send (photo_fixtures.write_real_world / write_no_digit) ---------------
 
+
 @pytest.fixture(scope="session")
 def real_world_sets(digits, tmp_path_factory):
     return pf.write_real_world(digits[0][:100], tmp_path_factory.mktemp("real_world"))
@@ -184,7 +202,9 @@ def real_world_sets(digits, tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["tight", "low_res", "marker"])
-def test_tight_crops_tiny_digits_and_marker_strokes_read_as_well_as_margined_ones(reader, real_world_sets, digits, kind):
+def test_tight_crops_tiny_digits_and_marker_strokes_read_as_well_as_margined_ones(
+    reader, real_world_sets, digits, kind
+):
     """Strokes touching the picture's edges, a digit 8-10 px tall cut out close and enlarged (blocky or
     blurred, JPEG), or strokes 3 MNIST pixels too thick (a marker, photographed): >= 95 % of the margined
     set."""
@@ -215,6 +235,7 @@ def test_real_digits_are_never_called_no_digit(digits):
 def test_predict_answers_no_digit_for_a_blank_page(tmp_path, capsys):
     from mnistnet.model import build
     from space.known import base_net
+
     config, _ = base_net("gap8k")
     folder = tmp_path / "model"
     folder.mkdir()
@@ -222,7 +243,9 @@ def test_predict_answers_no_digit_for_a_blank_page(tmp_path, capsys):
     save_weights(build(config).eval(), folder / "weights.pt")
     Image.new("L", (200, 150), 255).save(tmp_path / "blank.png")
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64), dtype=np.uint8)).save(tmp_path / "noise.png")
-    code, out, _ = run_cli(capsys, "predict", str(folder), str(tmp_path / "blank.png"), str(tmp_path / "noise.png"), "--json")
+    code, out, _ = run_cli(
+        capsys, "predict", str(folder), str(tmp_path / "blank.png"), str(tmp_path / "noise.png"), "--json"
+    )
     assert code == 0
     for r in json.loads(out):
         assert r["digit"] is None and r["reason"] and "confidence" not in r

@@ -1,5 +1,6 @@
 """The precision choice: what `auto` picks from the hardware, that bf16 really runs in bf16 while the
 weights stay fp32, that it still learns, and that a failing torch.compile falls back with one line."""
+
 import json
 
 import pytest
@@ -14,8 +15,10 @@ SMALL = NetConfig([ConvLayer(8, 3, bn=True, pool=True), ConvLayer(16, 3, bn=True
 CPU = torch.device("cpu")
 
 
-@pytest.mark.parametrize("amx, avx512_bf16, expected", [
-    (True, False, "bf16"), (False, True, "bf16"), (True, True, "bf16"), (False, False, "fp32")])
+@pytest.mark.parametrize(
+    "amx, avx512_bf16, expected",
+    [(True, False, "bf16"), (False, True, "bf16"), (True, True, "bf16"), (False, False, "fp32")],
+)
 def test_auto_picks_bf16_only_on_a_cpu_with_fast_bf16(monkeypatch, amx, avx512_bf16, expected):
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
@@ -37,8 +40,9 @@ def test_an_unknown_precision_is_refused():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("precision, dtype", [("bf16", torch.bfloat16), ("fp32", torch.float32)])
-def test_training_runs_its_convolutions_in_the_chosen_precision_and_keeps_fp32_weights(mnist, monkeypatch,
-                                                                                      precision, dtype):
+def test_training_runs_its_convolutions_in_the_chosen_precision_and_keeps_fp32_weights(
+    mnist, monkeypatch, precision, dtype
+):
     seen = set()
     real_conv = torch.nn.Conv2d.forward
 
@@ -47,6 +51,7 @@ def test_training_runs_its_convolutions_in_the_chosen_precision_and_keeps_fp32_w
         if torch.is_grad_enabled():  # the training steps, not validation
             seen.add(out.dtype)
         return out
+
     monkeypatch.setattr(torch.nn.Conv2d, "forward", spy)
     recipe = Recipe(optimizer="adam", lr=3e-3, batch_size=32, epochs=1)
     result = fit(SMALL, recipe, mnist.subset(4000), CPU, precision=precision)
@@ -60,7 +65,9 @@ def test_a_failing_compile_trains_eagerly_after_one_line(mnist, monkeypatch):
     def broken_compile(model, **_):
         def call(x):
             raise RuntimeError("no working C++ compiler found\nsecond line")
+
         return call
+
     monkeypatch.setattr(torch, "compile", broken_compile)
     lines = []
     recipe = Recipe(optimizer="adam", lr=3e-3, batch_size=32, epochs=2)
@@ -73,8 +80,27 @@ def test_a_failing_compile_trains_eagerly_after_one_line(mnist, monkeypatch):
 @pytest.mark.slow
 def test_the_train_command_records_the_precision_it_used(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["train", "--preset", "gap8k", "--subset", "1500", "--epochs", "1", "--precision", "bf16",
-                 "--compile", "off", "--no-progress", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--preset",
+                "gap8k",
+                "--subset",
+                "1500",
+                "--epochs",
+                "1",
+                "--precision",
+                "bf16",
+                "--compile",
+                "off",
+                "--no-progress",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["precision"] == "bf16" and metrics["compiled"] is False

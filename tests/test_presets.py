@@ -24,9 +24,15 @@ def test_presets_command_lists_every_preset_with_its_count(capsys):
 
 def test_five_source_names_are_aliases_of_three_nets_named_by_architecture():
     assert list(presets.PRESETS) == ["fc593k", "gap16k", "fc22k"]
-    assert presets.ALIASES == {"seed000": "fc593k", "seed003": "fc593k", "seed001": "gap16k",
-                               "seed002": "fc22k", "seed004": "fc22k"}
+    assert presets.ALIASES == {
+        "seed000": "fc593k",
+        "seed003": "fc593k",
+        "seed001": "gap16k",
+        "seed002": "fc22k",
+        "seed004": "fc22k",
+    }
     from space.known import base_net
+
     for old, name in presets.ALIASES.items():
         assert presets.get(old) is presets.get(name) and old in presets.PRESETS
         assert base_net(old) == base_net(name)  # --base seed002, --preset seed001, a study made with them

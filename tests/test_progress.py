@@ -1,5 +1,6 @@
 """Progress where stderr is not a terminal (CI, a log file): one line per finished trial, not a bar
 redrawn at every refresh; a final's epochs as lines with validation accuracy and the time left."""
+
 import optuna
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
@@ -9,11 +10,20 @@ from space.known import gap_net
 
 
 def finished(study, value, params):
-    study.add_trial(create_trial(state=TrialState.COMPLETE, value=value, params={"x": value},
-                                 distributions={"x": FloatDistribution(0, 1)},
-                                 user_attrs={records.PARAMS: params, records.STAGE: records.PROXY,
-                                             records.CONFIG: gap_net([8, 10, 14], [10, 14], 8).to_dict()},
-                                 system_attrs={"constraints:params": -1.0}))
+    study.add_trial(
+        create_trial(
+            state=TrialState.COMPLETE,
+            value=value,
+            params={"x": value},
+            distributions={"x": FloatDistribution(0, 1)},
+            user_attrs={
+                records.PARAMS: params,
+                records.STAGE: records.PROXY,
+                records.CONFIG: gap_net([8, 10, 14], [10, 14], 8).to_dict(),
+            },
+            system_attrs={"constraints:params": -1.0},
+        )
+    )
 
 
 def test_without_a_terminal_the_trial_bar_writes_a_line_per_finished_trial(monkeypatch, capsys):
@@ -52,6 +62,5 @@ def test_under_pytest_stderr_is_no_terminal():
 
 def test_a_final_epoch_line_says_accuracy_and_time_left():
     line = progress.final_epoch_line(12, 5, 3, 20, 0.99123, 63.0)
-    assert line == ("final trial 12 (retrains trial 5): epoch 3/20, validation 99.12%, 1:03 elapsed, "
-                    "about 5:57 left")
+    assert line == ("final trial 12 (retrains trial 5): epoch 3/20, validation 99.12%, 1:03 elapsed, about 5:57 left")
     assert progress.clock(3725) == "1:02:05"

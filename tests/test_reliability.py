@@ -1,4 +1,5 @@
 """Crashes, Ctrl-C, faults inside trials, concurrency on SQLite and PostgreSQL."""
+
 import json
 import os
 import shutil
@@ -23,21 +24,44 @@ pytestmark = pytest.mark.slow  # trains on real MNIST, starts servers or browser
 
 REPO = Path(__file__).resolve().parents[1]
 # Small, quick trials: few images, a small validation split, one or two epochs.
-QUICK = ["--workers", "1", "--subset", "300", "--epochs", "1", "--val-size", "500", "--no-progress", "--seed", "2", "--finals", "0"]
+QUICK = [
+    "--workers",
+    "1",
+    "--subset",
+    "300",
+    "--epochs",
+    "1",
+    "--val-size",
+    "500",
+    "--no-progress",
+    "--seed",
+    "2",
+    "--finals",
+    "0",
+]
 
 
 # A test run started in the background inherits an ignored SIGINT, which the child would keep; a user's
 # terminal delivers Ctrl-C with the default action. So the child restores it, then becomes the command.
 # (No preexec_fn: Python code run between fork and exec aborts in a test process that has loaded gRPC.)
-TRAMPOLINE = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
-              "os.execv(sys.executable, [sys.executable, '-m', 'search', *sys.argv[1:]])")
+TRAMPOLINE = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'search', *sys.argv[1:]])"
+)
 
 
 def cli(*argv, env=None, **kw):
     """Run `python -m search ...` in a subprocess (a separate process, as a user would)."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.Popen([sys.executable, "-c", TRAMPOLINE, *argv], cwd=REPO, env=full_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-c", TRAMPOLINE, *argv],
+        cwd=REPO,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 def trials_of(url, name="arch"):
@@ -62,12 +86,27 @@ def wait_for(predicate, timeout=120, what="condition", proc=None):
 def running_after_a_completed_trial(url):
     ts = trials_of(url)
     done = [t for t in ts if t.state == TrialState.COMPLETE and "val_acc_curve" in t.user_attrs]
-    running = [t for t in ts if t.state == TrialState.RUNNING and "params" in t.user_attrs
-               and "infeasible" not in t.user_attrs]
+    running = [
+        t for t in ts if t.state == TrialState.RUNNING and "params" in t.user_attrs and "infeasible" not in t.user_attrs
+    ]
     return bool(done) and bool(running)
 
 
-SLOWER = ["--workers", "1", "--subset", "3000", "--epochs", "3", "--val-size", "500", "--no-progress", "--seed", "3", "--finals", "0"]
+SLOWER = [
+    "--workers",
+    "1",
+    "--subset",
+    "3000",
+    "--epochs",
+    "3",
+    "--val-size",
+    "500",
+    "--no-progress",
+    "--seed",
+    "3",
+    "--finals",
+    "0",
+]
 
 
 def kill_mid_trial(url: str, env: dict):
@@ -159,7 +198,8 @@ def test_failing_trials_are_one_line_each_with_the_traceback_in_the_log(tmp_path
     log = tmp_path / "logs" / "arch" / "worker-0.log"
     assert failed
     assert [line for line in err.splitlines() if " failed: " in line] == [
-        f"trial {n} failed: RuntimeError: the trainer caught fire (traceback in {log})" for n in failed]
+        f"trial {n} failed: RuntimeError: the trainer caught fire (traceback in {log})" for n in failed
+    ]
     assert "Traceback" not in err
     text = log.read_text()
     assert text.count("Traceback (most recent call last)") == len(failed)
@@ -203,21 +243,27 @@ def test_failures_in_worker_processes_are_one_line_each_with_a_log(tmp_path, bro
         failed = sorted(t.number for t in trials_of(url) if t.state == TrialState.FAIL)
         reported = sorted(int(line.split()[1]) for line in lines if " failed: " in line)
         assert failed and reported == failed
-        assert all(line.startswith("trial ") and "RuntimeError: the trainer caught fire (traceback in " in line
-                   for line in lines if " failed: " in line)
+        assert all(
+            line.startswith("trial ") and "RuntimeError: the trainer caught fire (traceback in " in line
+            for line in lines
+            if " failed: " in line
+        )
         text = "".join(p.read_text() for p in logs.glob("worker-*.log"))
         assert text.count("Traceback (most recent call last)") == len(failed)
     else:
         stopped = [line for line in lines if " stopped: " in line]
         assert stopped and all(
             line.startswith("worker ") and "OSError: cannot map the training images (traceback in " in line
-            for line in stopped)
+            for line in stopped
+        )
         for i in (0, 1):
             text = (logs / f"worker-{i}.log").read_text()
             assert "Traceback (most recent call last)" in text and "cannot map the training images" in text
         # every worker failed: the run says so, naming the first worker's error and its log
-        assert lines[-1].startswith("mnist-search: error: all 2 workers exited with an error; worker 0: "
-                                    "OSError: cannot map the training images (traceback in ")
+        assert lines[-1].startswith(
+            "mnist-search: error: all 2 workers exited with an error; worker 0: "
+            "OSError: cannot map the training images (traceback in "
+        )
         return
     assert lines[-1].startswith("mnist-search: error: no trial")
 
@@ -258,8 +304,13 @@ def test_out_of_memory_fails_one_trial_and_the_study_goes_on(tmp_path, monkeypat
 
 def test_non_finite_loss_prunes_the_trial_with_its_reason(tmp_path, monkeypatch):
     real_fit = search.objective.fit
-    monkeypatch.setattr(search.objective, "fit", lambda config, recipe, *a, **kw: real_fit(
-        config, recipe.replace(optimizer="sgd", lr=1e12, momentum=0.9), *a, **kw))
+    monkeypatch.setattr(
+        search.objective,
+        "fit",
+        lambda config, recipe, *a, **kw: real_fit(
+            config, recipe.replace(optimizer="sgd", lr=1e12, momentum=0.9), *a, **kw
+        ),
+    )
     url = f"sqlite:///{tmp_path / 'nan.db'}"
     main(["run", "--trials", "3", "--storage", url, "--max-macs", "0", *QUICK])
     trained = [t for t in trials_of(url) if "infeasible" not in t.user_attrs]
@@ -280,6 +331,7 @@ def poll_dashboard(base: str, stop: threading.Event, codes: list):
 
 def test_four_sqlite_workers_and_a_live_dashboard_never_lock(tmp_path, capfd):
     from test_dashboard import free_port
+
     url = f"sqlite:///{tmp_path / 'busy.db'}"
     tiny = ["--subset", "64", "--epochs", "1", "--val-size", "200", "--no-progress", "--finals", "0"]
     assert main(["run", "--trials", "4", "--storage", url, *tiny]) == 0
@@ -287,8 +339,11 @@ def test_four_sqlite_workers_and_a_live_dashboard_never_lock(tmp_path, capfd):
     dash = cli("dashboard", "--storage", url, "--port", str(port))
     stop, codes, poller = threading.Event(), [], None
     try:
-        wait_for(lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=2).status == 200,
-                 timeout=60, what="the dashboard")
+        wait_for(
+            lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=2).status == 200,
+            timeout=60,
+            what="the dashboard",
+        )
         poller = threading.Thread(target=poll_dashboard, args=(f"http://127.0.0.1:{port}", stop, codes))
         poller.start()
         main(["run", "--workers", "4", "--trials", "196", "--storage", url, *tiny])
@@ -331,14 +386,23 @@ print(json.dumps(taken))
 def test_workers_take_each_waiting_trial_once(backend, tmp_path, request):
     """Enqueued trials (presets, finalists, retries) are run by exactly one worker each."""
     from search.storage import open_storage
+
     url = f"sqlite:///{tmp_path / 'queue.db'}" if backend == "sqlite" else request.getfixturevalue("postgres")
     study = optuna.create_study(study_name="queue", storage=open_storage(url, heartbeat=False))
     for item in range(150):
         study.enqueue_trial({"x": item}, user_attrs={"item": item}, skip_if_exists=False)
     go = tmp_path / "go"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    workers = [subprocess.Popen([sys.executable, "-c", TAKE_WAITING, url, str(go)], env=env, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(4)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", TAKE_WAITING, url, str(go)],
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(4)
+    ]
     time.sleep(3)  # the workers have imported Optuna and opened the study
     go.touch()
     taken = []
@@ -350,6 +414,7 @@ def test_workers_take_each_waiting_trial_once(backend, tmp_path, request):
 
 
 # ---------------------------------------------------------------- PostgreSQL
+
 
 def _pg_bin(name: str) -> str | None:
     found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
@@ -367,6 +432,7 @@ class PostgresServer:
                 pytest.fail("PostgreSQL server binaries missing: .ci/run installs Debian's postgresql package")
             pytest.skip("PostgreSQL server not installed (apt-get install postgresql)")
         from test_dashboard import free_port
+
         # Not under pytest's tmp dir: that is private to root, and the server runs as another user.
         self.root = Path(tempfile.mkdtemp(prefix="mnist-search-pg-"))
         self.data, sock = self.root / "data", self.root / "sock"
@@ -375,22 +441,42 @@ class PostgresServer:
         if os.geteuid() == 0:  # the server refuses to run as root
             subprocess.run(["chown", "-R", "postgres:postgres", str(self.root)], check=True)
             self.as_user = ["runuser", "-u", "postgres", "--"]
-        subprocess.run([*self.as_user, initdb, "-D", str(self.data), "-A", "trust", "-U", "postgres"], check=True,
-                       capture_output=True)
+        subprocess.run(
+            [*self.as_user, initdb, "-D", str(self.data), "-A", "trust", "-U", "postgres"],
+            check=True,
+            capture_output=True,
+        )
         self.port = free_port()
         self.options = f"-p {self.port} -k {sock} -c listen_addresses=127.0.0.1"
         self.ctl("start")
         import psycopg
-        with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres",
-                             autocommit=True) as con:
+
+        with psycopg.connect(
+            host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", autocommit=True
+        ) as con:
             con.execute("CREATE DATABASE mnist")
         self.url = f"postgresql://postgres:s3cret-pw@127.0.0.1:{self.port}/mnist"
 
     def ctl(self, action: str, check: bool = True):
         """pg_ctl start, stop (fast: connections are cut) or restart, waiting until it is done."""
-        return subprocess.run([*self.as_user, self.pg_ctl, "-D", str(self.data), "-w", "-m", "fast",
-                               "-l", str(self.root / "log"), "-o", self.options, action],
-                              check=check, capture_output=True)
+        return subprocess.run(
+            [
+                *self.as_user,
+                self.pg_ctl,
+                "-D",
+                str(self.data),
+                "-w",
+                "-m",
+                "fast",
+                "-l",
+                str(self.root / "log"),
+                "-o",
+                self.options,
+                action,
+            ],
+            check=check,
+            capture_output=True,
+        )
 
     def close(self):
         self.ctl("stop", check=False)
@@ -422,8 +508,10 @@ def test_three_workers_share_a_postgres_study(postgres, capsys, tmp_path):
     assert main(["run", "--trials", "2", "--storage", postgres, *arts, *QUICK]) == 0
     printed = capsys.readouterr().out
     assert "s3cret-pw" not in printed and "***" in printed  # the password is masked
-    workers = [cli("worker", "--study", "arch", "--storage", postgres, "--trials", "3", "--no-progress", *arts)
-               for _ in range(3)]
+    workers = [
+        cli("worker", "--study", "arch", "--storage", postgres, "--trials", "3", "--no-progress", *arts)
+        for _ in range(3)
+    ]
     outputs = [w.communicate(timeout=300) for w in workers]
     for w, (out, err) in zip(workers, outputs):
         assert w.returncode == 0, err
@@ -443,12 +531,33 @@ def test_unreachable_postgres_is_one_masked_line(capsys):
 def test_sigkill_during_the_finals_then_rerun_finishes_them(tmp_path):
     url = f"sqlite:///{tmp_path / 'finals.db'}"
     env = {"MNIST_SEARCH_HEARTBEAT": "30"}  # stale only after 60 s: the rerun must see the dead owner
-    args = ["--subset", "300", "--epochs", "1", "--val-size", "500", "--no-progress", "--seed", "4",
-            "--finals", "1", "--final-epochs", "3", "--final-subset", "8000"]
+    args = [
+        "--subset",
+        "300",
+        "--epochs",
+        "1",
+        "--val-size",
+        "500",
+        "--no-progress",
+        "--seed",
+        "4",
+        "--finals",
+        "1",
+        "--final-epochs",
+        "3",
+        "--final-subset",
+        "8000",
+    ]
     proc = cli("run", "--trials", "3", "--storage", url, *args, env=env)
     try:
-        wait_for(lambda: any(t.state == TrialState.RUNNING and t.user_attrs.get("stage") == "final"
-                             and "params" in t.user_attrs for t in trials_of(url)), what="a running final", proc=proc)
+        wait_for(
+            lambda: any(
+                t.state == TrialState.RUNNING and t.user_attrs.get("stage") == "final" and "params" in t.user_attrs
+                for t in trials_of(url)
+            ),
+            what="a running final",
+            proc=proc,
+        )
         time.sleep(1)
     finally:
         proc.send_signal(signal.SIGKILL)
@@ -480,12 +589,15 @@ def counts(url):
 
 def test_a_postgres_restart_mid_study_loses_nothing(postgres_server, tmp_path):
     url = postgres_server.url
-    proc = cli("run", "--workers", "2", "--trials", "16", "--storage", url, "--artifacts", str(tmp_path / "a"),
-               *PG_TINY)
+    proc = cli(
+        "run", "--workers", "2", "--trials", "16", "--storage", url, "--artifacts", str(tmp_path / "a"), *PG_TINY
+    )
     try:
+
         def mid_study():
             now = counts(url)  # one snapshot: two reads could straddle a trial's end
             return now[TrialState.COMPLETE] >= 2 and now[TrialState.RUNNING] >= 1
+
         wait_for(mid_study, timeout=180, what="completed trials and a running one", proc=proc)
         done = {t.number: t.values for t in trials_of(url) if t.state == TrialState.COMPLETE}
         postgres_server.ctl("restart")  # every connection is cut; the server is back a moment later
@@ -504,8 +616,19 @@ def test_a_postgres_restart_mid_study_loses_nothing(postgres_server, tmp_path):
 
 def test_a_postgres_that_stays_down_stops_the_workers_with_one_line(postgres_server, tmp_path):
     url = postgres_server.url
-    proc = cli("run", "--workers", "2", "--trials", "200", "--storage", url, "--artifacts", str(tmp_path / "a"),
-               *PG_TINY, env={"MNIST_SEARCH_DB_RETRY": "10"})
+    proc = cli(
+        "run",
+        "--workers",
+        "2",
+        "--trials",
+        "200",
+        "--storage",
+        url,
+        "--artifacts",
+        str(tmp_path / "a"),
+        *PG_TINY,
+        env={"MNIST_SEARCH_DB_RETRY": "10"},
+    )
     try:
         wait_for(lambda: counts(url)[TrialState.COMPLETE] >= 2, timeout=180, what="completed trials", proc=proc)
         postgres_server.ctl("stop")

@@ -1,5 +1,6 @@
 """The HTML report, rendered by headless Chromium at 1280x800: every plot draws, no label is cut off,
 accuracy axes zoom to the data."""
+
 import json
 import re
 import subprocess
@@ -35,6 +36,7 @@ def report(tiny_study, tmp_path_factory):
     url, _, _ = tiny_study
     out = tmp_path_factory.mktemp("report")
     from search.cli import main
+
     assert main(["report", "--storage", url, "--out", str(out)]) == 0
     return out / "arch.html"
 
@@ -42,9 +44,17 @@ def report(tiny_study, tmp_path_factory):
 @pytest.mark.slow
 def test_report_is_one_self_contained_page_with_every_section(report):
     page = report.read_text()
-    for title in ("Finals: the full-fidelity front across sizes", "Ranking quality of the proxy", "Optimization history", "Pareto front",
-                  "Hyperparameter importances", "Parallel coordinates", "Intermediate values",
-                  "Training curves of the best trials", "Best proxy trials"):
+    for title in (
+        "Finals: the full-fidelity front across sizes",
+        "Ranking quality of the proxy",
+        "Optimization history",
+        "Pareto front",
+        "Hyperparameter importances",
+        "Parallel coordinates",
+        "Intermediate values",
+        "Training curves of the best trials",
+        "Best proxy trials",
+    ):
         assert f"<h2>{title}" in page
     assert "<em>not available" not in page  # every plot was drawn
     assert "Answer: trial" in page and "validation accuracy" in page
@@ -52,16 +62,20 @@ def test_report_is_one_self_contained_page_with_every_section(report):
     assert page.count("plotly.js") >= 1 and 'src="https://cdn.plot.ly' not in page
 
 
-
 @pytest.mark.slow
 def test_accuracy_axes_zoom_to_the_trained_trials(tiny_study):
     """98.2 % and 99.4 % must not look the same: the axes span the trials, not 0 to 1."""
     import optuna
     from search import records, report, selection
+
     study = optuna.load_study(study_name="arch", storage=tiny_study[0])
     figures = dict(report.sections(study))
     accs = [records.accuracy(t) for t in selection.trained(study)]
-    for title in ("Optimization history (proxy stage)", "Pareto front", "Intermediate values (pruned trials stop early)"):
+    for title in (
+        "Optimization history (proxy stage)",
+        "Pareto front",
+        "Intermediate values (pruned trials stop early)",
+    ):
         low, high = figures[title].layout.yaxis.range
         assert 0 < low and high <= 1 and high - low < 1 - 0.5 * min(accs), (title, low, high)
         assert high >= max(accs)
@@ -74,9 +88,19 @@ def test_no_label_is_cut_off_in_a_real_browser(report, tmp_path):
     probe = tmp_path / "probe.html"
     probe.write_text(report.read_text().replace("</body>", CHECK + "</body>"))
     flags = [f for f in FLAGS if not f.startswith("--window-size")] + ["--window-size=1280,800"]
-    run = lambda *extra: subprocess.run([CHROMIUM, *flags, f"--user-data-dir={tmp_path / 'profile'}",
-                                         "--virtual-time-budget=30000", *extra, probe.as_uri()],
-                                        capture_output=True, text=True, timeout=180)
+    run = lambda *extra: subprocess.run(
+        [
+            CHROMIUM,
+            *flags,
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=30000",
+            *extra,
+            probe.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     dom = run("--dump-dom").stdout
     found = re.search(r'<pre id="label-check">(.*?)</pre>', dom, re.S)
     assert found, dom[-2000:]

@@ -1,4 +1,5 @@
 """Export, evaluate, predict and report on a real (tiny) study and a real trained model."""
+
 import json
 
 import numpy as np
@@ -25,16 +26,17 @@ def exported(tiny_study, tmp_path_factory):
 def good_model(tmp_path_factory):
     """A ~97 % classic net (seed002 recipe, 10k images, 1 epoch) as a model folder."""
     out = tmp_path_factory.mktemp("model") / "seed002"
-    assert main(["train", "--preset", "seed002", "--epochs", "1", "--subset", "20000", "--no-progress",
-                 "--out", str(out)]) == 0
+    assert (
+        main(["train", "--preset", "seed002", "--epochs", "1", "--subset", "20000", "--no-progress", "--out", str(out)])
+        == 0
+    )
     return out
 
 
 @pytest.mark.slow
 def test_export_writes_every_format_and_a_card(exported):
     names = {p.name for p in exported.iterdir()}
-    assert {"config.json", "recipe.json", "weights.pt", "model.ts", "model.onnx", "card.json",
-            "MODEL_CARD.md"} <= names
+    assert {"config.json", "recipe.json", "weights.pt", "model.ts", "model.onnx", "card.json", "MODEL_CARD.md"} <= names
     card = json.loads((exported / "card.json").read_text())
     for key in ("params", "macs", "val_acc", "test_acc", "recipe", "study", "trial"):
         assert key in card
@@ -43,7 +45,9 @@ def test_export_writes_every_format_and_a_card(exported):
     # model.onnx: the dynamo exporter (onnxscript is in the test extra), checked in onnxruntime at export time
     assert card["onnx"]["exporter"] == "dynamo"
     parity = card["onnx"]["parity"]
-    assert parity["images"] == 64 and 0 <= parity["max_abs_diff"] <= parity["tolerance"] <= 1e-4 * parity["max_abs_logit"]
+    assert (
+        parity["images"] == 64 and 0 <= parity["max_abs_diff"] <= parity["tolerance"] <= 1e-4 * parity["max_abs_logit"]
+    )
     assert parity["max_abs_diff"] < 1e-4
     assert "ONNX: written by the dynamo exporter" in (exported / "MODEL_CARD.md").read_text()
     state = torch.load(exported / "weights.pt", weights_only=True)
@@ -74,8 +78,8 @@ def test_onnx_model_gives_the_pytorch_predictions_in_onnxruntime(exported, mnist
     for batch in (x[:1], x[:7], x):  # the batch dimension is dynamic
         got = session.run(["logits"], {"pixels": batch.numpy()})[0]
         assert got.shape == (len(batch), 10)
-        assert (got.argmax(1) == expected[:len(batch)].argmax(1)).all()
-        assert np.allclose(got, expected[:len(batch)], atol=1e-3)
+        assert (got.argmax(1) == expected[: len(batch)].argmax(1)).all()
+        assert np.allclose(got, expected[: len(batch)], atol=1e-3)
 
 
 @pytest.mark.slow
@@ -91,8 +95,10 @@ def test_onnx_export_falls_back_to_the_torchscript_exporter(tiny_study, tmp_path
     code, printed, _ = run_cli(capsys, "export", "--storage", url, "--format", "onnx", "--out", str(out))
     assert code == 0
     notes = [line for line in printed.splitlines() if "dynamo" in line]
-    assert notes == ["ONNX: the dynamo exporter is unavailable (RuntimeError: dynamo cannot trace this); "
-                     "using the TorchScript-based exporter"]
+    assert notes == [
+        "ONNX: the dynamo exporter is unavailable (RuntimeError: dynamo cannot trace this); "
+        "using the TorchScript-based exporter"
+    ]
     card = json.loads((out / "card.json").read_text())
     assert card["onnx"]["exporter"] == "torchscript" and card["onnx"]["parity"]["max_abs_diff"] < 1e-4
 
@@ -129,8 +135,9 @@ def test_onnx_parity_is_skipped_with_a_note_without_onnxruntime(tmp_path, monkey
     monkeypatch.setattr(onnx_export, "_dynamo", onnx_export._legacy)  # the fast exporter: not what is tested here
     notes = []
     info = onnx_export.write(build(base_net("gap8k")[0]), tmp_path / "m.onnx", log=notes.append)
-    assert info["parity"] is None and notes == ["ONNX: parity not checked, onnxruntime is not installed "
-                                                "(pip install 'mnist-search[export]')"]
+    assert info["parity"] is None and notes == [
+        "ONNX: parity not checked, onnxruntime is not installed (pip install 'mnist-search[export]')"
+    ]
     assert "not checked" in onnx_export.card_line(info) and (tmp_path / "m.onnx").stat().st_size > 0
 
 
@@ -138,8 +145,23 @@ def test_onnx_parity_is_skipped_with_a_note_without_onnxruntime(tmp_path, monkey
 def test_export_retrain_reports_mean_and_std_over_seeds(tiny_study, tmp_path, capsys):
     url, _, _ = tiny_study
     out = tmp_path / "retrained"
-    code, printed, _ = run_cli(capsys, "export", "--storage", url, "--retrain", "--seeds", "2", "--subset", "2000",
-                           "--epochs", "1", "--format", "pt", "--out", str(out))
+    code, printed, _ = run_cli(
+        capsys,
+        "export",
+        "--storage",
+        url,
+        "--retrain",
+        "--seeds",
+        "2",
+        "--subset",
+        "2000",
+        "--epochs",
+        "1",
+        "--format",
+        "pt",
+        "--out",
+        str(out),
+    )
     assert code == 0 and "±" in printed
     card = json.loads((out / "card.json").read_text())
     assert card["retrain_seeds"] == 2 and len(card["test_accs"]) == 2
@@ -151,6 +173,7 @@ def test_export_retrain_reports_mean_and_std_over_seeds(tiny_study, tmp_path, ca
 def test_export_refuses_an_untrained_trial_and_a_foreign_folder(tiny_study, tmp_path, capsys):
     url, _, _ = tiny_study
     import optuna
+
     study = optuna.load_study(study_name="arch", storage=url)
     infeasible = next(t.number for t in study.trials if "infeasible" in t.user_attrs)
     code, _, err = run_cli(capsys, "export", "--storage", url, "--trial", str(infeasible), "--out", str(tmp_path / "x"))
@@ -221,10 +244,13 @@ def test_predict_reads_image_files_in_order(good_model, mnist, tmp_path, capsys)
     assert code == 0 and out.startswith(f"{files[0]}: {results[0]['digit']} (")
 
 
-@pytest.mark.parametrize("make,code,message", [
-    (lambda d: [str(d / "missing")], 5, "no model folder"),
-    (lambda d: [str(d)], 2, "not an mnist-search model folder"),
-])
+@pytest.mark.parametrize(
+    "make,code,message",
+    [
+        (lambda d: [str(d / "missing")], 5, "no model folder"),
+        (lambda d: [str(d)], 2, "not an mnist-search model folder"),
+    ],
+)
 def test_predict_and_evaluate_reject_bad_model_folders(make, code, message, tmp_path, capsys):
     (tmp_path / "img.png").write_bytes(b"")
     for command in ("evaluate", "predict"):

@@ -1,4 +1,5 @@
 """Tiny real studies on CPU: a slice of real MNIST, 1-2 epochs, a handful of trials, real SQLite."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -42,8 +43,10 @@ def test_best_trial_learned_and_its_artifacts_are_stored(tiny_study):
     url, folder, _ = tiny_study
     study = optuna.load_study(study_name="arch", storage=url)
     from optuna.artifacts import get_all_artifact_meta
-    best = max((t for t in study.trials if t.user_attrs.get("stage") == "proxy" and t.value is not None),
-               key=lambda t: t.value)
+
+    best = max(
+        (t for t in study.trials if t.user_attrs.get("stage") == "proxy" and t.value is not None), key=lambda t: t.value
+    )
     assert best.value > 0.5  # real learning on 1,000 images in 2 epochs
     metas = get_all_artifact_meta(best, storage=study._storage)
     assert {m.filename for m in metas} == {"config.json", "recipe.json", "weights.pt"}
@@ -65,11 +68,16 @@ def test_rerunning_the_command_adds_trials_to_the_same_study(tiny_study):
 def test_optuna_command_line_reads_our_database(tiny_study):
     url, _, _ = tiny_study
     optuna_cli = Path(sys.executable).with_name("optuna")
-    out = subprocess.run([str(optuna_cli), "trials", "--study-name", "arch", "--storage", url, "-f", "json"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [str(optuna_cli), "trials", "--study-name", "arch", "--storage", url, "-f", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert out.count('"number"') == len(optuna.load_study(study_name="arch", storage=url).trials)
-    best = subprocess.run([str(optuna_cli), "best-trial", "--study-name", "arch", "--storage", url],
-                          capture_output=True, text=True)
+    best = subprocess.run(
+        [str(optuna_cli), "best-trial", "--study-name", "arch", "--storage", url], capture_output=True, text=True
+    )
     assert best.returncode == 0
 
 
@@ -100,8 +108,25 @@ def test_unknown_study_is_exit_5(tiny_study, capsys):
 @pytest.mark.slow
 def test_pareto_study_keeps_accuracy_and_parameters(tmp_path, capsys):
     url = f"sqlite:///{tmp_path / 'p.db'}"
-    code, out, _ = run_cli(capsys, "run", "--storage", url, *TINY, "--objective", "pareto", "--space", "recipe",
-                           "--base", "seed002", "--max-params", "0", "--trials", "3", "--study", "recipe-pareto")
+    code, out, _ = run_cli(
+        capsys,
+        "run",
+        "--storage",
+        url,
+        *TINY,
+        "--objective",
+        "pareto",
+        "--space",
+        "recipe",
+        "--base",
+        "seed002",
+        "--max-params",
+        "0",
+        "--trials",
+        "3",
+        "--study",
+        "recipe-pareto",
+    )
     assert code == 0 and "Pareto front" in out
     study = optuna.load_study(study_name="recipe-pareto", storage=url)
     assert study.trials[0].user_attrs["preset"] == "seed002"  # warm start
@@ -114,8 +139,23 @@ def test_pareto_study_keeps_accuracy_and_parameters(tmp_path, capsys):
 @pytest.mark.slow
 def test_two_workers_share_one_study(tmp_path, capsys):
     url = f"sqlite:///{tmp_path / 'w.db'}"
-    code, _, _ = run_cli(capsys, "run", "--workers", "2", "--trials", "4", "--storage", url,
-                         "--subset", "500", "--epochs", "1", "--no-progress", "--finals", "0")
+    code, _, _ = run_cli(
+        capsys,
+        "run",
+        "--workers",
+        "2",
+        "--trials",
+        "4",
+        "--storage",
+        url,
+        "--subset",
+        "500",
+        "--epochs",
+        "1",
+        "--no-progress",
+        "--finals",
+        "0",
+    )
     assert code == 0  # the warm starts (gap8k, gap10k) train within budget
     trials = optuna.load_study(study_name="arch", storage=url).trials
     # both workers stop at 4 trials; finishing at the same instant, each may start one more
@@ -125,14 +165,17 @@ def test_two_workers_share_one_study(tmp_path, capsys):
     assert sorted(presets) == ["gap10k", "gap8k"]  # both warm starts ran, each as one trial
 
 
-@pytest.mark.parametrize("argv,code,message", [
-    (["run", "--trials", "-1"], 2, "positive whole number"),
-    (["run", "--trials", "abc"], 2, "positive whole number"),
-    (["run", "--space", "nope"], 5, "unknown space"),
-    (["run", "--space", "recipe", "--base", "nope"], 5, "unknown base net"),
-    (["run", "--storage", "not a url"], 4, "malformed storage URL"),
-    (["best", "--storage", "sqlite:////nonexistent/dir/x.db"], 4, "no study database"),
-])
+@pytest.mark.parametrize(
+    "argv,code,message",
+    [
+        (["run", "--trials", "-1"], 2, "positive whole number"),
+        (["run", "--trials", "abc"], 2, "positive whole number"),
+        (["run", "--space", "nope"], 5, "unknown space"),
+        (["run", "--space", "recipe", "--base", "nope"], 5, "unknown base net"),
+        (["run", "--storage", "not a url"], 4, "malformed storage URL"),
+        (["best", "--storage", "sqlite:////nonexistent/dir/x.db"], 4, "no study database"),
+    ],
+)
 def test_bad_run_input_gives_one_line(argv, code, message, capsys):
     got, _, err = run_cli(capsys, *argv)
     assert got == code and message in err and len(err.strip().splitlines()) == 1

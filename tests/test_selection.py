@@ -1,5 +1,6 @@
 """The selection rules on hand-made trials: finalists are distinct, the answer is the smallest final
 reaching the target, Spearman's rank correlation matches hand-computed values. No training."""
+
 import optuna
 import pytest
 from optuna.distributions import FloatDistribution
@@ -9,8 +10,9 @@ from search import records, selection
 from space.known import gap_net
 
 
-def add(study, value, params, stage="proxy", final_of=None, widths=(8, 10, 14), state=TrialState.COMPLETE,
-        infeasible=False):
+def add(
+    study, value, params, stage="proxy", final_of=None, widths=(8, 10, 14), state=TrialState.COMPLETE, infeasible=False
+):
     cfg = gap_net(list(widths), [10, 14], 8).to_dict()
     attrs = {records.PARAMS: params, records.MACS: 1000, records.CONFIG: cfg, records.STAGE: stage}
     if final_of is not None:
@@ -18,9 +20,14 @@ def add(study, value, params, stage="proxy", final_of=None, widths=(8, 10, 14), 
     system = {"constraints:params": 1.0 if infeasible else -1.0}
     if infeasible:
         attrs[records.INFEASIBLE] = "over budget"
-    t = create_trial(state=state, value=value if state == TrialState.COMPLETE else None,
-                     params={"x": value or 0.0}, distributions={"x": FloatDistribution(0, 1)},
-                     user_attrs=attrs, system_attrs=system)
+    t = create_trial(
+        state=state,
+        value=value if state == TrialState.COMPLETE else None,
+        params={"x": value or 0.0},
+        distributions={"x": FloatDistribution(0, 1)},
+        user_attrs=attrs,
+        system_attrs=system,
+    )
     study.add_trial(t)
     return study.trials[-1]
 
@@ -96,6 +103,7 @@ def test_an_untrained_study_has_no_answer_for_the_api_nor_for_export(study):
     which both import: search.exporting no longer imports search.api)."""
     import search
     from search.exporting import pick_trial
+
     add(study, None, 9000, state=TrialState.FAIL)
     assert selection.answer(study) is None
     for call in (lambda: search.answer(study), lambda: pick_trial(study, "answer")):
@@ -110,6 +118,7 @@ def test_the_target_and_a_retry_s_attributes_are_read_through_records(study):
     bare = optuna.create_study()  # a study that never stored a target
     assert records.target_acc(bare) == records.DEFAULT_TARGET_ACC and records.target_acc(bare, default=None) is None
     from search.optuna_adapter import storage_of, trial_id
+
     study.ask().set_user_attr(records.PARAMS, 9000)  # a running trial, as a dead worker leaves it
     records.write_failure_by_id(storage_of(study), trial_id(study.trials[-1]), "x" * 500)
     t = study.trials[-1]

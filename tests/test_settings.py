@@ -1,4 +1,5 @@
 """Every environment variable the project reads: parsed when used, and a bad value is one line naming it."""
+
 import optuna
 import pytest
 
@@ -46,8 +47,9 @@ def test_a_bad_debug_flag_is_one_line(value, monkeypatch, capsys):
     assert code == 2 and f"MNIST_SEARCH_DEBUG={value!r}" in line and "1 or 0" in line
 
 
-@pytest.mark.parametrize("value, on", [("1", True), ("true", True), ("ON", True), ("0", False), ("no", False),
-                                       ("", False)])
+@pytest.mark.parametrize(
+    "value, on", [("1", True), ("true", True), ("ON", True), ("0", False), ("no", False), ("", False)]
+)
 def test_debug_accepts_the_usual_spellings(value, on, monkeypatch):
     monkeypatch.setenv("MNIST_SEARCH_DEBUG", value)
     assert settings.debug() is on
@@ -69,6 +71,7 @@ def test_a_relative_cache_home_is_ignored_as_the_xdg_spec_says(monkeypatch):
     from pathlib import Path
 
     from mnistnet import data as mdata
+
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
     assert mdata.default_root() == Path.home() / ".cache" / "mnist-search"
 

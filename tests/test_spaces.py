@@ -27,8 +27,7 @@ def test_arch_space_samples_buildable_varied_nets():
 
 def test_arch_space_has_a_healthy_share_of_nets_in_the_cpu_budget():
     budget = Budget(20000, 2_000_000, space.arch.MIN_RECEPTIVE_FIELD)
-    fits = sum(max(budget.excess(trace(c))) <= 0
-               for _, (c, _) in random_trials(space.get("arch"), 300))
+    fits = sum(max(budget.excess(trace(c))) <= 0 for _, (c, _) in random_trials(space.get("arch"), 300))
     assert fits > 0.3 * 300
 
 
@@ -37,18 +36,21 @@ def test_recipe_space_turns_the_source_knobs_on_the_base_net():
     sp = space.get("recipe", "seed001")
     config, recipe = sp.sample(trial)
     assert (recipe.batch_size, recipe.lr, recipe.momentum) == (64, 0.05, 0.8)
-    assert config.layers[0].kernel == 5 and [l.kernel for l in config.layers[1:]] == \
-        [l.kernel for l in sp.config.layers[1:]]
+    assert config.layers[0].kernel == 5 and [l.kernel for l in config.layers[1:]] == [
+        l.kernel for l in sp.config.layers[1:]
+    ]
     assert trace(config).rows[-2][1] == trace(sp.config).rows[-2][1]  # padding keeps the map sizes
 
 
 def test_recipe_space_on_the_cpu_base_keeps_every_kernel_within_the_cpu_budget():
     """`run --space recipe` on CPU must train, not skip: every kernel variant fits 20k params / 2M MACs."""
     from search.profiles import CPU
+
     sp = space.get("recipe", CPU.recipe_base)
     for kernel in space.recipe.KERNELS:
-        config, _ = sp.sample(optuna.trial.FixedTrial({"batch_size": 128, "lr": 0.1, "momentum": 0.9,
-                                                       "kernel": kernel}))
+        config, _ = sp.sample(
+            optuna.trial.FixedTrial({"batch_size": 128, "lr": 0.1, "momentum": 0.9, "kernel": kernel})
+        )
         shape = trace(config)
         assert shape.params <= 20000 and shape.macs <= CPU.max_macs, (kernel, shape.params, shape.macs)
 
@@ -81,19 +83,27 @@ def test_each_known_net_is_a_point_of_the_arch_space(known):
     params = space.arch.point(known.config, known.recipe)
     config, recipe = space.get("arch").sample(optuna.trial.FixedTrial(params))
     assert config == known.config
-    assert (recipe.optimizer, recipe.lr, recipe.momentum, recipe.nesterov, recipe.batch_size, recipe.weight_decay) \
-        == (known.recipe.optimizer, known.recipe.lr, known.recipe.momentum, known.recipe.nesterov,
-            known.recipe.batch_size, known.recipe.weight_decay)
+    assert (recipe.optimizer, recipe.lr, recipe.momentum, recipe.nesterov, recipe.batch_size, recipe.weight_decay) == (
+        known.recipe.optimizer,
+        known.recipe.lr,
+        known.recipe.momentum,
+        known.recipe.nesterov,
+        known.recipe.batch_size,
+        known.recipe.weight_decay,
+    )
     assert recipe.augment.rotate == known.recipe.augment.rotate
 
 
 def test_a_net_outside_the_arch_space_is_refused_with_the_reason():
     from mnistnet import presets
+
     with pytest.raises(ValueError, match="outside the space|not one of|pooled blocks"):
         space.arch.net_params(presets.get("seed002").config)  # no BatchNorm, FC head with a hidden layer
     narrow = space.KNOWN[0].config
-    odd = type(narrow)([type(l)(**{**vars(l), "channels": 9 if i == 0 else l.channels})
-                        for i, l in enumerate(narrow.layers)], narrow.head)
+    odd = type(narrow)(
+        [type(l)(**{**vars(l), "channels": 9 if i == 0 else l.channels}) for i, l in enumerate(narrow.layers)],
+        narrow.head,
+    )
     with pytest.raises(ValueError):
         space.arch.net_params(odd)  # an odd width is between the space's points
 
@@ -118,6 +128,8 @@ def test_known_nets_are_enqueued_once_as_points_of_the_space(tmp_path):
         config, recipe = space.get("arch").sample(study.ask())
         assert config == known.config and recipe.lr == known.recipe.lr and recipe.nesterov
     # a budget below gap10k keeps gap8k only
-    assert enqueue_warm_starts(open_study(StudySpec("w2", url, "arch", "", "accuracy", 9000, 2_000_000, 2,
-                                                    "hyperband", 0)),
-                               space.get("arch"), Budget(9000, 2_000_000)) == ["gap8k"]
+    assert enqueue_warm_starts(
+        open_study(StudySpec("w2", url, "arch", "", "accuracy", 9000, 2_000_000, 2, "hyperband", 0)),
+        space.get("arch"),
+        Budget(9000, 2_000_000),
+    ) == ["gap8k"]

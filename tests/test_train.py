@@ -1,4 +1,5 @@
 """Real training on small slices of real MNIST."""
+
 import json
 
 import pytest
@@ -25,8 +26,12 @@ def test_training_is_reproducible_on_cpu(mnist):
 
 def test_callback_stops_training(mnist):
     seen = []
-    result = fit(SMALL, Recipe(epochs=5, batch_size=100), mnist.subset(500),
-                 on_epoch=lambda m: seen.append(m.epoch) or m.epoch >= 2)
+    result = fit(
+        SMALL,
+        Recipe(epochs=5, batch_size=100),
+        mnist.subset(500),
+        on_epoch=lambda m: seen.append(m.epoch) or m.epoch >= 2,
+    )
     assert result.status == "stopped" and seen == [1, 2] and len(result.history) == 2
 
 
@@ -38,16 +43,23 @@ def test_step_hook_sees_every_step_of_the_run_in_order(mnist):
 
 
 def test_nan_loss_is_a_reported_failure_not_a_crash(mnist):
-    result = fit(SMALL, Recipe(optimizer="sgd", lr=1e12, momentum=0.9, batch_size=50, epochs=3),
-                 mnist.subset(500))
+    result = fit(SMALL, Recipe(optimizer="sgd", lr=1e12, momentum=0.9, batch_size=50, epochs=3), mnist.subset(500))
     assert result.status == "diverged" and result.history == []
 
 
 @pytest.mark.parametrize("scheduler", ["step", "cosine", "onecycle"])
 @pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
 def test_every_optimizer_and_scheduler_runs(mnist, optimizer, scheduler):
-    recipe = Recipe(optimizer=optimizer, lr=1e-3, scheduler=scheduler, step_size=1, batch_size=100,
-                    epochs=2, label_smoothing=0.1, nesterov=optimizer == "sgd")
+    recipe = Recipe(
+        optimizer=optimizer,
+        lr=1e-3,
+        scheduler=scheduler,
+        step_size=1,
+        batch_size=100,
+        epochs=2,
+        label_smoothing=0.1,
+        nesterov=optimizer == "sgd",
+    )
     result = fit(SMALL, recipe, mnist.subset(300))
     assert result.status == "completed" and len(result.history) == 2
 
@@ -55,8 +67,22 @@ def test_every_optimizer_and_scheduler_runs(mnist, optimizer, scheduler):
 @pytest.mark.slow
 def test_train_command_writes_a_complete_run_folder(tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(["train", "--preset", "seed002", "--epochs", "2", "--subset", "3000", "--batch-size", "50",
-                 "--no-progress", "--out", str(out)])
+    code = main(
+        [
+            "train",
+            "--preset",
+            "seed002",
+            "--epochs",
+            "2",
+            "--subset",
+            "3000",
+            "--batch-size",
+            "50",
+            "--no-progress",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "epoch 1/2" in printed and "epoch 2/2" in printed and "test loss" in printed
@@ -69,12 +95,15 @@ def test_train_command_writes_a_complete_run_folder(tmp_path, capsys):
     assert json.loads((out / "recipe.json").read_text())["batch_size"] == 50
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["train", "--epochs", "0"], "positive whole number"),
-    (["train", "--epochs", "abc"], "positive whole number"),
-    (["train", "--lr", "-1"], "positive number"),
-    (["train", "--preset", "nope"], "unknown base net"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["train", "--epochs", "0"], "positive whole number"),
+        (["train", "--epochs", "abc"], "positive whole number"),
+        (["train", "--lr", "-1"], "positive number"),
+        (["train", "--preset", "nope"], "unknown base net"),
+    ],
+)
 def test_bad_train_arguments_give_one_line(argv, message, capsys):
     try:
         code = main(argv)

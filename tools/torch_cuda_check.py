@@ -4,6 +4,7 @@ A torch built without CUDA (a `+cpu` wheel) imports and runs, silently on the CP
 would search at CPU speed. This stops setup with one line saying how to install a CUDA build.
 Exit code 0: fine (no GPU listed, or torch has CUDA); 1: the one line on stderr.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -27,10 +28,12 @@ def problem(gpus: list[str], torch_version: str, cuda_version: str | None) -> st
     if not gpus or cuda_version:
         return None
     name = gpus[0].split(" (UUID")[0]
-    return (f"nvidia-smi lists a GPU ({name}) but torch {torch_version} was built without CUDA: "
-            f"install a CUDA build, e.g. `.venv/bin/pip install --force-reinstall -c constraints.txt torch "
-            f"torchvision --index-url https://download.pytorch.org/whl/cu130` (pick the cuXXX that the "
-            f"driver version in nvidia-smi supports), then rerun make")
+    return (
+        f"nvidia-smi lists a GPU ({name}) but torch {torch_version} was built without CUDA: "
+        f"install a CUDA build, e.g. `.venv/bin/pip install --force-reinstall -c constraints.txt torch "
+        f"torchvision --index-url https://download.pytorch.org/whl/cu130` (pick the cuXXX that the "
+        f"driver version in nvidia-smi supports), then rerun make"
+    )
 
 
 def main() -> int:
@@ -38,6 +41,7 @@ def main() -> int:
     if not gpus:
         return 0
     import torch
+
     message = problem(gpus, torch.__version__, getattr(torch.version, "cuda", None))
     if message:
         print(message, file=sys.stderr)

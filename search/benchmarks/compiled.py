@@ -6,6 +6,7 @@ image = (eager - compiled) steady epoch time / images. It pays back after cost /
 The compile is timed cold, with empty inductor and Triton caches, as a new net's final meets it.
 Each compile mode is measured the same way: the default, and "reduce-overhead" (CUDA graphs on a GPU).
 """
+
 from __future__ import annotations
 
 import os
@@ -23,6 +24,7 @@ def cold_compile_cache():
     """Fresh, empty inductor and Triton caches for the duration (both read their variable at each
     use; Triton's cache, ~/.triton/cache by default, would otherwise keep a GPU's compiled kernels)."""
     import torch
+
     before = {name: os.environ.get(name) for name in CACHE_VARIABLES}
     with tempfile.TemporaryDirectory() as tmp:
         for name in CACHE_VARIABLES:
@@ -49,10 +51,16 @@ def measure(config, recipe, data, device, precision: str, log=print, mode: str |
     images = eager.history[-1].images
     e = eager.history[-1].train_seconds
     c1, c2 = compiled.history[0].train_seconds, compiled.history[-1].train_seconds
-    row = {"precision": eager.precision, "mode": mode or "default", "compiled": compiled.compiled,
-           "images_per_epoch": images,
-           "eager_img_s": round(images / e), "compiled_img_s": round(images / c2),
-           "speedup": round(e / c2, 3), "compile_s": round(max(c1 - c2, 0.0), 1)}
+    row = {
+        "precision": eager.precision,
+        "mode": mode or "default",
+        "compiled": compiled.compiled,
+        "images_per_epoch": images,
+        "eager_img_s": round(images / e),
+        "compiled_img_s": round(images / c2),
+        "speedup": round(e / c2, 3),
+        "compile_s": round(max(c1 - c2, 0.0), 1),
+    }
     saving = (e - c2) / images  # seconds saved per training image once compiled
     row["payback_images"] = round(row["compile_s"] / saving) if saving > 0 and compiled.compiled else None
     return row

@@ -5,6 +5,7 @@ all the training images with each precision and several seeds, and compares the 
 mean final validation accuracies with the seeds' spread. Validation is scored in fp32 for both, as
 the exported model runs.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,6 +24,7 @@ def min_epoch_images() -> int:
     """The fewest images per timed epoch: two batches of the largest speed net's batch, so that the
     two precisions trade at least one complete, timed turn."""
     from space.known import base_net
+
     return 2 * max(base_net(name)[1].batch_size for name in SPEED_NETS)
 
 
@@ -53,7 +55,7 @@ class _Baton:
     def _pass_on(self, name: str) -> None:
         """Hand the turn to the next unfinished training (caller holds the lock)."""
         i = self.order.index(name)
-        for nxt in self.order[i + 1:] + self.order[:i + 1]:
+        for nxt in self.order[i + 1 :] + self.order[: i + 1]:
             if nxt not in self.finished:
                 self.holder = nxt
                 break
@@ -98,18 +100,27 @@ def interleaved_speed(config, recipe, data, device, chunk: int = 20) -> dict:
     batch = min(r.batch_size, len(data.train))
     steps = len(data.train) // batch
     import torch
+
     sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else None
     baton = _Baton(("fp32", "bf16"), max(1, min(chunk, steps // 4)), sync)  # small test epochs: still several turns
     results, errors = {}, []
 
     def train(precision: str) -> None:
         try:
-            results[precision] = fit(config, r, data, device, precision=precision, log=lambda _: None,
-                                     on_step=lambda i: baton.before_step(precision, i))
+            results[precision] = fit(
+                config,
+                r,
+                data,
+                device,
+                precision=precision,
+                log=lambda _: None,
+                on_step=lambda i: baton.before_step(precision, i),
+            )
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             errors.append(exc)
         finally:
             baton.done(precision)
+
     threads = [threading.Thread(target=train, args=(p,)) for p in baton.order]
     for t in threads:
         t.start()
@@ -120,30 +131,47 @@ def interleaved_speed(config, recipe, data, device, chunk: int = 20) -> dict:
     out = {}
     for p in baton.order:
         img_s = baton.steps[p] * batch / baton.seconds[p]
-        out[p] = {"precision": results[p].precision, "img_s": round(img_s), "epoch_s": round(len(data.train) / img_s, 1)}
+        out[p] = {
+            "precision": results[p].precision,
+            "img_s": round(img_s),
+            "epoch_s": round(len(data.train) / img_s, 1),
+        }
     return out
 
 
 def paired_speed(config, recipe, data, device, repeats: int) -> dict:
     """fp32 and bf16 whole epochs, interleaved (see interleaved_speed) `repeats` times; the medians
     of each precision's img/s and of the per-pair ratios."""
-    pairs = [(run["fp32"], run["bf16"]) for run in
-             (interleaved_speed(config, recipe, data, device) for _ in range(repeats))]
+    pairs = [
+        (run["fp32"], run["bf16"]) for run in (interleaved_speed(config, recipe, data, device) for _ in range(repeats))
+    ]
     ratios = [b["img_s"] / f["img_s"] for f, b in pairs]
 
     def median_of(k: int) -> dict:
         runs = [pair[k] for pair in pairs]
         middle = sorted(runs, key=lambda r: r["img_s"])[(len(runs) - 1) // 2]  # the lower median: a real run
         return {**middle, "img_s_runs": [r["img_s"] for r in runs]}
-    return {"fp32": median_of(0), "bf16": median_of(1), "speedup": round(statistics.median(ratios), 2),
-            "speedup_runs": [round(r, 2) for r in ratios], "repeats": repeats}
+
+    return {
+        "fp32": median_of(0),
+        "bf16": median_of(1),
+        "speedup": round(statistics.median(ratios), 2),
+        "speedup_runs": [round(r, 2) for r in ratios],
+        "repeats": repeats,
+    }
 
 
 def train_once(config, recipe, data, device, precision: str, seed: int) -> dict:
     result = fit(config, recipe.replace(seed=seed), data, device, precision=precision)
     _, val_fp32 = evaluate(result.model, data.val)
-    return {"precision": result.precision, "seed": seed, "val_acc": result.final_val_acc,
-            "val_acc_fp32": val_fp32, "seconds": round(result.seconds, 1), "status": result.status}
+    return {
+        "precision": result.precision,
+        "seed": seed,
+        "val_acc": result.final_val_acc,
+        "val_acc_fp32": val_fp32,
+        "seconds": round(result.seconds, 1),
+        "status": result.status,
+    }
 
 
 def summarize(runs: list[dict]) -> dict:
@@ -152,8 +180,10 @@ def summarize(runs: list[dict]) -> dict:
     by = {}
     for r in runs:
         by.setdefault(r["precision"], []).append(r["val_acc_fp32"])
-    out = {p: {"mean": statistics.fmean(v), "std": statistics.stdev(v) if len(v) > 1 else 0.0, "n": len(v)}
-           for p, v in by.items()}
+    out = {
+        p: {"mean": statistics.fmean(v), "std": statistics.stdev(v) if len(v) > 1 else 0.0, "n": len(v)}
+        for p, v in by.items()
+    }
     if "fp32" in out and "bf16" in out:
         diff = out["bf16"]["mean"] - out["fp32"]["mean"]
         spread = max(out["fp32"]["std"], out["bf16"]["std"])
@@ -162,8 +192,9 @@ def summarize(runs: list[dict]) -> dict:
     return out
 
 
-def accuracy_check(nets, seeds: int, data, device, base_net, log=print, cache: Path | None = None,
-                   epochs: int | None = None) -> dict:
+def accuracy_check(
+    nets, seeds: int, data, device, base_net, log=print, cache: Path | None = None, epochs: int | None = None
+) -> dict:
     """Train every net x precision x seed on `data` (for `epochs`, default each recipe's own); runs
     already in `cache` (JSON lines) are reused, so an interrupted check resumes."""
     done = {}
@@ -180,14 +211,21 @@ def accuracy_check(nets, seeds: int, data, device, base_net, log=print, cache: P
             for precision in ("fp32", "bf16"):
                 key = (net, precision, seed, recipe.epochs)
                 if key not in done:
-                    done[key] = {"net": net, "epochs": recipe.epochs,
-                                 **train_once(config, recipe, data, device, precision, seed)}
+                    done[key] = {
+                        "net": net,
+                        "epochs": recipe.epochs,
+                        **train_once(config, recipe, data, device, precision, seed),
+                    }
                     if cache is not None:
                         with cache.open("a") as f:
                             f.write(json.dumps(done[key]) + "\n")
                 r = done[key]
                 log(f"  {net} {precision} seed {seed}: val {r['val_acc_fp32']:.2%} (fp32-scored), {r['seconds']:.0f}s")
                 runs.append(r)
-        results[net] = {"epochs": recipe.epochs, "train_images": len(data.train), "runs": runs,
-                        "summary": summarize(runs)}
+        results[net] = {
+            "epochs": recipe.epochs,
+            "train_images": len(data.train),
+            "runs": runs,
+            "summary": summarize(runs),
+        }
     return results

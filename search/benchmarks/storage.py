@@ -12,6 +12,7 @@ small machine). All workers open their storage first, then run for the same wind
 inside the window are counted. PostgreSQL is a throwaway server on loopback (initdb), the proxy
 is `mnist-search storage-server` in front of it.
 """
+
 from __future__ import annotations
 
 import multiprocessing as mp
@@ -52,9 +53,11 @@ def _thread(url: str, study_name: str, ready, go, seconds: float, counts: list, 
     import optuna
 
     from ..storage import open_storage
+
     try:
-        study = optuna.load_study(study_name=study_name, storage=open_storage(url),
-                                  sampler=optuna.samplers.RandomSampler())
+        study = optuna.load_study(
+            study_name=study_name, storage=open_storage(url), sampler=optuna.samplers.RandomSampler()
+        )
         study.get_trials(deepcopy=False)  # connected and read once before the window
     except Exception as exc:  # noqa: BLE001 - reported by the parent
         errors.append(f"{type(exc).__name__}: {exc}")
@@ -71,6 +74,7 @@ def _thread(url: str, study_name: str, ready, go, seconds: float, counts: list, 
             done += 1
         else:
             study.stop()
+
     try:
         study.optimize(_objective, timeout=seconds, callbacks=[count], gc_after_trial=False)
     except Exception as exc:  # noqa: BLE001
@@ -82,13 +86,16 @@ def _process(url: str, study_name: str, threads: int, ready_queue, go, seconds: 
     import logging
 
     import optuna
+
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
     ready = threading.Semaphore(0)
     counts, errors = [], []
     local_go = threading.Event()
-    workers = [threading.Thread(target=_thread, args=(url, study_name, ready, local_go, seconds, counts, errors))
-               for _ in range(threads)]
+    workers = [
+        threading.Thread(target=_thread, args=(url, study_name, ready, local_go, seconds, counts, errors))
+        for _ in range(threads)
+    ]
     for w in workers:
         w.start()
     for _ in workers:
@@ -106,13 +113,15 @@ def measure(url: str, workers: int, seconds: float) -> dict:
     import optuna
 
     from ..storage import open_storage
+
     name = f"bench-{workers}-{time.time_ns()}"
     optuna.create_study(study_name=name, storage=open_storage(url, heartbeat=False), direction="maximize")
     processes, threads = layout(workers)
     ctx = mp.get_context("spawn")
     ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
-    procs = [ctx.Process(target=_process, args=(url, name, threads, ready, go, seconds, results))
-             for _ in range(processes)]
+    procs = [
+        ctx.Process(target=_process, args=(url, name, threads, ready, go, seconds, results)) for _ in range(processes)
+    ]
     for p in procs:
         p.start()
     try:
@@ -129,9 +138,15 @@ def measure(url: str, workers: int, seconds: float) -> dict:
             p.join(timeout=60)
             if p.is_alive():
                 p.kill()
-    return {"workers": workers, "processes": processes, "threads_per_process": threads, "trials": total,
-            "seconds": seconds, "trials_per_s": round(total / seconds, 1),
-            **({"errors": sorted(set(errors))[:3], "failed_workers": len(errors)} if errors else {})}
+    return {
+        "workers": workers,
+        "processes": processes,
+        "threads_per_process": threads,
+        "trials": total,
+        "seconds": seconds,
+        "trials_per_s": round(total / seconds, 1),
+        **({"errors": sorted(set(errors))[:3], "failed_workers": len(errors)} if errors else {}),
+    }
 
 
 def _free_port() -> int:
@@ -148,6 +163,7 @@ class TempPostgres:
         if not found:
             raise RuntimeError("PostgreSQL server binaries not found (apt-get install postgresql)")
         import psycopg  # noqa: F401 - the driver the storage needs
+
         initdb, self.pg_ctl = str(found[-1]), str(found[-1].parent / "pg_ctl")
         self.root = Path(tempfile.mkdtemp(prefix="mnist-search-bench-pg-"))
         self.data, sock = self.root / "data", self.root / "sock"
@@ -156,21 +172,40 @@ class TempPostgres:
         if os.geteuid() == 0:  # the server refuses to run as root
             subprocess.run(["chown", "-R", "postgres:postgres", str(self.root)], check=True)
             self.as_user = ["runuser", "-u", "postgres", "--"]
-        subprocess.run([*self.as_user, initdb, "-D", str(self.data), "-A", "trust", "-U", "postgres"], check=True,
-                       capture_output=True)
+        subprocess.run(
+            [*self.as_user, initdb, "-D", str(self.data), "-A", "trust", "-U", "postgres"],
+            check=True,
+            capture_output=True,
+        )
         self.port = _free_port()
         # Room for 64 workers' connections (each has a heartbeat connection too) and the proxy's pool.
         options = f"-p {self.port} -k {sock} -c listen_addresses=127.0.0.1 -c max_connections=400"
-        subprocess.run([*self.as_user, self.pg_ctl, "-D", str(self.data), "-w", "-l", str(self.root / "log"),
-                        "-o", options, "start"], check=True, capture_output=True)
-        with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres",
-                             autocommit=True) as con:
+        subprocess.run(
+            [
+                *self.as_user,
+                self.pg_ctl,
+                "-D",
+                str(self.data),
+                "-w",
+                "-l",
+                str(self.root / "log"),
+                "-o",
+                options,
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        with psycopg.connect(
+            host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", autocommit=True
+        ) as con:
             con.execute("CREATE DATABASE bench")
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/bench"
 
     def close(self):
-        subprocess.run([*self.as_user, self.pg_ctl, "-D", str(self.data), "-w", "-m", "fast", "stop"],
-                       capture_output=True)
+        subprocess.run(
+            [*self.as_user, self.pg_ctl, "-D", str(self.data), "-w", "-m", "fast", "stop"], capture_output=True
+        )
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -180,11 +215,15 @@ class TempProxy:
     def __init__(self, database_url: str):
         self.port = _free_port()
         self.url = f"grpc://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([sys.executable, "-m", "search", "storage-server", "--storage", database_url,
-                                      "--port", str(self.port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "search", "storage-server", "--storage", database_url, "--port", str(self.port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         from ..errors import StorageError
         from ..storage import open_storage
+
         deadline = time.monotonic() + 120
         while True:
             try:
@@ -232,10 +271,13 @@ def run(seconds: float = 10.0, workers=WORKERS, backends=BACKENDS, log=print) ->
                         url = pg.url if backend == "postgresql" else proxy.url
                     row = {"backend": backend, **measure(url, n, seconds)}
                     rows.append(row)
-                    failed = (f"  ({row['failed_workers']} worker errors: {row['errors'][0]})"
-                              if row.get("errors") else "")
-                    log(f"{backend:<18}{n:>8}{row['processes']:>11} x {row['threads_per_process']:<3}"
-                        f"{row['trials']:>9}{row['trials_per_s']:>12}{failed}")
+                    failed = (
+                        f"  ({row['failed_workers']} worker errors: {row['errors'][0]})" if row.get("errors") else ""
+                    )
+                    log(
+                        f"{backend:<18}{n:>8}{row['processes']:>11} x {row['threads_per_process']:<3}"
+                        f"{row['trials']:>9}{row['trials_per_s']:>12}{failed}"
+                    )
         finally:
             if proxy is not None:
                 proxy.close()

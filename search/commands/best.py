@@ -1,4 +1,5 @@
 """`mnist-search best`: a study's answer, its finals and the proxy stage's Pareto front."""
+
 from __future__ import annotations
 
 from .. import api, selection

@@ -1,4 +1,5 @@
 """`mnist-search evaluate DIR`: test accuracy, confusion matrix and misclassified digits of a model."""
+
 from __future__ import annotations
 
 import json
@@ -36,7 +37,8 @@ def misclassified_grid(images: torch.Tensor, true, pred, path: Path, columns: in
     draw = ImageDraw.Draw(sheet)
     for i in range(n):
         digit = Image.fromarray((images[i, 0].clamp(0, 1) * 255).byte().numpy()).resize(
-            (28 * scale, 28 * scale), Image.NEAREST)
+            (28 * scale, 28 * scale), Image.NEAREST
+        )
         x, y = (i % columns) * cell, (i // columns) * (cell + caption)
         sheet.paste(digit, (x, y + caption))
         draw.text((x + 4, y + 1), f"{int(true[i])}->{int(pred[i])}", fill=0)
@@ -57,8 +59,9 @@ def main(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     png = out / "misclassified.png"
     shown = misclassified_grid(x[wrong], data.test.y[wrong], pred[wrong], png)
-    (out / "evaluation.json").write_text(json.dumps(
-        {"test_acc": acc, "errors": len(wrong), "confusion": cm.tolist()}, indent=2))
+    (out / "evaluation.json").write_text(
+        json.dumps({"test_acc": acc, "errors": len(wrong), "confusion": cm.tolist()}, indent=2)
+    )
     print(f"test accuracy {acc:.2%} ({len(wrong)} of {len(data.test)} wrong)")
     print(format_confusion(cm))
     print(f"{shown} misclassified digits drawn in {png}")

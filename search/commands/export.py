@@ -1,4 +1,5 @@
 """`mnist-search export`: a trial's model (default: the study's answer) as files that run anywhere."""
+
 from __future__ import annotations
 
 from dataclasses import fields

@@ -1,4 +1,5 @@
 """`mnist-search predict DIR image ...`: read digits from image files."""
+
 from __future__ import annotations
 
 import json
@@ -23,10 +24,17 @@ def main(args) -> int:
         raise BadArgument(str(exc)) from None  # names the file and what to give instead
     probs = predict(model, x)
     conf, digits = probs.max(1)
-    results = [{"file": str(p), "digit": None, "reason": why} if why else
-               {"file": str(p), "digit": int(d), "confidence": round(float(c), 4),
-                "probabilities": [round(float(v), 4) for v in row]}
-               for p, d, c, row, why in zip(args.images, digits, conf, probs, reasons)]
+    results = [
+        {"file": str(p), "digit": None, "reason": why}
+        if why
+        else {
+            "file": str(p),
+            "digit": int(d),
+            "confidence": round(float(c), 4),
+            "probabilities": [round(float(v), 4) for v in row],
+        }
+        for p, d, c, row, why in zip(args.images, digits, conf, probs, reasons)
+    ]
     if args.json:
         print(json.dumps(results, indent=2))
     else:

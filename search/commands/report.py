@@ -1,4 +1,5 @@
 """`mnist-search report`: one self-contained HTML page about a study."""
+
 from __future__ import annotations
 
 from pathlib import Path

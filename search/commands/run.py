@@ -1,4 +1,5 @@
 """`mnist-search run`: run (or resume) a study, proxy stage then finals, and print its answer."""
+
 from __future__ import annotations
 
 from dataclasses import fields
@@ -10,11 +11,14 @@ from ..run_settings import RunSettings
 
 def main(args) -> int:
     from ..storage_proxy import NO_HEARTBEATS, is_proxy
+
     if is_proxy(args.storage):
         print(NO_HEARTBEATS)
     study = api.run(**{f.name: getattr(args, f.name) for f in fields(RunSettings)})  # the flags are its fields
     print(selection.summary(study))
     if selection.answer(study) is None:
-        raise TrainingFailed(f"no trial of study {study.study_name!r} trained to the end within budget; "
-                             f"see the failures above, then run more trials")
+        raise TrainingFailed(
+            f"no trial of study {study.study_name!r} trained to the end within budget; "
+            f"see the failures above, then run more trials"
+        )
     return 0

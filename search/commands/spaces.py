@@ -1,4 +1,5 @@
 """`mnist-search spaces`: the named search spaces."""
+
 from __future__ import annotations
 
 import space as spaces

@@ -1,4 +1,5 @@
 """`mnist-search studies`: the studies in a storage with their answers."""
+
 from __future__ import annotations
 
 import optuna
@@ -17,7 +18,8 @@ def main(args) -> int:
     for name in names:
         study = optuna.load_study(study_name=name, storage=storage)
         a = selection.answer(study)
-        acc, params, stage = ((f"{records.accuracy(a):.2%}", f"{records.params(a):,}", records.stage(a)) if a
-                              else ("-", "-", ""))
+        acc, params, stage = (
+            (f"{records.accuracy(a):.2%}", f"{records.params(a):,}", records.stage(a)) if a else ("-", "-", "")
+        )
         print(f"{name:<24}{study.user_attrs.get('space', '?'):<8}{len(study.trials):>7}{acc:>16}{params:>9}  {stage}")
     return 0
