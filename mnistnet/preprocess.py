@@ -29,10 +29,9 @@ MAX_STROKE_WIDTH = 8  # px in the 28x28 picture: MNIST's strokes, thickened ones
 MIN_SIDE = 4  # a mark smaller than this (pixels of the reduced picture) is a dot, not a digit
 SPECK = 0.08  # a patch with less ink than this fraction of the digit's main patch is a speck
 MNIST_WIDTH, THIN = 1.45, 0.9  # stroke widths at the 20 px scale (2 area / perimeter): MNIST's median, 5th percentile
-THICK, THINNED = (
-    2.4,
-    1.5,
-)  # that width's 95th percentile and median over MNIST's training digits: beyond the first, strokes are eroded to the second
+# That width's 95th percentile and median over MNIST's training digits: beyond the first, strokes are
+# eroded to the second.
+THICK, THINNED = 2.4, 1.5
 
 
 class ImageError(ValueError):
