@@ -8,7 +8,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from search import owners, records
+from search import optuna_adapter, owners, records
 from search.storage import open_storage
 
 pytestmark = [
@@ -125,7 +125,9 @@ def test_a_worker_that_dies_before_its_objective_runs_leaves_an_owner_to_reap(qu
 def test_a_trial_created_in_this_worker_is_its_own_and_the_objective_names_its_number(tmp_path):
     study = optuna.create_study(storage=open_storage(f"sqlite:///{tmp_path / 'o.db'}"), study_name="s")
     owners.own_trials_from_the_start(study)
-    owners.own_trials_from_the_start(study)  # twice in one process: still one owner write per trial
+    create = optuna_adapter.storage_of(study).create_new_trial
+    owners.own_trials_from_the_start(study)  # twice in one process: the storage is wrapped once
+    assert optuna_adapter.storage_of(study).create_new_trial is create
     trial = study.ask()
     assert records.owner(study.trials[trial.number]) == {**owners.me(), "trial": None}
     owners.claim(trial)
