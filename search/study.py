@@ -14,6 +14,7 @@ from .objective_names import DEFAULT_OBJECTIVE, OBJECTIVES  # noqa: F401 (re-exp
 from . import run_settings as rs
 from .errors import BadArgument, SettingsMismatch, UnknownStudy
 from .run_settings import PRUNERS, TARGET_ACC  # noqa: F401 (PRUNERS re-exported)
+from .sampling import make_sampler
 from .storage import mask, open_storage
 
 # Settings that define what a study's values mean; a resumed study must be run with the same ones.
@@ -112,17 +113,6 @@ class StudySpec:
     def warmup_epochs(self) -> int:
         """Epochs until the proxy's one-cycle warm-up has ended: no pruning before them."""
         return min(self.epochs, max(1, math.ceil(WARMUP * self.epochs)))
-
-
-def make_sampler(seed: int | None) -> optuna.samplers.BaseSampler:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        # constant_liar keeps parallel workers from sampling the same point; group handles the
-        # conditional parameters of the arch space. The objective's trial.set_constraint values
-        # (Optuna 5's replacement of constraints_func) steer the sampler away from over-budget nets.
-        return optuna.samplers.TPESampler(
-            seed=seed, multivariate=True, group=True, constant_liar=True, n_startup_trials=10
-        )
 
 
 def sampler_seed(spec: StudySpec, trials_so_far: int, worker: int = 0) -> int:
