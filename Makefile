@@ -31,7 +31,7 @@ lint: setup
 
 # CI (.ci/run) runs `make test`: the whole suite.
 test: lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 test-quick: lint
 	$(PY) -m pytest -q -m "not slow"
