@@ -161,7 +161,8 @@ def add_storage_args(p, study_help: str) -> None:
     p.add_argument("--storage", default=DEFAULT_URL, help=STORAGE_HELP)
 
 
-def build_parser() -> Parser:
+def build_parser(run_defaults: dict | None = None) -> Parser:
+    """The command line; `run_defaults` (a --config file's settings) replace the run flags' defaults."""
     parser = Parser(prog="mnist-search", description="Hyperparameter and architecture search for small CNNs on MNIST.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
@@ -175,7 +176,15 @@ def build_parser() -> Parser:
 
     p = sub.add_parser("run", help="run (or resume) a study: pruned proxy trials, then full-fidelity finals")
     add_settings_args(p, RunSettings)
-    p.set_defaults(command_module="run")
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="start from the settings in FILE (JSON, as --print-config writes it); flags given here win",
+    )
+    p.add_argument(
+        "--print-config", action="store_true", help="print this run's settings as JSON, for --config, and exit"
+    )
+    p.set_defaults(command_module="run", **(run_defaults or {}))
 
     p = sub.add_parser("worker", help="join a running study (e.g. from another machine) and run trials")
     from .storage import DEFAULT_URL
@@ -356,6 +365,15 @@ def build_parser() -> Parser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "config", None):
+        from . import settings_file
+        from .run_settings import RunSettings
+
+        try:
+            values = settings_file.read(args.config, RunSettings)
+        except errors.SearchError as exc:
+            return _fail(str(exc), exit_code(exc))
+        args = build_parser(run_defaults=values).parse_args(argv)  # the file's settings, then the flags
     import importlib
 
     # Imported only when the command runs, so `--help` and typos answer instantly.

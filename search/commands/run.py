@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from .. import api, selection
+from .. import api, selection, settings_file
 from ..errors import TrainingFailed
 from ..run_settings import RunSettings
 
@@ -12,9 +12,14 @@ from ..run_settings import RunSettings
 def main(args) -> int:
     from ..storage_proxy import NO_HEARTBEATS, is_proxy
 
+    settings = {f.name: getattr(args, f.name) for f in fields(RunSettings)}  # the flags are its fields
+    if args.print_config:
+        RunSettings(**settings)  # the settings' checks: a saved file is one that runs
+        print(settings_file.dumps(settings))
+        return 0
     if is_proxy(args.storage):
         print(NO_HEARTBEATS)
-    study = api.run(**{f.name: getattr(args, f.name) for f in fields(RunSettings)})  # the flags are its fields
+    study = api.run(**settings)
     print(selection.summary(study))
     if selection.answer(study) is None:
         raise TrainingFailed(
