@@ -197,21 +197,26 @@ def readme_example() -> str:
     return re.search(r"```python\n(.*?)```", text, re.S).group(1)
 
 
-def python(folder: Path, *args, timeout: float = 600) -> subprocess.CompletedProcess:
+def python(folder: Path, *args, stdin: str | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     """`python ARGS` in `folder`, as a user runs it: this checkout importable, nothing else of pytest's."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, *args], cwd=folder, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, *args], cwd=folder, env=env, input=stdin, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.mark.slow
-def test_the_readme_python_example_runs_as_a_script(tmp_path):
-    """The README's example as people run it: saved as example.py (no main guard), with the default
-    workers ("auto": several processes on a multi-core machine). Code with no file at all (`python -`,
-    `python -c`) starts its workers the same way: test_workers_start_from_python_dash_c."""
+@pytest.mark.parametrize("how", ["file", "stdin"])
+def test_the_readme_python_example_runs_as_a_script(tmp_path, how):
+    """The README's example as people run it: saved as example.py (no main guard), or fed on standard
+    input; either way with the default workers ("auto": several processes on a multi-core machine)."""
     code = readme_example()
     assert "workers" not in code and "__main__" not in code
-    (tmp_path / "example.py").write_text(code)
-    done = python(tmp_path, "example.py")
+    if how == "file":
+        (tmp_path / "example.py").write_text(code)
+        done = python(tmp_path, "example.py")
+    else:
+        done = python(tmp_path, "-", stdin=code)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "exited with an error" not in done.stdout + done.stderr
     assert (tmp_path / "studies" / "nb.db").exists() and (tmp_path / "model" / "card.json").exists()
