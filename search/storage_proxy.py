@@ -8,7 +8,9 @@ search.reconnect). Every command that takes
 `GrpcStorageProxy` whose calls wait (MNIST_SEARCH_DB_RETRY seconds, as against the database) for a
 proxy that restarts, then fail with one StorageError line.
 
-A call is retried only when the proxy did not answer (gRPC UNAVAILABLE). The server is stopped
+A call is retried only when the proxy did not answer: gRPC UNAVAILABLE (nobody there), or
+CANCELLED, which these workers never do themselves, so it means the proxy went away mid-call (a
+stopping server cancels the calls still open when its grace period ends). The server is stopped
 with a grace period (SIGTERM or Ctrl-C), so a call that reached it is answered before it goes; a
 proxy killed with SIGKILL mid-call may have done a call whose answer was lost: the retry of a
 trial's state change is recognised as done (as search.reconnect does), but a lost answer to "create
@@ -170,7 +172,7 @@ class ReconnectingGrpcProxy(optuna_adapter.GrpcProxyWithOptions):
                     return GrpcStorageProxy.get_study_id_from_name(self, kwargs["study_name"])
                 raise
             except grpc.RpcError as exc:
-                if exc.code() != grpc.StatusCode.UNAVAILABLE:
+                if exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
                     raise self._failed(exc) from None
                 left = self._left(exc)
                 if left <= 0:

@@ -114,6 +114,8 @@ def run_worker(job: WorkerJob, callbacks=(), objective=None) -> None:
     threads, verbosity = torch.get_num_threads(), optuna.logging.get_verbosity()
     try:
         _run_worker(job, callbacks, objective)
+    except _StorageLost as lost:
+        raise lost.error from None
     except Exception as exc:
         lost = failures.storage_cause(exc)
         if lost is not None and lost is not exc:
@@ -149,6 +151,17 @@ def _run_worker(job: WorkerJob, callbacks, objective) -> None:
     )
 
 
+class _StorageLost(BaseException):
+    """A StorageError raised in a trial, carried past study.optimize's catch=(Exception,): caught there,
+    it would be recorded as the trial's failure (if the storage still answered) and the worker would go
+    on. The worker stops instead, and reports it; the trial stays RUNNING under its owner, so the next
+    worker on this machine fails it and runs it again (search.owners.reap), as after a crash."""
+
+    def __init__(self, error: StorageError):
+        super().__init__(str(error))
+        self.error = error
+
+
 class _Owned:
     """The objective, run by this process: it claims the trial, first fails the trials of workers
     that died meanwhile, and reports a failure in one line (traceback in the worker's log)."""
@@ -157,6 +170,12 @@ class _Owned:
         self.objective, self.job, self.study = objective, job, study
 
     def __call__(self, trial: optuna.Trial):
+        try:
+            return self._run(trial)
+        except StorageError as exc:
+            raise _StorageLost(exc) from None  # the worker's to report, not this trial's
+
+    def _run(self, trial: optuna.Trial):
         owners.claim(trial)
         if self.job.own_trials is None and self._surplus(trial):
             self.study.stop()

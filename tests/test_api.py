@@ -143,6 +143,28 @@ def test_a_trial_started_past_the_requested_count_stops_untrained_and_an_enqueue
     assert [(t.number, records.preset(t)) for t in again] == [(4, "known")]  # queued again, not lost
 
 
+def test_a_database_lost_in_a_trial_stops_the_worker_and_leaves_the_trial_to_retry(tmp_path):
+    """Not recorded as the trial's failure (which would need the database, and would lose the trial):
+    the worker stops with the StorageError, and the trial stays RUNNING under its owner, so the next
+    worker on this machine fails it and runs it again (tests/test_owners.py)."""
+    from search.study import open_study
+    from search.workers import run_worker
+
+    job = worker_job(tmp_path, until=3)
+
+    def objective(trial):
+        trial.suggest_int("x", 0, 9)
+        if trial.number == 1:
+            raise search.StorageError("lost the database sqlite:///w.db: no answer for 60 s")
+        return 0.5
+
+    with pytest.raises(search.StorageError, match="lost the database"):
+        run_worker(job, objective=objective)
+    first, second = open_study(job.spec).trials
+    assert first.state == TrialState.COMPLETE and second.state == TrialState.RUNNING
+    assert records.owner(second)["pid"] == os.getpid() and records.fail_reason(second) is None
+
+
 @pytest.mark.parametrize(
     "kwargs, kind",
     [

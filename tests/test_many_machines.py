@@ -86,6 +86,45 @@ def test_a_proxy_lost_mid_study_is_waited_for_then_one_line(monkeypatch):
     assert time.time() - start < 2
 
 
+def test_a_call_the_proxy_cancels_is_tried_again():
+    """A proxy that goes away cancels the calls it has open (gRPC CANCELLED: the workers never cancel a
+    call themselves): the call is tried again, as one that found no proxy, not failed with its trial."""
+    grpc = pytest.importorskip("grpc")
+    from concurrent.futures import ThreadPoolExecutor
+
+    from search import optuna_adapter
+    from search.storage_proxy import proxy_class
+
+    class CancelTheFirstCall(grpc.ServerInterceptor):
+        calls = 0
+
+        def intercept_service(self, continuation, details):
+            handler = continuation(details)
+            CancelTheFirstCall.calls += 1
+            if CancelTheFirstCall.calls > 1:
+                return handler
+
+            def cancel(request, context):
+                context.abort(grpc.StatusCode.CANCELLED, "the server is stopping")
+
+            return grpc.unary_unary_rpc_method_handler(
+                cancel, handler.request_deserializer, handler.response_serializer
+            )
+
+    storage = optuna.storages.InMemoryStorage()
+    storage.create_new_study([optuna.study.StudyDirection.MAXIMIZE], "arch")
+    port = free_port()
+    server = grpc.server(ThreadPoolExecutor(max_workers=2), interceptors=[CancelTheFirstCall()])
+    optuna_adapter.add_proxy_service(server, storage)
+    assert server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    try:
+        studies = proxy_class()(f"grpc://127.0.0.1:{port}").get_all_studies()
+    finally:
+        server.stop(None)
+    assert [s.study_name for s in studies] == ["arch"] and CancelTheFirstCall.calls == 2
+
+
 def test_a_proxy_in_front_of_a_proxy_is_refused(capsys):
     code = main(["storage-server", "--storage", "grpc://127.0.0.1:13000", "--port", str(free_port())])
     err = capsys.readouterr().err.strip().splitlines()
