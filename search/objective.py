@@ -9,9 +9,10 @@ A study's values are one of (search.study.OBJECTIVES):
   of the earlier trials of similar size at the same epoch (search.bands).
 Every trial also stores its plain validation accuracy (records), which is what selection reads.
 
-A proxy trial trains on the profile's subset for the proxy epochs and reports each epoch to the
-pruner. A final (a trial enqueued with stage "final") retrains a proxy trial's params on all the
-training images for the final epochs, unpruned. An over-budget or impossible net is never trained:
+An Objective is handed its fidelity (search.workers.ByStage holds one per stage). At proxy fidelity a
+trial trains on the profile's subset for the proxy epochs and reports each epoch to the pruner; at
+full fidelity (a final: a proxy trial's params enqueued again) it trains on all the training images
+for the final epochs, unpruned. An over-budget or impossible net is never trained:
 its constraint values are set and it is PRUNED with its reason, at no cost.
 """
 
@@ -74,6 +75,7 @@ class Budget:
 class Fidelity:
     data: MNIST
     epochs: int
+    final: bool = False  # full fidelity: trained to the end (never pruned), compiled where it pays back
 
 
 class Objective:
@@ -82,8 +84,7 @@ class Objective:
     def __init__(
         self,
         space,
-        proxy: Fidelity,
-        final: Fidelity,
+        fidelity: Fidelity,
         budget: Budget,
         device: torch.device,
         objective: str = "accuracy",
@@ -94,7 +95,7 @@ class Objective:
         warmup_epochs: int = 1,
         final_epochs_say=None,
     ):
-        self.space, self.proxy, self.final, self.budget = space, proxy, final, budget
+        self.space, self.fidelity, self.budget = space, fidelity, budget
         self.final_epochs_say = final_epochs_say  # given a say(line): a line per epoch of a final
         self.device, self.objective, self.artifact_store, self.seed = device, objective, artifact_store, seed
         self.precision, self.compile_finals, self.warmup_epochs = precision, compile_finals, warmup_epochs
@@ -110,8 +111,8 @@ class Objective:
 
     def __call__(self, trial: optuna.Trial):
         start = time.perf_counter()
-        final = trial.user_attrs.get(records.STAGE) == records.FINAL
-        fidelity = self.final if final else self.proxy
+        fidelity = self.fidelity
+        final = fidelity.final
         config, recipe = self.space.sample(trial)
         recipe = recipe.replace(epochs=fidelity.epochs, seed=self.seed)
         try:

@@ -87,20 +87,39 @@ def make_objective(job: WorkerJob):
     store = open_store(job.artifact_dir) if job.artifact_dir else None  # a folder or s3://BUCKET/PREFIX
     torch.set_num_threads(job.threads)
     space = spaces.get(spec.space, spec.base)
-    return Objective(
-        space,
-        Fidelity(data.subset(spec.subset), spec.epochs),
-        Fidelity(data.subset(spec.final_subset), spec.final_epochs),
-        Budget.for_space(space, spec.max_params, spec.max_macs),
-        device,
-        objective=spec.objective,
-        warmup_epochs=spec.warmup_epochs,
-        artifact_store=store,
-        seed=spec.seed,
-        precision=resolve_precision(job.precision, device),
-        compile_finals=job.compile_finals,
-        final_epochs_say=_say_final if job.progress else None,
+
+    def objective(fidelity: Fidelity) -> Objective:
+        return Objective(
+            space,
+            fidelity,
+            Budget.for_space(space, spec.max_params, spec.max_macs),
+            device,
+            objective=spec.objective,
+            warmup_epochs=spec.warmup_epochs,
+            artifact_store=store,
+            seed=spec.seed,
+            precision=resolve_precision(job.precision, device),
+            compile_finals=job.compile_finals,
+            final_epochs_say=_say_final if job.progress else None,
+        )
+
+    return ByStage(
+        proxy=objective(Fidelity(data.subset(spec.subset), spec.epochs)),
+        final=objective(Fidelity(data.subset(spec.final_subset), spec.final_epochs, final=True)),
     )
+
+
+class ByStage:
+    """Each stage's objective, handed its fidelity. A worker takes trials from the study's shared queue,
+    filled by whichever process enqueued them (this run, a resumed one, a run on another machine), so
+    a trial's stage is the one written when it was enqueued: a final is trained at full fidelity;
+    any other trial (sampled, a warm start, a retry) is a proxy trial."""
+
+    def __init__(self, proxy, final):
+        self.proxy, self.final = proxy, final
+
+    def __call__(self, trial: optuna.Trial):
+        return (self.final if trial.user_attrs.get(records.STAGE) == records.FINAL else self.proxy)(trial)
 
 
 def run_worker(job: WorkerJob, callbacks=(), objective=None) -> None:
