@@ -262,15 +262,19 @@ def finalists(st: optuna.Study, plan: Plan, before: int, log) -> int:
             f"{spec.max_macs}): raise --max-params or --max-macs"
         )
     new = enqueue_finals(st, spec.finals)
-    waiting = len(st.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
-    if not (waiting and spec.finals):
+    queued = st.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+    if not (queued and spec.finals):
         return 0
+    finals = sum(records.is_final(t) for t in queued)
+    # Proxy trials still queued (warm starts a --timeout left) run first, at proxy fidelity.
+    n = len(queued) - finals
+    others = f"; {n} proxy trial{'s' if n > 1 else ''} still queued run{'s' if n == 1 else ''} first" if n else ""
     log(
         f"finals: {len(new)} new ({', '.join(f'trial {n}' for n in new) or 'none'}), "
-        f"{waiting} to run on {spec.final_subset or train_images(spec.val_size):,} training images "
-        f"x {spec.final_epochs} epochs"
+        f"{finals} to run on {spec.final_subset or train_images(spec.val_size):,} training images "
+        f"x {spec.final_epochs} epochs{others}"
     )
-    return waiting
+    return len(queued)
 
 
 class Workers:

@@ -54,6 +54,19 @@ def test_run_returns_the_study_with_both_stages(staged):
 
 
 @pytest.mark.slow
+def test_warm_starts_a_timeout_left_queued_train_as_proxies_before_the_finals(tmp_path):
+    lines = []
+    settings = {**QUICK, "finals": 1, "log": lines.append}
+    study = search.run(trials=3, timeout=0.01, storage=f"sqlite:///{tmp_path / 't.db'}", **settings)
+    said = next(line for line in lines if line.startswith("finals:"))
+    assert "1 to run on 3,000 training images x 1 epochs; 1 proxy trial still queued runs first" in said
+    gap8k, gap10k, final = study.trials  # the timeout stopped the proxy stage after gap8k
+    assert records.final_of(final) == 0 and records.preset(gap10k) == "gap10k"
+    assert records.stage(gap10k) == records.PROXY and gap10k.user_attrs[records.TRAIN_IMAGES] == 800
+    assert final.user_attrs[records.TRAIN_IMAGES] == 3000 and gap10k.datetime_start > gap8k.datetime_complete
+
+
+@pytest.mark.slow
 def test_over_budget_nets_are_pruned_with_their_reason_never_valued(staged):
     study, _, _ = staged
     for t in study.trials:
