@@ -267,8 +267,12 @@ def finalists(st: optuna.Study, plan: Plan, before: int, log) -> int:
         return 0
     finals = sum(records.is_final(t) for t in queued)
     # Proxy trials still queued (warm starts a --timeout left) run first, at proxy fidelity.
-    n = len(queued) - finals
-    others = f"; {n} proxy trial{'s' if n > 1 else ''} still queued run{'s' if n == 1 else ''} first" if n else ""
+    left = len(queued) - finals
+    others = (
+        f"; {left} proxy trial{'s' if left > 1 else ''} still queued run{'s' if left == 1 else ''} first"
+        if left
+        else ""
+    )
     log(
         f"finals: {len(new)} new ({', '.join(f'trial {n}' for n in new) or 'none'}), "
         f"{finals} to run on {spec.final_subset or train_images(spec.val_size):,} training images "

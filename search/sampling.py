@@ -2,12 +2,12 @@
 
 TPE samples at random until the study holds `n_startup_trials` finished trials, then models the good
 and the bad ones. About two in three random points of the `arch` space are over budget, and those
-are "finished" at once without training. So TPE's own count let it model after about three trained
-nets: in one run without warm starts, the three that trained had flattening heads and every
-global-average-pooling net drawn was over budget, and TPE never tried that head again (0 of 100
-trials trained one; bench/RESULTS.md). Here the random start lasts until `n_startup_trials` nets have
-trained within budget: the over-budget draws cost nothing but a trial number, and TPE starts from
-as many trained nets as it was meant to. Enqueued trials (warm starts) count like any other.
+are "finished" at once without training. So TPE's own count could leave it modelling from very few
+trained nets: in one run without warm starts, 8 of the first 10 trials were over budget, the 2 that
+trained had flattening heads, and TPE completed no global-average-pooling net in 100 trials
+(bench/RESULTS.md). Here the random start lasts until `startup` nets have trained within budget:
+the over-budget draws cost nothing but a trial number, and TPE starts from as many trained nets as
+it was meant to. Enqueued trials (warm starts) count like any other.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ import optuna
 from optuna.samplers import BaseSampler, RandomSampler, TPESampler
 from optuna.trial import FrozenTrial, TrialState
 
-from . import records
+from . import optuna_adapter, records
 
 STARTUP_TRAINED = 10  # trained nets before TPE models: Optuna's default count of startup trials
 
 
 def trained_within_budget(t: FrozenTrial) -> bool:
     """Finished after training (complete, or stopped by the pruner), not rejected as over budget."""
-    return t.state in (TrialState.COMPLETE, TrialState.PRUNED) and records.infeasible_reason(t) is None
+    return t.state in (TrialState.COMPLETE, TrialState.PRUNED) and records.is_feasible(t)
 
 
 class TrainedStartupSampler(BaseSampler):
@@ -38,11 +38,11 @@ class TrainedStartupSampler(BaseSampler):
     def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
         trained = sum(trained_within_budget(t) for t in study.get_trials(deepcopy=False))
         if trained < self.startup:
-            self._random_trials.add(trial._trial_id)
+            self._random_trials.add(optuna_adapter.trial_id(trial))
         self.tpe.before_trial(study, trial)
 
     def _at_random(self, trial: FrozenTrial) -> bool:
-        return trial._trial_id in self._random_trials
+        return optuna_adapter.trial_id(trial) in self._random_trials
 
     def infer_relative_search_space(self, study, trial):
         return {} if self._at_random(trial) else self.tpe.infer_relative_search_space(study, trial)
@@ -55,7 +55,7 @@ class TrainedStartupSampler(BaseSampler):
         return chosen.sample_independent(study, trial, param_name, param_distribution)
 
     def after_trial(self, study, trial, state, values) -> None:
-        self._random_trials.discard(trial._trial_id)
+        self._random_trials.discard(optuna_adapter.trial_id(trial))
         self.tpe.after_trial(study, trial, state, values)
 
     def reseed_rng(self) -> None:

@@ -119,7 +119,7 @@ class ByStage:
         self.proxy, self.final = proxy, final
 
     def __call__(self, trial: optuna.Trial):
-        return (self.final if trial.user_attrs.get(records.STAGE) == records.FINAL else self.proxy)(trial)
+        return (self.final if records.is_final(trial) else self.proxy)(trial)
 
 
 def run_worker(job: WorkerJob, callbacks=(), objective=None) -> None:
