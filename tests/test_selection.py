@@ -88,6 +88,17 @@ def test_finalists_spread_over_the_sizes_of_the_plausible_proxy_trials(study):
     assert [records.params(t) for t in selection.finalists(study, 5)] == [6000, 9000, 15000, 19000, 4500]
 
 
+def test_of_two_near_copies_in_neighbouring_bands_the_more_accurate_is_a_finalist(study):
+    add(study, 0.9788, 5760, widths=(8, 10, 14))  # the best of the smallest band ...
+    add(study, 0.9816, 6890, widths=(8, 12, 16))  # ... a near-copy of the next band's best, which scored more
+    add(study, 0.9774, 4618, widths=(6, 8, 12))
+    add(study, 0.9802, 7820, widths=(8, 12, 18))
+    add(study, 0.9816, 10414, widths=(10, 14, 20))
+    add(study, 0.9818, 17900, widths=(16, 20, 24))
+    # the smallest band takes its next best distinct net, 4,618, instead of keeping 6,890 out
+    assert [records.params(t) for t in selection.finalists(study, 4)] == [4618, 6890, 10414, 17900]
+
+
 def test_spearman_matches_hand_computed_values():
     assert selection.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
     assert selection.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
