@@ -6,8 +6,7 @@ A study's values are one of (search.study.OBJECTIVES):
   parameters over SIZE_REFERENCE, so the sampler and the pruner weigh a net's size as well;
 - "pareto": (validation accuracy, parameters), two objectives. Optuna cannot prune those, so a
   proxy trial is stopped here instead when, after the warm-up, its accuracy is below the median
-  of the earlier trials of similar size at the same epoch (search.bands). A proxy trial that ends
-  too far below the best proxy to be a finalist is marked so for the sampler (records.PLAUSIBLE).
+  of the earlier trials of similar size at the same epoch (search.bands).
 Every trial also stores its plain validation accuracy (records), which is what selection reads.
 
 An Objective is handed its fidelity (search.workers.ByStage holds one per stage). At proxy fidelity a
@@ -30,7 +29,7 @@ from mnistnet.data import MNIST
 from mnistnet.model import ConfigError, trace
 from mnistnet.train import fit
 
-from . import bands, records, selection
+from . import bands, records
 
 # "size" objective: validation accuracy traded for each doubling of parameters. At proxy fidelity a
 # doubling bought ~0.7 pp (gap8k 97.88 % -> a 16.5k net 98.70 %) where full fidelity gave 0.14 pp
@@ -190,9 +189,6 @@ class Objective:
             raise optuna.TrialPruned(f"pruned after epoch {len(result.history)}")
         if self.artifact_store is not None:
             records.upload_files(trial, self.artifact_store, config, recipe, result.model)
-        if self.pareto and not final:
-            shortfall = selection.plausibility_shortfall(trial.study, result.final_val_acc)
-            records.write_plausibility(trial, shortfall)
         return self.value(result.final_val_acc, shape.params)
 
     @staticmethod

@@ -5,8 +5,7 @@ A trial of an mnist-search study carries:
   precision it trained with, its curves, its stage (proxy or final) and, for a trial that did not
   train, the reason;
 - Optuna's own `constraints` system attributes (`trial.set_constraint`): a value > 0 means over
-  budget, so samplers and `study.best_trials` know feasibility; a pareto proxy trial also carries
-  PLAUSIBLE, > 0 when it scored too far below the best proxy to be a finalist (search.selection);
+  budget, so samplers and `study.best_trials` know feasibility;
 - Optuna artifacts: config.json, recipe.json and weights.pt, listed with
   `optuna.artifacts.get_all_artifact_meta`.
 
@@ -85,20 +84,12 @@ def write_net(
 
 
 CONSTRAINTS = ("params", "macs", "receptive_field")  # search.objective.Budget's bounds, in its order
-# A trained pareto proxy's shortfall below the finalists' accuracy bar when it finished (<= 0: a
-# plausible finalist). Not a budget: the net trained and stays a trained net; it tells the sampler
-# which part of the accuracy-size front the finals can draw from.
-PLAUSIBLE = "plausible"
 
 
 def write_constraints(trial: optuna.Trial, excess: list[float]) -> None:
     """Optuna's constraint values (<= 0: within budget), one per budget."""
     for key, value in zip(CONSTRAINTS, excess):
         trial.set_constraint(key, value)
-
-
-def write_plausibility(trial: optuna.Trial, shortfall: float) -> None:
-    trial.set_constraint(PLAUSIBLE, shortfall)
 
 
 def write_infeasible(trial: optuna.Trial, reason: str) -> None:
@@ -230,8 +221,8 @@ def fail_reason(t: FrozenTrial) -> str | None:
 
 
 def is_feasible(t: FrozenTrial) -> bool:
-    """Within every budget (Optuna's constraints but PLAUSIBLE), and actually a net."""
-    return INFEASIBLE not in t.user_attrs and all(t.constraints.get(k, 0.0) <= 0 for k in CONSTRAINTS)
+    """Within every budget (Optuna's constraints), and actually a net."""
+    return INFEASIBLE not in t.user_attrs and all(v <= 0 for v in t.constraints.values())
 
 
 def is_trained(t: FrozenTrial) -> bool:

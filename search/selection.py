@@ -69,16 +69,6 @@ def near_copies(a: FrozenTrial, b: FrozenTrial) -> bool:
     return layout(a) == layout(b) and ratio <= NEAR_COPY_RATIO
 
 
-def plausibility_shortfall(study: optuna.Study, accuracy: float) -> float:
-    """How far a proxy accuracy falls below the finalists' bar, FINALIST_MARGIN under the best proxy so
-    far, this one included (<= 0: it could be a finalist). The objective stores it on each pareto proxy
-    trial as a constraint (records.PLAUSIBLE), so TPE models the good nets among those the finals draw
-    from: otherwise the front's small, weak nets (1.8k-3.7k params at 95-97 % where the best proxy
-    scored 97.8 %) made up much of what TPE took for good, and the search drifted towards them."""
-    best = max([accuracy] + [records.accuracy(t) for t in trained(study, records.PROXY)])
-    return best - FINALIST_MARGIN - accuracy
-
-
 def finalists(study: optuna.Study, k: int) -> list[FrozenTrial]:
     """K distinct proxy trials spread over the sizes of the plausible ones (module doc)."""
     proxies = ranked(trained(study, records.PROXY))
