@@ -231,7 +231,7 @@ def open_or_resume(plan: Plan, log) -> tuple[optuna.Study, int]:
         f"pruner {'size-band median' if spec.pareto else spec.pruner} (from epoch {spec.warmup_epochs}); "
         f"device {plan.device}, {plan.precision_line}"
     )
-    log(f"{plan.profile.describe(train_images(spec.val_size))} ({profiles.OVERRIDE_HINT})")
+    log(f"{plan.profile.describe(train_images(spec.val_size), spec.final_subset)} ({profiles.OVERRIDE_HINT})")
     return st, before
 
 

@@ -35,15 +35,14 @@ class Profile:
     # CPU core: each worker's Python thread issues its own kernels). None: threads_per_worker decides.
     workers_per_gpu: int | None = None
 
-    def describe(self, train_images: int) -> str:
-        """Its log line; train_images: the training images left beside the run's validation split."""
+    def describe(self, train_images: int, final_subset: int | None = None) -> str:
+        """Its log line; train_images: the training images left beside the run's validation split;
+        final_subset: the finals' slice of them (--final-subset), if any."""
         images = f"{self.subset:,} training images" if self.subset else f"all {train_images:,} training images"
         macs = f"MACs <= {self.max_macs:,} per image" if self.max_macs else "no MACs bound"
-        finals = (
-            f"then {self.finals} finals on all {train_images:,} images x {self.final_epochs} epochs"
-            if self.finals
-            else "no finals"
-        )
+        final_images = f"{final_subset:,} training images" if final_subset else f"all {train_images:,} images"
+        count = f"{self.finals} final{'s' if self.finals != 1 else ''}"
+        finals = f"then {count} on {final_images} x {self.final_epochs} epochs" if self.finals else "no finals"
         return f"profile {self.name}: proxy {images} x {self.epochs} epochs, {macs}; {finals}"
 
 

@@ -524,6 +524,10 @@ def test_the_profile_line_counts_the_training_images_left_by_the_validation_spli
     assert f"then 4 finals on all 50,000 images x {profiles.CPU.final_epochs} epochs" in out and "55,000" not in out
     _, out, _ = run_cli(capsys, "run", "--subset", "all", *quiet, "--storage", f"sqlite:///{tmp_path / 'w.db'}")
     assert "proxy all 55,000 training images" in out
+    # the finals' slice, when --final-subset sets one, as the finals line says it
+    slice_ = ("--finals", "1", "--final-subset", "5000", "--final-epochs", "2")
+    _, out, _ = run_cli(capsys, "run", *slice_, *quiet, "--storage", f"sqlite:///{tmp_path / 'x.db'}")
+    assert "then 1 final on 5,000 training images x 2 epochs" in out
 
 
 @pytest.mark.slow
