@@ -79,8 +79,8 @@ def finalists(study: optuna.Study, k: int) -> list[FrozenTrial]:
     sizes = [records.params(t) for t in plausible]
     chosen: dict[int, FrozenTrial] = {}  # band -> its pick
 
-    def distinct(t: FrozenTrial) -> bool:
-        return not any(near_copies(t, c) for c in chosen.values())
+    def distinct(t: FrozenTrial, others) -> bool:
+        return not any(near_copies(t, c) for c in others)
 
     # The best of each size band. Bands choose in the order of their best nets' accuracy, so where the
     # picks of two bands are near-copies, the more accurate one stays and the other band takes its
@@ -91,7 +91,11 @@ def finalists(study: optuna.Study, k: int) -> list[FrozenTrial]:
         for low, high in bands.log_bands(min(sizes), max(sizes), k)
     ]
     while len(chosen) < k:
-        picks = [(b, next((t for t in band if distinct(t)), None)) for b, band in enumerate(by_band) if b not in chosen]
+        picks = [
+            (b, next((t for t in band if distinct(t, chosen.values())), None))
+            for b, band in enumerate(by_band)
+            if b not in chosen
+        ]
         picks = [(b, t) for b, t in picks if t is not None]
         if not picks:
             break
@@ -100,7 +104,7 @@ def finalists(study: optuna.Study, k: int) -> list[FrozenTrial]:
     finals = [chosen[b] for b in sorted(chosen)]  # smallest band first
     # Bands left empty go to the best remaining distinct nets.
     for t in proxies:
-        if len(finals) < k and not any(near_copies(t, c) for c in finals):
+        if len(finals) < k and distinct(t, finals):
             finals.append(t)
     return finals
 

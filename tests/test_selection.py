@@ -89,8 +89,8 @@ def test_finalists_spread_over_the_sizes_of_the_plausible_proxy_trials(study):
 
 
 def test_of_two_near_copies_in_neighbouring_bands_the_more_accurate_is_a_finalist(study):
-    add(study, 0.9788, 5760, widths=(8, 10, 14))  # the best of the smallest band ...
-    add(study, 0.9816, 6890, widths=(8, 12, 16))  # ... a near-copy of the next band's best, which scored more
+    add(study, 0.9788, 5760, widths=(8, 10, 14))  # the best of the smallest band, and a near-copy of ...
+    add(study, 0.9816, 6890, widths=(8, 12, 16))  # ... the next band's best, which scored more
     add(study, 0.9774, 4618, widths=(6, 8, 12))
     add(study, 0.9802, 7820, widths=(8, 12, 18))
     add(study, 0.9816, 10414, widths=(10, 14, 20))
