@@ -26,6 +26,7 @@ import torch  # noqa: E402
 from mnistnet import data as mdata  # noqa: E402
 from mnistnet.train import fit  # noqa: E402
 from search import records  # noqa: E402
+from space.arch import augment_at  # noqa: E402
 
 
 def main() -> None:
@@ -36,6 +37,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, nargs="+", required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--aug", type=float, default=None, help="augmentation strength 0-1 instead of the trial's")
     ap.add_argument("--out", default="bench/results/final_epochs.jsonl")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -43,6 +45,8 @@ def main() -> None:
     data = mdata.load()
     for epochs in args.epochs:
         recipe = records.recipe(t).replace(epochs=epochs, seed=args.seed)
+        if args.aug is not None:
+            recipe = recipe.replace(augment=augment_at(args.aug).__dict__)
         start = time.perf_counter()
         result = fit(records.config(t), recipe, data, torch.device("cpu"), log=lambda *_: None)
         row = {
@@ -50,6 +54,7 @@ def main() -> None:
             "params": records.params(t),
             "epochs": epochs,
             "seed": args.seed,
+            "aug": args.aug,
             "val_acc": result.final_val_acc,
             "precision": result.precision,
             "seconds": round(time.perf_counter() - start),

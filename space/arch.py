@@ -45,6 +45,16 @@ HEADS = ["conv_gap", "gap_fc", "flatten_fc"]
 FULL_AUGMENT = Augment(rotate=15.0, translate=2.0, crop_p=0.1, crop_size=22)
 
 
+def augment_at(s: float) -> Augment:
+    """Augmentation at strength s in [0, 1] of FULL_AUGMENT."""
+    return Augment(
+        rotate=FULL_AUGMENT.rotate * s,
+        translate=FULL_AUGMENT.translate * s,
+        crop_p=FULL_AUGMENT.crop_p * s,
+        crop_size=FULL_AUGMENT.crop_size,
+    )
+
+
 def sample_training(trial, base: Recipe | None = None) -> Recipe:
     optimizer = trial.suggest_categorical("optimizer", ["sgd", "adamw"])
     lr = trial.suggest_float(f"{optimizer}_lr", *LR_RANGES[optimizer], log=True)
@@ -52,13 +62,7 @@ def sample_training(trial, base: Recipe | None = None) -> Recipe:
     momentum = trial.suggest_float(*MOMENTUM_RANGES[optimizer])
     weight_decay = trial.suggest_float("weight_decay", *WEIGHT_DECAY, log=True)
     batch_size = trial.suggest_categorical("batch_size", BATCH_SIZES)
-    strength = trial.suggest_float("aug", 0.0, 1.0)
-    augment = Augment(
-        rotate=FULL_AUGMENT.rotate * strength,
-        translate=FULL_AUGMENT.translate * strength,
-        crop_p=FULL_AUGMENT.crop_p * strength,
-        crop_size=FULL_AUGMENT.crop_size,
-    )
+    augment = augment_at(trial.suggest_float("aug", 0.0, 1.0))
     recipe = base or Recipe()
     return recipe.replace(
         optimizer=optimizer,
