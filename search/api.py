@@ -131,6 +131,9 @@ def run(*args, log=print, **settings) -> optuna.Study:
     start = time.perf_counter()
     with Workers(plan, before, log) as workers:
         workers.proxy_stage(st)
+        rungs = rung(st, plan, log)
+        if rungs:
+            workers.queued_stage(st, rungs, "rung trials")
         finals = finalists(st, plan, before, log)
         if finals:
             workers.finals_stage(st, finals)
@@ -207,6 +210,9 @@ def prepare(s: RunSettings) -> Plan:
         final_epochs=profile.final_epochs,
         final_subset=s.final_subset or None,
         target_acc=s.target_acc,
+        rung=s.rung,
+        rung_subset=s.rung_subset or None,
+        rung_epochs=s.rung_epochs,
     )
     from .artifact_stores import check, location
 
@@ -249,6 +255,20 @@ def warm_starts(st: optuna.Study, plan: Plan, before: int, log) -> None:
         log(f"warm start: {', '.join(queued)} enqueued first")
     elif not plan.settings.warm_start and not before:
         log("warm start: none (--no-warm-start): every trial is sampled from the space")
+
+
+def rung(st: optuna.Study, plan: Plan, log) -> int:
+    """After the proxy stage: enqueue the rung trials (none when spec.rung is 0); how many wait."""
+    spec = plan.spec
+    new = enqueue_rungs(st, spec.finals, spec.rung)
+    waiting = sum(records.is_rung(t) for t in st.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+    if waiting:
+        images = spec.rung_subset or train_images(spec.val_size)
+        log(
+            f"rung: {len(new)} plausible net{'s' if len(new) != 1 else ''} ({', '.join(f'trial {n}' for n in new) or 'none new'}) retrain on "
+            f"{images:,} training images x {spec.rung_epochs} epochs; each size band's final is its best there"
+        )
+    return waiting
 
 
 def finalists(st: optuna.Study, plan: Plan, before: int, log) -> int:
@@ -324,6 +344,10 @@ class Workers:
 
     def finals_stage(self, st: optuna.Study, waiting: int) -> None:
         """The finals: always finish (no timeout: they are what the run delivers)."""
+        self.queued_stage(st, waiting, "finals")
+
+    def queued_stage(self, st: optuna.Study, waiting: int, desc: str) -> None:
+        """Trials this run enqueued (rung trials, finals): always finish, no timeout."""
         ready = self.plan.workers if self.pool is None else len(self.pool.waiting())
         workers = min(ready, waiting)
         if workers < 1:
@@ -332,7 +356,7 @@ class Workers:
         self.job.until, self.job.timeout, self.job.threads = stage.until, stage.timeout, stage.threads
         if self.pool is not None:
             self.pool.next_stage(stage, workers)
-        self._stage(st, waiting, "finals", workers)
+        self._stage(st, waiting, desc, workers)
 
     def _stage(self, st: optuna.Study, total: int, desc: str, workers: int) -> None:
         import torch
@@ -373,6 +397,26 @@ def enqueue_warm_starts(study: optuna.Study, space, budget) -> list[str]:
             study.enqueue_trial(start.params, user_attrs={records.PRESET: start.preset, records.STAGE: records.PROXY})
             queued.append(start.preset)
     return queued
+
+
+def enqueue_rungs(study: optuna.Study, k: int, per_band: int) -> list[int]:
+    """Enqueue a rung trial for each rung candidate (search.selection) that has none yet (or whose
+    rung trials all failed)."""
+    done = {
+        records.rung_of(t)
+        for t in study.get_trials(deepcopy=False)
+        if records.is_rung(t) and t.state != TrialState.FAIL
+    }
+    new = []
+    for t in selection.rung_candidates(study, k, per_band):
+        if t.number in done:
+            continue
+        attrs = {records.STAGE: records.RUNG, records.RUNG_OF: t.number}
+        if records.preset(t):
+            attrs[records.PRESET] = records.preset(t)
+        study.enqueue_trial(t.params, user_attrs=attrs, skip_if_exists=False)
+        new.append(t.number)
+    return new
 
 
 def enqueue_finals(study: optuna.Study, k: int) -> list[int]:

@@ -76,6 +76,11 @@ class Fidelity:
     data: MNIST
     epochs: int
     final: bool = False  # full fidelity: trained to the end (never pruned), compiled where it pays back
+    rung: bool = False  # a rung (search.records.RUNG): trained to the end, never pruned, not compiled
+
+    @property
+    def stage(self) -> str:
+        return records.FINAL if self.final else records.RUNG if self.rung else records.PROXY
 
 
 class Objective:
@@ -130,7 +135,7 @@ class Objective:
             config.to_dict(),
             recipe.to_dict(),
             str(self.device),
-            records.FINAL if final else records.PROXY,
+            fidelity.stage,
             len(fidelity.data.train),
             self.precision,
         )
@@ -153,6 +158,8 @@ class Objective:
                         )
                     )
                 return False  # finals run to the end
+            if fidelity.rung:
+                return False  # a rung is a measurement: it runs to the end too
             if self.pareto:  # Optuna cannot prune multi-objective trials: compare with nets of similar size
                 return (
                     m.epoch >= self.warmup_epochs

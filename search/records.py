@@ -35,6 +35,7 @@ DEVICE = "device"  # str: torch device it trained on
 PRECISION = "precision"  # str: "fp32" or "bf16", what its forward passes ran in (weights are fp32)
 STAGE = "stage"  # "proxy" (cheap, ranked), "final" (full data, full epochs) or "surplus" (never trained)
 FINAL_OF = "final_of"  # int, on a final: the proxy trial it retrains
+RUNG_OF = "rung_of"  # int: the proxy trial a rung trial retrains
 PRESET = PRESET_ATTR  # str: the preset or warm start an enqueued trial reproduces
 TRAIN_IMAGES = "train_images"  # int: training images per epoch
 VAL_ACC_CURVE = "val_acc_curve"  # list[float], one per epoch
@@ -51,6 +52,9 @@ TARGET_ACC = "target_acc"  # float: the validation accuracy the answer must reac
 DEFAULT_TARGET_ACC = 0.994  # the answer: the smallest final reaching this validation accuracy (99.4 %)
 
 PROXY, FINAL, SURPLUS = "proxy", "final", "surplus"
+# A rung: a plausible proxy trial's net retrained at an intermediate fidelity before the finals are drawn,
+# because among the small nets the proxy's own score says little about full fidelity (bench/RESULTS.md).
+RUNG = "rung"
 # Files each trained trial uploads as Optuna artifacts.
 CONFIG_FILE, RECIPE_FILE, WEIGHTS_FILE = "config.json", "recipe.json", "weights.pt"
 ARTIFACT_FILES = (CONFIG_FILE, RECIPE_FILE, WEIGHTS_FILE)
@@ -179,6 +183,14 @@ def is_final(t: FrozenTrial) -> bool:
 
 def final_of(t: FrozenTrial) -> int | None:
     return t.user_attrs.get(FINAL_OF)
+
+
+def is_rung(t: FrozenTrial) -> bool:
+    return stage(t) == RUNG
+
+
+def rung_of(t: FrozenTrial) -> int | None:
+    return t.user_attrs.get(RUNG_OF)
 
 
 def preset(t: FrozenTrial) -> str:

@@ -101,6 +101,20 @@ class RunSettings(Settings):
     final_epochs: int | None = setting(
         None, f"epochs of a final ({PROFILE_DEFAULT})", parse="positive_int", metavar="E", check=whole(1)
     )
+    rung: int = setting(
+        0,
+        "plausible nets per size band retrained on 20,000 images x 8 epochs before the finals are drawn, "
+        "each band's final then the best there (default 0: none)",
+        parse="count",
+        metavar="N",
+        check=whole(0, " (0: no rung)"),
+    )
+    rung_subset: int | None = setting(
+        20000, "training images of a rung trial (default 20000)", parse="subset", metavar="N|all", check=images
+    )
+    rung_epochs: int = setting(
+        8, "epochs of a rung trial (default 8)", parse="positive_int", metavar="E", check=whole(1)
+    )
     final_subset: int | None = setting(
         None,
         "training images of a final (default: all; a slice only for quick tries)",

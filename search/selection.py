@@ -69,27 +69,67 @@ def near_copies(a: FrozenTrial, b: FrozenTrial) -> bool:
     return layout(a) == layout(b) and ratio <= NEAR_COPY_RATIO
 
 
-def finalists(study: optuna.Study, k: int) -> list[FrozenTrial]:
-    """K distinct proxy trials spread over the sizes of the plausible ones (module doc)."""
-    proxies = ranked(trained(study, records.PROXY))
-    if not proxies or k <= 0:
-        return []
-    best = records.accuracy(proxies[0])
+def rung_scores(study: optuna.Study) -> dict[int, float]:
+    """Proxy trial number -> the validation accuracy its finished rung trial reached."""
+    scores: dict[int, float] = {}
+    for t in trained(study, records.RUNG):
+        if records.rung_of(t) is not None:
+            scores[records.rung_of(t)] = max(scores.get(records.rung_of(t), 0.0), records.accuracy(t))
+    return scores
+
+
+def distinct(t: FrozenTrial, others) -> bool:
+    return not any(near_copies(t, c) for c in others)
+
+
+def size_bands(proxies: list[FrozenTrial], k: int) -> list[list[FrozenTrial]]:
+    """The plausible proxy trials (within FINALIST_MARGIN of the best), in k log-spaced size bands,
+    each band in the order of `proxies`."""
+    best = records.accuracy(ranked(proxies)[0])
     plausible = [t for t in proxies if records.accuracy(t) >= best - FINALIST_MARGIN]
     sizes = [records.params(t) for t in plausible]
-    chosen: dict[int, FrozenTrial] = {}  # band -> its pick
+    return [
+        [t for t in plausible if low <= records.params(t) <= high]
+        for low, high in bands.log_bands(min(sizes), max(sizes), k)
+    ]
 
-    def distinct(t: FrozenTrial, others) -> bool:
-        return not any(near_copies(t, c) for c in others)
+
+def rung_candidates(study: optuna.Study, k: int, per_band: int) -> list[FrozenTrial]:
+    """The proxy trials a rung retrains: the `per_band` best distinct plausible nets of each of the
+    finals' k size bands, by proxy accuracy."""
+    proxies = ranked(trained(study, records.PROXY))
+    if not proxies or k <= 0 or per_band <= 0:
+        return []
+    picked: list[FrozenTrial] = []
+    for band in size_bands(proxies, k):
+        mine: list[FrozenTrial] = []
+        for t in band:
+            if len(mine) < per_band and distinct(t, picked + mine):
+                mine.append(t)
+        picked += mine
+    return picked
+
+
+def finalists(study: optuna.Study, k: int) -> list[FrozenTrial]:
+    """K distinct proxy trials spread over the sizes of the plausible ones (module doc). Where a rung
+    has retrained some of them, those rank first, by their rung accuracy."""
+    scores = rung_scores(study)
+
+    def key(t: FrozenTrial):
+        if t.number in scores:
+            return (0, -scores[t.number], records.params(t))
+        return (1, *rank_key(t))
+
+    proxies = sorted(trained(study, records.PROXY), key=key)
+    if not proxies or k <= 0:
+        return []
+    chosen: dict[int, FrozenTrial] = {}  # band -> its pick
 
     # The best of each size band. Bands choose in the order of their best nets' accuracy, so where the
     # picks of two bands are near-copies, the more accurate one stays and the other band takes its
     # next best (choosing smallest band first once gave a band's best, 98.16 % at proxy fidelity, up
     # for a 97.88 % near-copy in the band below).
-    by_band = [
-        [t for t in plausible if low <= records.params(t) <= high]
-        for low, high in bands.log_bands(min(sizes), max(sizes), k)
-    ]
+    by_band = size_bands(proxies, k)
     while len(chosen) < k:
         picks = [
             (b, next((t for t in band if distinct(t, chosen.values())), None))
@@ -99,7 +139,7 @@ def finalists(study: optuna.Study, k: int) -> list[FrozenTrial]:
         picks = [(b, t) for b, t in picks if t is not None]
         if not picks:
             break
-        b, t = min(picks, key=lambda bt: rank_key(bt[1]))
+        b, t = min(picks, key=lambda bt: key(bt[1]))
         chosen[b] = t
     finals = [chosen[b] for b in sorted(chosen)]  # smallest band first
     # Bands left empty go to the best remaining distinct nets.
@@ -182,6 +222,7 @@ def counts(study: optuna.Study) -> Counter:
     c = Counter(t.state.name for t in trials)
     c["INFEASIBLE"] = sum(1 for t in trials if records.infeasible_reason(t) is not None)
     c["FINAL"] = sum(1 for t in trials if records.is_final(t) and t.state == TrialState.COMPLETE)
+    c["RUNG"] = sum(1 for t in trials if records.is_rung(t) and t.state == TrialState.COMPLETE)
     return c
 
 
@@ -189,7 +230,9 @@ def describe_counts(study: optuna.Study) -> str:
     c = counts(study)
     parts = [
         f"{len(study.get_trials(deepcopy=False))} trials",
-        f"{c['COMPLETE']} complete ({c['FINAL']} finals)",
+        f"{c['COMPLETE']} complete ({c['RUNG']} rung, {c['FINAL']} finals)"
+        if c["RUNG"]
+        else f"{c['COMPLETE']} complete ({c['FINAL']} finals)",
         f"{c['PRUNED'] - c['INFEASIBLE']} pruned",
         f"{c['INFEASIBLE']} infeasible (over budget, not trained)",
         f"{c['FAIL']} failed",
@@ -208,6 +251,8 @@ def table(trials, front=()) -> str:
         note = records.preset(t)
         if records.is_final(t):
             note = f"final of trial {records.final_of(t)}" + (f", enqueued {note}" if note else "")
+        elif records.is_rung(t):
+            note = f"rung of trial {records.rung_of(t)}" + (f", enqueued {note}" if note else "")
         mark = "*" if t.number in on_front else " "
         rows.append(
             f"{mark}{t.number:>6} {records.stage(t):>6} {records.accuracy(t):>8.2%} {records.params(t):>9,} "
@@ -246,6 +291,13 @@ def summary(study: optuna.Study) -> str:
             "",
             "Pareto front of the proxy stage (validation accuracy vs parameters):",
             table(pareto_front(proxies)),
+        ]
+    rungs = trained(study, records.RUNG)
+    if rungs:
+        lines += [
+            "",
+            "Rung (plausible nets retrained longer; each size band's final is its best here), smallest first:",
+            table(sorted(rungs, key=lambda t: (records.params(t), t.number))),
         ]
     finals = trained(study, records.FINAL)
     if finals:

@@ -63,6 +63,9 @@ class StudySpec:
     final_epochs: int = 15
     final_subset: int | None = None  # training images of a final (None: all; a slice only for quick tries)
     target_acc: float = TARGET_ACC  # the answer: the smallest final reaching this validation accuracy
+    rung: int = 0  # plausible proxy nets per size band retrained at the rung's fidelity (0: no rung)
+    rung_subset: int | None = 20_000  # a rung trial's training images
+    rung_epochs: int = 8
 
     def __post_init__(self) -> None:
         self.validate()
@@ -179,8 +182,8 @@ def open_study(spec: StudySpec, storage=None, seed: int | None = None, worker: i
         study = optuna.load_study(study_name=spec.name, storage=storage, pruner=pruner)
         n = len(study.get_trials(deepcopy=False))
         study.sampler = make_sampler(sampler_seed(spec, n, worker) if seed is None else seed)
-        # Settings that may change between runs (finals, target) are the latest run's.
-        for key in ("finals", "target_acc", "pruner"):
+        # Settings that may change between runs (finals, rung, target) are the latest run's.
+        for key in ("finals", "rung", "target_acc", "pruner"):
             study.set_user_attr(key, getattr(spec, key))
         return study
     study = optuna.create_study(

@@ -106,6 +106,7 @@ def make_objective(job: WorkerJob):
     return ByStage(
         proxy=objective(Fidelity(data.subset(spec.subset), spec.epochs)),
         final=objective(Fidelity(data.subset(spec.final_subset), spec.final_epochs, final=True)),
+        rung=objective(Fidelity(data.subset(spec.rung_subset), spec.rung_epochs, rung=True)),
     )
 
 
@@ -115,11 +116,13 @@ class ByStage:
     a trial's stage is the one written when it was enqueued: a final is trained at full fidelity;
     any other trial (sampled, a warm start, a retry) is a proxy trial."""
 
-    def __init__(self, proxy, final):
-        self.proxy, self.final = proxy, final
+    def __init__(self, proxy, final, rung):
+        self.proxy, self.final, self.rung = proxy, final, rung
 
     def __call__(self, trial: optuna.Trial):
-        return (self.final if records.is_final(trial) else self.proxy)(trial)
+        if records.is_final(trial):
+            return self.final(trial)
+        return (self.rung if records.is_rung(trial) else self.proxy)(trial)
 
 
 def run_worker(job: WorkerJob, callbacks=(), objective=None) -> None:

@@ -10,6 +10,7 @@ import torch
 from optuna.trial import TrialState
 
 
+from search import records
 from conftest import TINY, run_cli
 
 
@@ -179,3 +180,23 @@ def test_two_workers_share_one_study(tmp_path, capsys):
 def test_bad_run_input_gives_one_line(argv, code, message, capsys):
     got, _, err = run_cli(capsys, *argv)
     assert got == code and message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_a_rung_retrains_the_plausible_nets_and_its_best_gets_a_final(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    rung = ["--rung", "1", "--rung-subset", "1500", "--rung-epochs", "1", "--finals", "2"]
+    code, out, _ = run_cli(capsys, "run", "--storage", url, *TINY, "--trials", "6", *rung, "--study", "rung")
+    assert code == 0 and "rung: " in out, out
+    study = optuna.load_study(study_name="rung", storage=url)
+    rungs = [t for t in study.trials if records.is_rung(t)]
+    finals = [t for t in study.trials if records.is_final(t)]
+    assert rungs and len(finals) == 2
+    for t in rungs:  # trained to the end at the rung's fidelity, a net of the proxy stage
+        assert t.state == TrialState.COMPLETE and t.user_attrs["train_images"] == 1500
+        assert t.user_attrs["epochs_trained"] == 1
+        assert records.stage(study.trials[records.rung_of(t)]) == records.PROXY
+        assert study.trials[records.rung_of(t)].params == t.params
+    best = max(rungs, key=records.accuracy)
+    assert records.rung_of(best) in {records.final_of(t) for t in finals}
+    assert all(t.number < f.number for t in rungs for f in finals)  # the rung runs before the finals

@@ -11,12 +11,22 @@ from space.known import gap_net
 
 
 def add(
-    study, value, params, stage="proxy", final_of=None, widths=(8, 10, 14), state=TrialState.COMPLETE, infeasible=False
+    study,
+    value,
+    params,
+    stage="proxy",
+    final_of=None,
+    widths=(8, 10, 14),
+    state=TrialState.COMPLETE,
+    infeasible=False,
+    rung_of=None,
 ):
     cfg = gap_net(list(widths), [10, 14], 8).to_dict()
     attrs = {records.PARAMS: params, records.MACS: 1000, records.CONFIG: cfg, records.STAGE: stage}
     if final_of is not None:
         attrs[records.FINAL_OF] = final_of
+    if rung_of is not None:
+        attrs[records.RUNG_OF] = rung_of
     system = {"constraints:params": 1.0 if infeasible else -1.0}
     if infeasible:
         attrs[records.INFEASIBLE] = "over budget"
@@ -97,6 +107,26 @@ def test_of_two_near_copies_in_neighbouring_bands_the_more_accurate_is_a_finalis
     add(study, 0.9818, 17900, widths=(16, 20, 24))
     # the smallest band takes its next best distinct net, 4,618, instead of keeping 6,890 out
     assert [records.params(t) for t in selection.finalists(study, 4)] == [4618, 6890, 10414, 17900]
+
+
+def test_a_rung_retrains_each_bands_best_and_its_scores_choose_the_finalists(study):
+    nets = {p: add(study, acc, p) for p, acc in [(3000, 0.975), (4000, 0.978), (9000, 0.980), (12000, 0.982)]}
+    # two size bands, [3000, 6000] and [6000, 12000]: the two best of each, by proxy accuracy
+    assert [records.params(t) for t in selection.rung_candidates(study, 2, 2)] == [4000, 3000, 12000, 9000]
+    assert [records.params(t) for t in selection.rung_candidates(study, 2, 1)] == [4000, 12000]
+    assert [records.params(t) for t in selection.finalists(study, 2)] == [4000, 12000]
+    for p, acc in [(3000, 0.990), (4000, 0.987), (9000, 0.991), (12000, 0.989)]:
+        add(study, acc, p, "rung", rung_of=nets[p].number)
+    # the rung reorders each band; its trials are neither proxies nor finals
+    assert [records.params(t) for t in selection.finalists(study, 2)] == [3000, 9000]
+    assert len(selection.trained(study, records.PROXY)) == 4 and not selection.trained(study, records.FINAL)
+    assert records.params(selection.answer(study)) == 12000  # no finals yet: still the best proxy
+
+
+def test_a_net_the_rung_retrained_outranks_one_it_did_not(study):
+    nets = {p: add(study, acc, p) for p, acc in [(3000, 0.975), (4000, 0.978)]}
+    add(study, 0.970, 3000, "rung", rung_of=nets[3000].number)  # retrained, and scored below 4000's proxy
+    assert [records.params(t) for t in selection.finalists(study, 1)] == [3000]
 
 
 def test_spearman_matches_hand_computed_values():
