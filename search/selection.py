@@ -96,18 +96,23 @@ def size_bands(proxies: list[FrozenTrial], k: int) -> list[list[FrozenTrial]]:
 
 def rung_candidates(study: optuna.Study, k: int, per_band: int) -> list[FrozenTrial]:
     """The proxy trials a rung retrains: the `per_band` best distinct plausible nets of each of the
-    finals' k size bands, by proxy accuracy."""
+    finals' k size bands, by proxy accuracy, smallest band first. Nets are taken best first across all
+    bands, so of two near-copies in neighbouring bands the more accurate one is retrained (taking
+    bands in turn once let a band's second net, 97.56 %, shut out gap8k, 98.02 %, in the next)."""
     proxies = ranked(trained(study, records.PROXY))
     if not proxies or k <= 0 or per_band <= 0:
         return []
-    picked: list[FrozenTrial] = []
-    for band in size_bands(proxies, k):
-        mine: list[FrozenTrial] = []
+    band_of: dict[int, int] = {}
+    for b, band in enumerate(size_bands(proxies, k)):
         for t in band:
-            if len(mine) < per_band and distinct(t, picked + mine):
-                mine.append(t)
-        picked += mine
-    return picked
+            band_of.setdefault(t.number, b)  # a net on a shared edge belongs to the lower band
+    picked: list[FrozenTrial] = []
+    for t in proxies:
+        b = band_of.get(t.number)
+        taken = sum(band_of[p.number] == b for p in picked)
+        if b is not None and taken < per_band and distinct(t, picked):
+            picked.append(t)
+    return sorted(picked, key=lambda t: (band_of[t.number], rank_key(t)))
 
 
 def finalists(study: optuna.Study, k: int) -> list[FrozenTrial]:
