@@ -407,16 +407,7 @@ def enqueue_rungs(study: optuna.Study, k: int, per_band: int) -> list[int]:
         for t in study.get_trials(deepcopy=False)
         if records.is_rung(t) and t.state != TrialState.FAIL
     }
-    new = []
-    for t in selection.rung_candidates(study, k, per_band):
-        if t.number in done:
-            continue
-        attrs = {records.STAGE: records.RUNG, records.RUNG_OF: t.number}
-        if records.preset(t):
-            attrs[records.PRESET] = records.preset(t)
-        study.enqueue_trial(t.params, user_attrs=attrs, skip_if_exists=False)
-        new.append(t.number)
-    return new
+    return enqueue_again(study, selection.rung_candidates(study, k, per_band), done, records.RUNG, records.RUNG_OF)
 
 
 def enqueue_finals(study: optuna.Study, k: int) -> list[int]:
@@ -425,11 +416,17 @@ def enqueue_finals(study: optuna.Study, k: int) -> list[int]:
     if k <= 0:
         return []
     done = {n for n, finals in selection.finals_of(study).items() if any(f.state != TrialState.FAIL for f in finals)}
+    return enqueue_again(study, selection.finalists(study, k), done, records.FINAL, records.FINAL_OF)
+
+
+def enqueue_again(study: optuna.Study, trials, done: set, stage: str, of_key: str) -> list[int]:
+    """Enqueue each proxy trial's params again as a trial of `stage` pointing back at it (user attr
+    `of_key`), but none already in `done`; returns the proxy trials' numbers."""
     new = []
-    for t in selection.finalists(study, k):
+    for t in trials:
         if t.number in done:
             continue
-        attrs = {records.STAGE: records.FINAL, records.FINAL_OF: t.number}
+        attrs = {records.STAGE: stage, of_key: t.number}
         if records.preset(t):
             attrs[records.PRESET] = records.preset(t)
         study.enqueue_trial(t.params, user_attrs=attrs, skip_if_exists=False)
