@@ -211,8 +211,8 @@ def prepare(s: RunSettings) -> Plan:
         final_subset=s.final_subset or None,
         target_acc=s.target_acc,
         rung=s.rung,
-        rung_subset=s.rung_subset or None,
-        rung_epochs=s.rung_epochs,
+        rung_subset=capped(s.rung_subset or None, s.final_subset or None),
+        rung_epochs=min(s.rung_epochs, profile.final_epochs),
     )
     from .artifact_stores import check, location
 
@@ -223,6 +223,14 @@ def prepare(s: RunSettings) -> Plan:
     return Plan(
         s, dev, precision_line, profile, spec, sp, artifacts, workers, cores, finals_compiled(s.compile, spec, profile)
     )
+
+
+def capped(images: int | None, final_images: int | None) -> int | None:
+    """A rung trial's training images: never more than a final's (None: all), so that a quick try with
+    small finals (--final-subset) gets a rung of the same small size."""
+    if final_images is None:
+        return images
+    return final_images if images is None else min(images, final_images)
 
 
 def open_or_resume(plan: Plan, log) -> tuple[optuna.Study, int]:
@@ -266,7 +274,7 @@ def rung(st: optuna.Study, plan: Plan, log) -> int:
         images = spec.rung_subset or train_images(spec.val_size)
         log(
             f"rung: {len(new)} plausible net{'s' if len(new) != 1 else ''} ({', '.join(f'trial {n}' for n in new) or 'none new'}) retrain on "
-            f"{images:,} training images x {spec.rung_epochs} epochs; each size band's final is its best there"
+            f"{images:,} training images x {spec.rung_epochs} epochs; the finals are those no smaller one beats there"
         )
     return waiting
 

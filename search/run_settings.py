@@ -102,18 +102,22 @@ class RunSettings(Settings):
         None, f"epochs of a final ({PROFILE_DEFAULT})", parse="positive_int", metavar="E", check=whole(1)
     )
     rung: int = setting(
-        0,
-        "plausible nets per size band retrained on 20,000 images x 8 epochs before the finals are drawn, "
-        "each band's final then the best there (default 0: none)",
+        2,
+        "plausible nets per size band retrained on 20,000 images x 8 epochs before the finals are drawn; "
+        "the finals are then the nets no smaller one beats there (default 2; 0: no rung)",
         parse="count",
         metavar="N",
         check=whole(0, " (0: no rung)"),
     )
     rung_subset: int | None = setting(
-        20000, "training images of a rung trial (default 20000)", parse="subset", metavar="N|all", check=images
+        20000,
+        "training images of a rung trial (default 20000; at most a final's)",
+        parse="subset",
+        metavar="N|all",
+        check=images,
     )
     rung_epochs: int = setting(
-        8, "epochs of a rung trial (default 8)", parse="positive_int", metavar="E", check=whole(1)
+        8, "epochs of a rung trial (default 8; at most a final's)", parse="positive_int", metavar="E", check=whole(1)
     )
     final_subset: int | None = setting(
         None,
