@@ -52,8 +52,8 @@ class Profile:
 # epochs = 825k images) and `train`'s full recipes compile; proxy trials (32k images) never do.
 # threads_per_worker: 40 proxy trials on 2 cores ran 1.39x (fp32) and 1.67x (bf16) more trials per
 # hour as 2 workers x 1 thread than as 1 worker x 2 threads: small nets do not fill two threads.
-# finals and final_epochs: 4 finals, one per size band of the proxy's plausible nets (search.selection),
-# so a run ends with a full-fidelity front; 30 epochs because small nets gain from longer finals
+# finals and final_epochs: at most 4 finals, the rung's front over the proxy's plausible nets
+# (search.selection), so a run ends with a full-fidelity front; 30 epochs because small nets gain from longer finals
 # (gap8k: 99.32-99.36 % validation after 15 epochs, 99.40 % after 20; a sampled 5,516-param final:
 # 99.22-99.32 % after 20, 99.44-99.50 % after 30, bench/final_epochs.py) and their finals are cheap.
 CPU = Profile(

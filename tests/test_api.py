@@ -51,6 +51,10 @@ def test_run_returns_the_study_with_both_stages(staged):
         assert records.epochs_trained(f) == 1 and not f.intermediate_values
     assert selection.answer(study).number in {f.number for f in finals}
     assert max(records.accuracy(f) for f in finals) > 0.6  # it learned: 3,000 images, one epoch
+    # the default rung ran first, and never longer than a final: 3,000 images x 1 epoch, not 20,000 x 8
+    rungs = [t for t in study.trials if records.is_rung(t)]
+    assert rungs and all(t.user_attrs[records.TRAIN_IMAGES] == 3000 and records.epochs_trained(t) == 1 for t in rungs)
+    assert all(t.number < f.number for t in rungs for f in finals)
 
 
 @pytest.mark.slow

@@ -137,6 +137,27 @@ def test_a_net_the_rung_retrained_outranks_one_it_did_not(study):
     assert [records.params(t) for t in selection.finalists(study, 1)] == [3000]
 
 
+def test_after_a_rung_the_finals_are_its_front_and_a_net_a_smaller_one_beats_there_gets_none(study):
+    # the proxy and rung scores of the --rung 2 default run in bench/RESULTS.md
+    runs = [(6406, 0.9756, 0.9894), (6634, 0.9760, 0.9844), (8574, 0.9756, 0.9878), (10414, 0.9816, 0.9900)]
+    runs += [(11260, 0.9748, 0.9870), (11738, 0.9764, 0.9884), (13628, 0.9762, 0.9896)]
+    for p, proxy, _ in runs:
+        add(study, proxy, p)
+    for p, _, at_rung in runs:
+        add(study, at_rung, p, "rung", rung_of=next(t.number for t in study.trials if records.params(t) == p))
+    # 6,406 beats 6,634 and 8,574 at the rung; gap10k beats every larger net: two finals, not four
+    assert [records.params(t) for t in selection.finalists(study, 4)] == [6406, 10414]
+
+
+def test_a_rung_front_longer_than_k_keeps_the_best_of_each_size_band(study):
+    for p, at_rung in [(3000, 0.985), (3400, 0.986), (5000, 0.988), (9000, 0.989), (11000, 0.990)]:
+        proxy = add(study, 0.975, p)
+        add(study, at_rung, p, "rung", rung_of=proxy.number)
+    # all five are on the front; the bands [3000, 5745] and [5745, 11000] keep their best there
+    assert [records.params(t) for t in selection.finalists(study, 2)] == [5000, 11000]
+    assert [records.params(t) for t in selection.finalists(study, 5)] == [3000, 3400, 5000, 9000, 11000]
+
+
 def test_spearman_matches_hand_computed_values():
     assert selection.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
     assert selection.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
