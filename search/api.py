@@ -131,6 +131,9 @@ def run(*args, log=print, **settings) -> optuna.Study:
     start = time.perf_counter()
     with Workers(plan, before, log) as workers:
         workers.proxy_stage(st)
+        left = queued_proxies(st, log) if plan.spec.finals else 0
+        if left:
+            workers.queued_stage(st, left, "queued proxy trials")
         rungs = rung(st, plan, log)
         if rungs:
             workers.queued_stage(st, rungs, "rung trials")
@@ -265,6 +268,17 @@ def warm_starts(st: optuna.Study, plan: Plan, before: int, log) -> None:
         log("warm start: none (--no-warm-start): every trial is sampled from the space")
 
 
+def queued_proxies(st: optuna.Study, log) -> int:
+    """Proxy trials still queued after the proxy stage (warm starts a --timeout left): they train next,
+    at proxy fidelity, so that the rung and the finals are drawn from all of them."""
+    left = sum(records.stage(t) == records.PROXY for t in st.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+    if left:
+        log(
+            f"{left} proxy trial{'s' if left > 1 else ''} still queued: {'they train' if left > 1 else 'it trains'} before the rung and the finals"
+        )
+    return left
+
+
 def rung(st: optuna.Study, plan: Plan, log) -> int:
     """After the proxy stage: enqueue the rung trials (none when spec.rung is 0); how many wait."""
     spec = plan.spec
@@ -294,17 +308,10 @@ def finalists(st: optuna.Study, plan: Plan, before: int, log) -> int:
     if not (queued and spec.finals):
         return 0
     finals = sum(records.is_final(t) for t in queued)
-    # Proxy trials still queued (warm starts a --timeout left) run first, at proxy fidelity.
-    left = len(queued) - finals
-    others = (
-        f"; {left} proxy trial{'s' if left > 1 else ''} still queued run{'s' if left == 1 else ''} first"
-        if left
-        else ""
-    )
     log(
         f"finals: {len(new)} new ({', '.join(f'trial {n}' for n in new) or 'none'}), "
         f"{finals} to run on {spec.final_subset or train_images(spec.val_size):,} training images "
-        f"x {spec.final_epochs} epochs{others}"
+        f"x {spec.final_epochs} epochs"
     )
     return len(queued)
 

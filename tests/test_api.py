@@ -62,12 +62,15 @@ def test_warm_starts_a_timeout_left_queued_train_as_proxies_before_the_finals(tm
     lines = []
     settings = {**QUICK, "finals": 1, "log": lines.append}
     study = search.run(trials=3, timeout=0.01, storage=f"sqlite:///{tmp_path / 't.db'}", **settings)
-    said = next(line for line in lines if line.startswith("finals:"))
-    assert "1 to run on 3,000 training images x 1 epochs; 1 proxy trial still queued runs first" in said
-    gap8k, gap10k, final = study.trials  # the timeout stopped the proxy stage after gap8k
-    assert records.final_of(final) == 0 and records.preset(gap10k) == "gap10k"
-    assert records.stage(gap10k) == records.PROXY and gap10k.user_attrs[records.TRAIN_IMAGES] == 800
-    assert final.user_attrs[records.TRAIN_IMAGES] == 3000 and gap10k.datetime_start > gap8k.datetime_complete
+    assert "1 proxy trial still queued: it trains before the rung and the finals" in lines
+    gap8k, gap10k, *later = study.trials  # the timeout stopped the proxy stage after gap8k
+    assert records.preset(gap10k) == "gap10k" and records.stage(gap10k) == records.PROXY
+    assert gap10k.user_attrs[records.TRAIN_IMAGES] == 800 and gap10k.datetime_start > gap8k.datetime_complete
+    # then the rung and the finals, drawn from both warm starts
+    assert later and all(t.datetime_start > gap10k.datetime_complete for t in later)
+    assert {records.stage(t) for t in later} == {records.RUNG, records.FINAL}
+    assert {records.rung_of(t) for t in later if records.is_rung(t)} <= {0, 1}
+    assert all(t.user_attrs[records.TRAIN_IMAGES] == 3000 for t in later)
 
 
 @pytest.mark.slow

@@ -547,6 +547,8 @@ def test_sigkill_during_the_finals_then_rerun_finishes_them(tmp_path):
         "3",
         "--final-subset",
         "8000",
+        "--rung",
+        "0",  # the finals straight after the proxies: a rung would change which net the rerun's final retrains
     ]
     proc = cli("run", "--trials", "3", "--storage", url, *args, env=env)
     try:
