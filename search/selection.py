@@ -98,24 +98,22 @@ def size_bands(proxies: list[FrozenTrial], k: int) -> list[list[FrozenTrial]]:
 
 
 def rung_candidates(study: optuna.Study, k: int, per_band: int) -> list[FrozenTrial]:
-    """The proxy trials a rung retrains: the `per_band` best distinct plausible nets of each of the
-    finals' k size bands, by proxy accuracy, smallest band first. Nets are taken best first across all
-    bands, so of two near-copies in neighbouring bands the more accurate one is retrained (taking
-    bands in turn once let a band's second net, 97.56 %, shut out gap8k, 98.02 %, in the next)."""
+    """The proxy trials a rung retrains: the `per_band` best plausible nets of each of the finals' k size
+    bands, by proxy accuracy, smallest band first; two of one band are never near-copies. A near-copy
+    in another band is retrained too, and the rung's front then decides between them: at the proxy
+    the two often differ by less than a seed moves one (in one default run a sampled 6,676-param
+    near-copy of gap8k scored 97.92 % against its 98.02 %, and excluding it left gap8k's band to itself)."""
     proxies = ranked(trained(study, records.PROXY))
     if not proxies or k <= 0 or per_band <= 0:
         return []
-    band_of: dict[int, int] = {}
-    for b, band in enumerate(size_bands(proxies, k)):
-        for t in band:
-            band_of.setdefault(t.number, b)  # a net on a shared edge belongs to the lower band
     picked: list[FrozenTrial] = []
-    for t in proxies:
-        b = band_of.get(t.number)
-        taken = sum(band_of[p.number] == b for p in picked)
-        if b is not None and taken < per_band and distinct(t, picked):
-            picked.append(t)
-    return sorted(picked, key=lambda t: (band_of[t.number], rank_key(t)))
+    for band in size_bands(proxies, k):
+        mine: list[FrozenTrial] = []
+        for t in band:
+            if len(mine) < per_band and distinct(t, mine) and t not in picked:  # a net on an edge: lower band
+                mine.append(t)
+        picked += mine
+    return picked
 
 
 def finalists(study: optuna.Study, k: int) -> list[FrozenTrial]:

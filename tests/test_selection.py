@@ -123,12 +123,15 @@ def test_a_rung_retrains_each_bands_best_and_its_scores_choose_the_finalists(stu
     assert records.params(selection.answer(study)) == 12000  # no finals yet: still the best proxy
 
 
-def test_of_two_near_copies_in_neighbouring_bands_the_rung_retrains_the_more_accurate(study):
+def test_near_copies_in_neighbouring_bands_both_go_to_the_rung_but_never_two_of_one_band(study):
     add(study, 0.978, 3000)
     add(study, 0.975, 5600)  # the lower band's second net, a near-copy of ...
-    add(study, 0.981, 6400)  # ... the upper band's net that scored more
+    add(study, 0.981, 6400)  # ... the upper band's net that scored a little more: the rung decides
+    add(study, 0.974, 5400)  # a near-copy of 5600 in its own band
     add(study, 0.982, 12000)
-    assert [records.params(t) for t in selection.rung_candidates(study, 2, 2)] == [3000, 12000, 6400]
+    # bands [3000, 6000] and [6000, 12000]
+    assert [records.params(t) for t in selection.rung_candidates(study, 2, 2)] == [3000, 5600, 12000, 6400]
+    assert [records.params(t) for t in selection.rung_candidates(study, 2, 3)] == [3000, 5600, 12000, 6400]
 
 
 def test_a_net_the_rung_retrained_outranks_one_it_did_not(study):
