@@ -93,7 +93,7 @@ class RunSettings(Settings):
     )
     finals: int | None = setting(
         None,
-        f"size bands, and at most K nets retrained on all training images ({PROFILE_DEFAULT}; 0: none)",
+        f"at most K nets retrained on all training images, spread over K size bands ({PROFILE_DEFAULT}; 0: none)",
         parse="count",
         metavar="K",
         check=whole(0, " (0: no finals)"),

@@ -50,13 +50,14 @@ def ranked(trials) -> list[FrozenTrial]:
     return sorted(trials, key=rank_key)
 
 
-def pareto_front(trials) -> list[FrozenTrial]:
-    """Trials no other trial beats on both accuracy (higher) and parameters (fewer), by parameters."""
-    front, best_acc = [], -1.0
-    for t in sorted(trials, key=lambda t: (records.params(t), -records.accuracy(t))):
-        if records.accuracy(t) > best_acc:
+def pareto_front(trials, score=records.accuracy) -> list[FrozenTrial]:
+    """Trials no other trial beats on both `score` (higher; validation accuracy by default) and
+    parameters (fewer), by parameters."""
+    front, best = [], -1.0
+    for t in sorted(trials, key=lambda t: (records.params(t), -score(t))):
+        if score(t) > best:
             front.append(t)
-            best_acc = records.accuracy(t)
+            best = score(t)
     return front
 
 
@@ -160,10 +161,7 @@ def rung_front(study: optuna.Study, k: int, scores: dict[int, float]) -> list[Fr
     larger finals are the run's longest (in one default run the rung put 8,574 below 6,406 and 13,628
     below gap10k, and their finals then scored below those nets' too)."""
     retrained = [t for t in trained(study, records.PROXY) if t.number in scores]
-    front: list[FrozenTrial] = []
-    for t in sorted(retrained, key=lambda t: (records.params(t), -scores[t.number])):
-        if not front or scores[t.number] > scores[front[-1].number]:
-            front.append(t)
+    front = pareto_front(retrained, score=lambda t: scores[t.number])
     if len(front) <= k:
         return front
     by_score = sorted(front, key=lambda t: -scores[t.number])
