@@ -288,7 +288,7 @@ def rung(st: optuna.Study, plan: Plan, log) -> int:
         images = spec.rung_subset or train_images(spec.val_size)
         log(
             f"rung: {len(new)} plausible net{'s' if len(new) != 1 else ''} ({', '.join(f'trial {n}' for n in new) or 'none new'}) retrain on "
-            f"{images:,} training images x {spec.rung_epochs} epochs; the finals are those no smaller one beats there, and the closest behind where a worker would idle"
+            f"{images:,} training images x {spec.rung_epochs} epochs; the finals are those no smaller one beats there"
         )
     return waiting
 
@@ -303,7 +303,7 @@ def finalists(st: optuna.Study, plan: Plan, before: int, log) -> int:
             f"every sampled net was over budget (max params {spec.max_params}, max MACs "
             f"{spec.max_macs}): raise --max-params or --max-macs"
         )
-    new = enqueue_finals(st, spec.finals, plan.workers)
+    new = enqueue_finals(st, spec.finals)
     queued = st.get_trials(deepcopy=False, states=(TrialState.WAITING,))
     if not (queued and spec.finals):
         return 0
@@ -425,14 +425,13 @@ def enqueue_rungs(study: optuna.Study, k: int, per_band: int) -> list[int]:
     return enqueue_again(study, selection.rung_candidates(study, k, per_band), done, records.RUNG, records.RUNG_OF)
 
 
-def enqueue_finals(study: optuna.Study, k: int, workers: int = 1) -> list[int]:
-    """Enqueue a final for each of the k finalists (search.selection.finalists, `workers` of them training
-    side by side) that has none yet; one whose finals all failed (its worker stopped when its run was
-    killed, say) gets a new one."""
+def enqueue_finals(study: optuna.Study, k: int) -> list[int]:
+    """Enqueue a final for each of the top-k distinct proxy trials that has none yet; one whose finals
+    all failed (its worker stopped when its run was killed, say) gets a new one."""
     if k <= 0:
         return []
     done = {n for n, finals in selection.finals_of(study).items() if any(f.state != TrialState.FAIL for f in finals)}
-    return enqueue_again(study, selection.finalists(study, k, workers), done, records.FINAL, records.FINAL_OF)
+    return enqueue_again(study, selection.finalists(study, k), done, records.FINAL, records.FINAL_OF)
 
 
 def enqueue_again(study: optuna.Study, trials, done: set, stage: str, of_key: str) -> list[int]:

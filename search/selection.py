@@ -10,8 +10,7 @@ The flow is proxy -> finals -> answer:
   go to the best remaining nets;
 - with a rung (a longer training of each band's best few before the finals, which ranks small nets
   far better than the proxy), the finalists are instead the rung's front: the retrained nets no
-  smaller retrained net beats at the rung, at most K, and the closest behind it where a worker would
-  otherwise idle;
+  smaller retrained net beats at the rung, at most K;
 - the answer is the smallest final whose validation accuracy reaches the target, else the most
   accurate final (or, with no finals, the best proxy trial). Test accuracy never takes part.
 """
@@ -118,15 +117,14 @@ def rung_candidates(study: optuna.Study, k: int, per_band: int) -> list[FrozenTr
     return picked
 
 
-def finalists(study: optuna.Study, k: int, slots: int = 1) -> list[FrozenTrial]:
+def finalists(study: optuna.Study, k: int) -> list[FrozenTrial]:
     """K distinct proxy trials spread over the sizes of the plausible ones (module doc); where a rung has
-    run, its front instead, padded to a multiple of `slots`, the finals that train side by side
-    (rung_front)."""
+    run, its front instead (rung_front)."""
     if k <= 0:
         return []
     scores = rung_scores(study)
     if scores:
-        return rung_front(study, k, scores, slots)
+        return rung_front(study, k, scores)
     proxies = ranked(trained(study, records.PROXY))
     if not proxies:
         return []
@@ -156,17 +154,16 @@ def finalists(study: optuna.Study, k: int, slots: int = 1) -> list[FrozenTrial]:
     return finals
 
 
-def rung_front(study: optuna.Study, k: int, scores: dict[int, float], slots: int = 1) -> list[FrozenTrial]:
+def rung_front(study: optuna.Study, k: int, scores: dict[int, float]) -> list[FrozenTrial]:
     """The finalists after a rung: the retrained nets that no smaller retrained net beats there, smallest
     first; of more than k, the best there of each of k log-spaced size bands of them. A net the rung saw
     beaten by a smaller one gets no final: it would hardly be on the full-fidelity front, and the
     larger finals are the run's longest (in one default run the rung put 8,574 below 6,406 and 13,628
-    below gap10k, and their finals then scored below those nets' too). A front shorter than k is padded
-    to a multiple of `slots` (pad_front)."""
+    below gap10k, and their finals then scored below those nets' too)."""
     retrained = [t for t in trained(study, records.PROXY) if t.number in scores]
     front = pareto_front(retrained, score=lambda t: scores[t.number])
     if len(front) <= k:
-        return pad_front(front, retrained, scores, min(k, ceil_to(len(front), slots)))
+        return front
     by_score = sorted(front, key=lambda t: -scores[t.number])
     sizes = [records.params(t) for t in front]
     picks = []
@@ -176,25 +173,6 @@ def rung_front(study: optuna.Study, k: int, scores: dict[int, float], slots: int
             picks.append(band[0])
     picks += [t for t in by_score if t not in picks][: k - len(picks)]  # bands left empty
     return sorted(picks, key=lambda t: (records.params(t), t.number))
-
-
-def ceil_to(n: int, step: int) -> int:
-    return -(-n // max(1, step)) * max(1, step)
-
-
-def pad_front(front, retrained, scores: dict[int, float], size: int) -> list[FrozenTrial]:
-    """The rung's front and, up to `size` finals, the retrained nets it left out that came closest to it
-    there (the fewest points below the best front net no larger), smaller first on ties. With W finals
-    training side by side, a front of 3 on 2 workers leaves one worker idle for a whole final, so a
-    fourth costs no wall time; and a net 0.04 pp behind a smaller one at the rung (gap8k behind a
-    sampled 7,680 in one default run) is behind it by less than a seed moves either."""
-
-    def shortfall(t: FrozenTrial) -> float:
-        smaller = [scores[f.number] for f in front if records.params(f) <= records.params(t)]
-        return max(smaller, default=scores[t.number]) - scores[t.number]
-
-    left = sorted((t for t in retrained if t not in front), key=lambda t: (shortfall(t), records.params(t)))
-    return sorted(front + left[: max(0, size - len(front))], key=lambda t: (records.params(t), t.number))
 
 
 def finals_of(study: optuna.Study) -> dict[int, list[FrozenTrial]]:

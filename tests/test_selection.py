@@ -6,7 +6,7 @@ import pytest
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
-from search import api, records, selection
+from search import records, selection
 from space.known import gap_net
 
 
@@ -150,38 +150,6 @@ def test_after_a_rung_the_finals_are_its_front_and_a_net_a_smaller_one_beats_the
         add(study, at_rung, p, "rung", rung_of=next(t.number for t in study.trials if records.params(t) == p))
     # 6,406 beats 6,634 and 8,574 at the rung; gap10k beats every larger net: two finals, not four
     assert [records.params(t) for t in selection.finalists(study, 4)] == [6406, 10414]
-
-
-def rung_run(study, runs):
-    """Proxy trials and their rung trials from (params, proxy score, rung score) rows."""
-    for p, proxy, at_rung in runs:
-        add(study, at_rung, p, "rung", rung_of=add(study, proxy, p).number)
-
-
-def test_a_front_that_would_leave_a_worker_idle_takes_the_net_closest_behind_it_at_the_rung(study):
-    # the default run in bench/RESULTS.md "the rung on by default": the front is 6,634, 7,680, gap10k
-    rung_run(study, [(6634, 0.9760, 0.9844), (7680, 0.9776, 0.9892), (7820, 0.9802, 0.9888)])
-    rung_run(study, [(10414, 0.9816, 0.9900), (10838, 0.9798, 0.9892), (11494, 0.9752, 0.9866)])
-    assert [records.params(t) for t in selection.finalists(study, 4)] == [6634, 7680, 10414]
-    # on 2 workers the third final would train alone: gap8k, 0.04 pp behind 7,680, takes the idle slot
-    # (10,838 is 0.08 pp behind gap10k, 11,494 0.34 pp)
-    assert [records.params(t) for t in selection.finalists(study, 4, slots=2)] == [6634, 7680, 7820, 10414]
-    assert len(selection.finalists(study, 3, slots=2)) == 3  # never more than K
-    assert len(selection.finalists(study, 2, slots=2)) == 2
-    # what a run on 2 workers enqueues
-    new = api.enqueue_finals(study, 4, workers=2)
-    assert sorted(records.params(study.trials[n]) for n in new) == [6634, 7680, 7820, 10414]
-    waiting = study.get_trials(states=(TrialState.WAITING,))
-    assert sorted(records.final_of(t) for t in waiting) == sorted(new) and all(records.is_final(t) for t in waiting)
-
-
-def test_a_tie_at_the_rung_counts_as_closest_and_an_even_front_is_left_as_it_is(study):
-    # the --no-warm-start run of the same section: 10,466 tied 9,388 at the rung, so it is not on the front
-    rung_run(study, [(4070, 0.9716, 0.9856), (7048, 0.9792, 0.9854), (7466, 0.9768, 0.9830)])
-    rung_run(study, [(9388, 0.9802, 0.9866), (10466, 0.9790, 0.9866), (11468, 0.9798, 0.9876)])
-    rung_run(study, [(14868, 0.9786, 0.9868)])
-    assert [records.params(t) for t in selection.finalists(study, 4, slots=2)] == [4070, 9388, 10466, 11468]
-    assert [records.params(t) for t in selection.finalists(study, 4, slots=3)] == [4070, 9388, 11468]
 
 
 def test_a_rung_front_longer_than_k_keeps_the_best_of_each_size_band(study):
