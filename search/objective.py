@@ -4,9 +4,10 @@ A study's values are one of (search.study.OBJECTIVES):
 - "accuracy": validation accuracy;
 - "size": size-adjusted validation accuracy, accuracy minus SIZE_WEIGHT per doubling of
   parameters over SIZE_REFERENCE, so the sampler and the pruner weigh a net's size as well;
-- "pareto": (validation accuracy, parameters), two objectives. Optuna cannot prune those, so a
-  proxy trial is stopped here instead when, after the warm-up, its accuracy is below the median
-  of the earlier trials of similar size at the same epoch (search.bands).
+- "pareto": (validation accuracy, parameters counted from PARETO_MIN_PARAMS up), two objectives.
+  Optuna cannot prune those, so a proxy trial is stopped here instead when, after the warm-up, its
+  accuracy is below the median of the earlier trials of similar size at the same epoch
+  (search.bands).
 Every trial also stores its plain validation accuracy (records), which is what selection reads.
 
 An Objective is handed its fidelity (search.workers.ByStage holds one per stage). At proxy fidelity a
@@ -30,12 +31,18 @@ from mnistnet.model import ConfigError, trace
 from mnistnet.train import fit
 
 from . import bands, records
+from .objective_names import PARETO_MIN_PARAMS
 
 # "size" objective: validation accuracy traded for each doubling of parameters. At proxy fidelity a
 # doubling bought ~0.7 pp (gap8k 97.88 % -> a 16.5k net 98.70 %) where full fidelity gave 0.14 pp
 # (99.36 % -> 99.50 %): 0.5 pp cancels most of the proxy's preference for size.
 SIZE_WEIGHT = 0.005
 SIZE_REFERENCE = 10_000  # parameters at which the size-adjusted accuracy equals the accuracy
+
+
+def pareto_size(params: int) -> float:
+    """The pareto objective's second value: parameters, with every net under PARETO_MIN_PARAMS at it."""
+    return float(max(params, PARETO_MIN_PARAMS))
 
 
 def size_adjusted(accuracy: float, params: int) -> float:
@@ -112,7 +119,7 @@ class Objective:
     def value(self, accuracy: float, params: int):
         if self.objective == "size":
             return size_adjusted(accuracy, params)
-        return (accuracy, float(params)) if self.pareto else accuracy
+        return (accuracy, pareto_size(params)) if self.pareto else accuracy
 
     def __call__(self, trial: optuna.Trial):
         start = time.perf_counter()

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, fields
 import optuna
 
 from . import records
-from .objective_names import DEFAULT_OBJECTIVE, OBJECTIVES  # noqa: F401 (re-exported)
+from .objective_names import DEFAULT_OBJECTIVE, OBJECTIVES, PARETO_MIN_PARAMS  # noqa: F401 (re-exported)
 from . import run_settings as rs
 from .errors import BadArgument, SettingsMismatch, UnknownStudy
 from .run_settings import PRUNERS, TARGET_ACC  # noqa: F401 (PRUNERS re-exported)
@@ -41,7 +41,7 @@ WARMUP = 0.3  # the one-cycle schedule's share of warm-up steps (OneCycleLR's pc
 METRIC_NAMES = {
     "accuracy": ["validation accuracy"],
     "size": ["size-adjusted validation accuracy"],
-    "pareto": ["validation accuracy", "parameters"],
+    "pareto": ["validation accuracy", f"parameters (at least {PARETO_MIN_PARAMS:,})"],
 }
 
 
