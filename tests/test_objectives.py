@@ -1,14 +1,18 @@
 """What the proxy stage optimizes: the size-adjusted value, the size-band stop of multi-objective
 trials, and runs without warm starts. Hand-made trials, except one tiny real run."""
 
+import random
+
 import optuna
 import pytest
-from optuna.distributions import FloatDistribution
+from optuna.distributions import FloatDistribution, IntDistribution
+from optuna.samplers import TPESampler
 from optuna.trial import TrialState, create_trial
 
 import search
 from search import bands, records
-from search.objective import SIZE_REFERENCE, SIZE_WEIGHT, size_adjusted
+from search.objective import SIZE_REFERENCE, SIZE_WEIGHT, pareto_size, size_adjusted
+from search.objective_names import PARETO_MIN_PARAMS
 
 
 def test_size_adjusted_accuracy_trades_a_fixed_share_per_doubling():
@@ -17,6 +21,28 @@ def test_size_adjusted_accuracy_trades_a_fixed_share_per_doubling():
     # half the size at a little less accuracy wins; at much less accuracy it does not
     assert size_adjusted(0.99 - SIZE_WEIGHT / 2, 5000) > size_adjusted(0.99, 10000)
     assert size_adjusted(0.99 - 2 * SIZE_WEIGHT, 5000) < size_adjusted(0.99, 10000)
+
+
+def test_under_the_floor_a_smaller_net_is_no_gain_to_the_pareto_sampler():
+    assert pareto_size(2_500) == pareto_size(PARETO_MIN_PARAMS) == PARETO_MIN_PARAMS
+    assert pareto_size(7_820) == 7_820
+    # A front like a default run's: a weak tiny end (1.0-3.8k parameters at 80-97 %), on the front only
+    # for its size, and the 4-12k nets the finals draw from. Multi-objective TPE draws from both; with
+    # sizes counted from the floor it draws mostly where the finals look.
+    rng = random.Random(0)
+    nets = [(w, 0.80 + 0.012 * (w - 5)) for w in range(5, 20)]
+    nets += [(w, 0.965 + 0.0004 * (w - 20) + rng.uniform(-0.004, 0.004)) for w in range(20, 60, 3)]
+
+    def share_from_floor(size) -> float:
+        study = optuna.create_study(directions=["maximize", "minimize"], sampler=TPESampler(seed=0, n_startup_trials=0))
+        for w, acc in nets:
+            dist = {"w": IntDistribution(4, 60)}
+            study.add_trial(create_trial(values=[acc, size(200 * w)], params={"w": w}, distributions=dist))
+        drawn = [200 * study.ask().suggest_int("w", 4, 60) for _ in range(100)]
+        return sum(p >= PARETO_MIN_PARAMS for p in drawn) / len(drawn)
+
+    raw, floored = share_from_floor(float), share_from_floor(pareto_size)
+    assert floored > 0.6 and floored > 1.5 * raw, (raw, floored)
 
 
 def add(study, params, curve, state=TrialState.COMPLETE, stage=records.PROXY):
