@@ -34,7 +34,7 @@ def staged(tmp_path_factory):
 def test_run_returns_the_study_with_both_stages(staged):
     study, _, _ = staged
     assert isinstance(study, optuna.Study)
-    assert study.metric_names == ["validation accuracy", "parameters"]  # the default objective: pareto
+    assert study.metric_names == ["validation accuracy", "parameters (at least 4,000)"]  # the default objective: pareto
     assert study.user_attrs[records.SCHEMA_KEY] == records.SCHEMA_VERSION
     proxies = [t for t in study.trials if records.stage(t) == records.PROXY]
     finals = [t for t in study.trials if records.is_final(t)]
