@@ -245,11 +245,19 @@ def open_or_resume(plan: Plan, log) -> tuple[optuna.Study, int]:
     log(
         f"space {s.space}{' on ' + spec.base if spec.base else ''}; objective {OBJECTIVE_LINES[spec.objective]}; "
         f"max params {spec.max_params or 'none'}; "
-        f"pruner {'size-band median' if spec.pareto else spec.pruner} (from epoch {spec.warmup_epochs}); "
+        f"pruner {pruner_line(spec)}; "
         f"device {plan.device}, {plan.precision_line}"
     )
     log(f"{plan.profile.describe(train_images(spec.val_size), spec.final_subset)} ({profiles.OVERRIDE_HINT})")
     return st, before
+
+
+def pruner_line(spec) -> str:
+    """What stops proxy trials early, as the run's banner says it."""
+    if spec.pruner == "none":
+        return "none (every proxy trial trains to its last epoch)"
+    name = "size-band median" if spec.pareto else spec.pruner
+    return f"{name} (from epoch {spec.warmup_epochs})"
 
 
 def warm_starts(st: optuna.Study, plan: Plan, before: int, log) -> None:

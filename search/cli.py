@@ -55,6 +55,9 @@ class Parser(argparse.ArgumentParser):
         self.exit(USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
+MODEL_DIR_HELP = "a model folder written by `mnist-search export` (or a `train` run folder)"
+
+
 def _number(cast, ok, expected: str):
     """An argparse type: `cast` the text and check it with `ok`, else say what was expected."""
 
@@ -194,7 +197,7 @@ def build_parser(run_defaults: dict | None = None) -> Parser:
     p.add_argument("--trials", type=positive_int, default=100, help="trials this worker runs (default 100)")
     p.add_argument("--timeout", type=positive_float, metavar="S", help="stop starting trials after S seconds")
     p.add_argument("--artifacts", metavar=ARTIFACTS_METAVAR, help=ARTIFACTS_HELP)
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_precision_arg(p)
     add_profile_arg(p, "whether the finals compile")
     add_data_args(p)
@@ -315,7 +318,7 @@ def build_parser(run_defaults: dict | None = None) -> Parser:
         default="127.0.0.1",
         help="address to bind (default 127.0.0.1: this machine only; the dashboard has no authentication)",
     )
-    p.add_argument("--port", type=port_arg, default=8080)
+    p.add_argument("--port", type=port_arg, default=8080, help="default 8080")
     p.add_argument(
         "--read-only",
         action="store_true",
@@ -350,14 +353,16 @@ def build_parser(run_defaults: dict | None = None) -> Parser:
     p.set_defaults(command_module="export")
 
     p = sub.add_parser("evaluate", help="test accuracy, confusion matrix and misclassified digits of a model")
-    p.add_argument("model_dir", metavar="DIR")
+    p.add_argument("model_dir", metavar="DIR", help=MODEL_DIR_HELP)
     p.add_argument("--out", metavar="DIR", help="where misclassified.png goes (default: DIR)")
-    p.add_argument("--data-root")
+    p.add_argument("--data-root", help=DATA_ROOT_HELP)
     p.set_defaults(command_module="evaluate")
 
     p = sub.add_parser("predict", help="read digits from image files")
-    p.add_argument("model_dir", metavar="DIR")
-    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("model_dir", metavar="DIR", help=MODEL_DIR_HELP)
+    p.add_argument(
+        "images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, ...): a photo or scan of one digit each"
+    )
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per image")
     p.set_defaults(command_module="predict")
     return parser

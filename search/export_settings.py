@@ -100,7 +100,12 @@ class ExportSettings(Settings):
         parse="formats",
         metavar="FORMAT",
     )
-    out: str = setting("model", metavar="DIR", required=True)
+    out: str = setting(
+        "model",
+        "the model folder to write: weights, the chosen formats and the model card",
+        metavar="DIR",
+        required=True,
+    )
     artifacts: str | None = setting(None, ARTIFACTS_HELP, metavar=ARTIFACTS_METAVAR)
     precision: str = setting(
         "auto", PRECISION_HELP, choices=PRECISION_CHOICES

@@ -106,11 +106,13 @@ class Objective:
         compile_finals: bool = False,
         warmup_epochs: int = 1,
         final_epochs_say=None,
+        stop_early: bool = True,
     ):
         self.space, self.fidelity, self.budget = space, fidelity, budget
         self.final_epochs_say = final_epochs_say  # given a say(line): a line per epoch of a final
         self.device, self.objective, self.artifact_store, self.seed = device, objective, artifact_store, seed
         self.precision, self.compile_finals, self.warmup_epochs = precision, compile_finals, warmup_epochs
+        self.stop_early = stop_early  # False (--pruner none): every proxy trial trains to its last epoch
 
     @property
     def pareto(self) -> bool:
@@ -169,7 +171,8 @@ class Objective:
                 return False  # a rung is a measurement: it runs to the end too
             if self.pareto:  # Optuna cannot prune multi-objective trials: compare with nets of similar size
                 return (
-                    m.epoch >= self.warmup_epochs
+                    self.stop_early
+                    and m.epoch >= self.warmup_epochs
                     and m.epoch < fidelity.epochs
                     and bands.below_band_median(trial.study, trial.number, shape.params, m.epoch, m.val_acc)
                 )

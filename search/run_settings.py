@@ -86,7 +86,14 @@ class RunSettings(Settings):
     subset: int | None = setting(
         None, f"training images per proxy trial ({PROFILE_DEFAULT})", parse="subset", metavar="N|all", check=images
     )
-    pruner: str = setting("hyperband", choices=PRUNERS, check=named("pruner", PRUNERS))
+    pruner: str = setting(
+        "hyperband",
+        "how proxy trials are stopped early, never before the warm-up ends: hyperband (default) or median, "
+        "Optuna's pruners; none: never. With the pareto objective either of the first two is the size-band "
+        "stop: below the median of nets of similar size at the same epoch",
+        choices=PRUNERS,
+        check=named("pruner", PRUNERS),
+    )
     max_params: int | None = setting(20000, "parameter budget (default 20000; 0: none)", parse="budget", check=budget)
     max_macs: int | None = setting(
         None, f"MACs-per-image budget ({PROFILE_DEFAULT}; 0: none)", parse="budget", check=budget
@@ -145,7 +152,9 @@ class RunSettings(Settings):
     warm_start: bool = setting(
         True, "enqueue no warm start: every trial is sampled from the space", negate="--no-warm-start"
     )
-    seed: int = setting(0, parse="int")
+    seed: int = setting(
+        0, "seed of the sampler and of each trial's training (default 0): another seed, other draws", parse="int"
+    )
     workers: int | str = setting(
         "auto",
         "processes on the same study (default auto: the measured best for this machine's cores)",
@@ -166,7 +175,7 @@ class RunSettings(Settings):
         check=choice(PROFILE_CHOICES),
     )
     artifacts: str | None = setting(None, ARTIFACTS_HELP, metavar=ARTIFACTS_METAVAR)
-    progress: bool = setting(True, negate="--no-progress")
+    progress: bool = setting(True, "no progress bars", negate="--no-progress")
     data_root: str | None = setting(None, DATA_ROOT_HELP)
     device: str = setting("auto", DEVICE_HELP, choices=DEVICE_CHOICES)  # checked by search.api.resolve_device
 

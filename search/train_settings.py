@@ -36,15 +36,27 @@ class TrainSettings(Settings):
     preset: str = setting(
         "seed001", "a source preset seed000 ... seed004 (default: seed001) or a warm start gap8k, gap10k"
     )  # an unknown name is UnknownPreset, from the presets themselves
-    epochs: int | None = setting(None, parse="positive_int", check=whole(1))
-    batch_size: int | None = setting(None, parse="positive_int", check=whole(1))
-    lr: float | None = setting(None, parse="positive_float", check=positive)
-    momentum: float | None = setting(None, parse="unit_float", check=fraction)
+    epochs: int | None = setting(None, "epochs (default: the net's recipe)", parse="positive_int", check=whole(1))
+    batch_size: int | None = setting(
+        None, "batch size (default: the net's recipe)", parse="positive_int", check=whole(1)
+    )
+    lr: float | None = setting(
+        None,
+        "learning rate, a one-cycle schedule's peak (default: the net's recipe)",
+        parse="positive_float",
+        check=positive,
+    )
+    momentum: float | None = setting(
+        None,
+        "momentum, in [0, 1): SGD's, or Adam's beta1 (default: the net's recipe)",
+        parse="unit_float",
+        check=fraction,
+    )
     subset: int | None = setting(
         None, "train on the first N training images", parse="positive_int", metavar="N", check=whole(1)
     )
     val_size: int = setting(5000, VAL_SIZE_HELP, parse="positive_int", check=val_images)
-    seed: int = setting(0, parse="int")
+    seed: int = setting(0, "seed of the weights' initialisation and the data order (default 0)", parse="int")
     out: str | None = setting(None, "run folder (default: studies/runs/PRESET-TIME)", metavar="DIR")
     progress: bool = setting(True, "no tqdm bars", negate="--no-progress")
     precision: str = setting(

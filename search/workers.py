@@ -96,6 +96,7 @@ def make_objective(job: WorkerJob):
             device,
             objective=spec.objective,
             warmup_epochs=spec.warmup_epochs,
+            stop_early=spec.pruner != "none",
             artifact_store=store,
             seed=spec.seed,
             precision=resolve_precision(job.precision, device),

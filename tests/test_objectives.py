@@ -110,3 +110,58 @@ def test_a_run_without_warm_start_samples_every_trial(tmp_path):
     for t in study.trials:  # the study's value is size-adjusted; selection reads the plain accuracy
         if t.state == TrialState.COMPLETE:
             assert t.value == pytest.approx(size_adjusted(records.accuracy(t), records.params(t)))
+
+
+@pytest.mark.parametrize("stop_early", [True, False])
+def test_pruner_none_lets_every_pareto_proxy_train_to_its_last_epoch(study, monkeypatch, stop_early):
+    """`--pruner none` means no trial is stopped early, under the pareto objective too (whose stop is the
+    size band's median, not an Optuna pruner). Training is faked: a net at 50 % among peers at 98 %."""
+    from types import SimpleNamespace
+
+    import torch
+
+    import space as spaces
+    from mnistnet.train import EpochMetrics, FitResult
+    from search import objective as objective_module
+    from search.objective import Budget, Fidelity, Objective
+
+    def fit(config, recipe, data, device, on_epoch, **_):
+        history = []
+        for epoch in range(1, recipe.epochs + 1):
+            history.append(EpochMetrics(epoch, 1.0, 0.5, 1.0, 0.5, 0.1, 1.0))
+            if on_epoch(history[-1]):
+                return FitResult(model=None, history=history, status="stopped")
+        return FitResult(model=None, history=history)
+
+    monkeypatch.setattr(objective_module, "fit", fit)
+    for params in (5_000, 7_000, 10_000, 14_000, 20_000, 28_000, 40_000):  # a band for any kernel size
+        for _ in range(4):
+            add(study, params, [0.90, 0.98, 0.99, 0.99])
+    objective = Objective(
+        spaces.get("recipe", "gap8k"),
+        Fidelity(SimpleNamespace(train=range(100)), epochs=4),
+        Budget(None, None),
+        torch.device("cpu"),
+        objective="pareto",
+        warmup_epochs=2,
+        stop_early=stop_early,
+    )
+    study.optimize(objective, n_trials=1)
+    trial = study.trials[-1]
+    if stop_early:
+        assert trial.state == TrialState.PRUNED and trial.user_attrs[records.EPOCHS_TRAINED] == 2
+    else:
+        assert trial.state == TrialState.COMPLETE and trial.user_attrs[records.EPOCHS_TRAINED] == 4
+
+
+def test_the_run_banner_names_what_stops_proxy_trials():
+    from types import SimpleNamespace
+
+    from search.api import pruner_line
+
+    def line(pruner, pareto):
+        return pruner_line(SimpleNamespace(pruner=pruner, pareto=pareto, warmup_epochs=2))
+
+    assert line("hyperband", True) == line("median", True) == "size-band median (from epoch 2)"
+    assert line("hyperband", False) == "hyperband (from epoch 2)"
+    assert line("none", True) == line("none", False) == "none (every proxy trial trains to its last epoch)"
