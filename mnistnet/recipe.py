@@ -34,6 +34,9 @@ class Recipe:
     batch_size: int = 128
     epochs: int = 10
     label_smoothing: float = 0.0
+    # Exponential moving average of the weights (and BatchNorm statistics), updated every step with this
+    # decay; validation and the trained model use the average. 0: off.
+    ema: float = 0.0
     augment: Augment = field(default_factory=Augment)
     seed: int = 0
 
@@ -51,6 +54,8 @@ class Recipe:
             problems.append(f"batch size must be >= 1, got {self.batch_size}")
         if self.epochs < 1:
             problems.append(f"epochs must be >= 1, got {self.epochs}")
+        if not 0 <= self.ema < 1:
+            problems.append(f"ema (the average's decay per step) must be in [0, 1), got {self.ema}")
         if not 0 <= self.label_smoothing < 1:
             problems.append(f"label smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.nesterov and (self.optimizer != "sgd" or self.momentum == 0):

@@ -201,6 +201,7 @@ def _fit(config, recipe, data, device, on_epoch, progress, precision, compile, l
         return loss, logits
 
     opt = _optimizer(model, recipe)
+    average = _average(model, recipe.ema)
     n = len(data.train)
     batch = min(recipe.batch_size, n)
     steps = n // batch  # drop the ragged last batch: BatchNorm dislikes tiny batches
@@ -226,6 +227,8 @@ def _fit(config, recipe, data, device, on_epoch, progress, precision, compile, l
             else:
                 loss, logits = gradients(x, y)
             opt.step()
+            if average is not None:
+                average.update_parameters(model)
             if sched is not None:
                 sched.step()
             loss_sum += loss.detach() * len(y)
@@ -240,7 +243,7 @@ def _fit(config, recipe, data, device, on_epoch, progress, precision, compile, l
         if not math.isfinite(train_loss):
             result.status = "diverged"
             break
-        val_loss, val_acc = evaluate(model, data.val, precision=precision)
+        val_loss, val_acc = evaluate(model if average is None else average.module, data.val, precision=precision)
         if len(data.val) and not math.isfinite(val_loss):  # the last step blew the weights up
             result.status = "diverged"
             break
@@ -261,7 +264,19 @@ def _fit(config, recipe, data, device, on_epoch, progress, precision, compile, l
             break
     result.seconds = time.perf_counter() - start
     result.compiled = forward is not None and not forward.fell_back
+    if average is not None:
+        result.model = average.module
     return result
+
+
+def _average(model: nn.Module, decay: float):
+    """An exponential moving average of the model's weights and BatchNorm buffers (None for decay 0).
+    Its BatchNorm statistics are averaged too (use_buffers), so the average needs no extra pass."""
+    if not decay:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
 class _Compiled:

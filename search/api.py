@@ -21,7 +21,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from . import profiles, records, selection
+from . import confirmation, profiles, records, selection
 from .errors import BadArgument, DataUnavailable, DeviceUnavailable, ImpossibleBudget, UnknownPreset, UnknownSpace
 from .storage import DEFAULT_URL, mask, open_storage
 from .objective_names import DEFAULT_OBJECTIVE
@@ -140,6 +140,7 @@ def run(*args, log=print, **settings) -> optuna.Study:
         finals = finalists(st, plan, before, log)
         if finals:
             workers.finals_stage(st, finals)
+        confirm(st, plan, workers, log)
     log(f"\n{plan.settings.trials} trials requested, {time.perf_counter() - start:.0f}s wall time")
     return st
 
@@ -213,6 +214,7 @@ def prepare(s: RunSettings) -> Plan:
         final_epochs=profile.final_epochs,
         final_subset=s.final_subset or None,
         target_acc=s.target_acc,
+        confirm_seeds=s.confirm_seeds,
         rung=s.rung,
         rung_subset=capped(s.rung_subset or None, s.final_subset or None),
         rung_epochs=min(s.rung_epochs, profile.final_epochs),
@@ -324,10 +326,51 @@ def finalists(st: optuna.Study, plan: Plan, before: int, log) -> int:
     return len(queued)
 
 
+def confirm(st: optuna.Study, plan: Plan, workers: "Workers", log) -> None:
+    """After the finals: retrain the nets that can decide the answer with more seeds, smallest first, a
+    round (as many trainings as there are workers) at a time, until the smallest net whose mean over
+    confirm_seeds seeds reaches the target is known, or no net near the target is left
+    (search.confirmation)."""
+    spec = plan.spec
+    if not spec.finals:
+        return
+    while True:
+        new = enqueue_confirmations(st, spec, workers.free())
+        if not new:
+            return
+        by_net: dict[int, list[int]] = {}
+        for final, seed in new:
+            by_net.setdefault(records.final_of(final), []).append(seed)
+        nets = {n.key: n for n in confirmation.nets(st)}
+        log(
+            "confirmation: "
+            + "; ".join(
+                f"trial {key} ({nets[key].params:,} params, {nets[key].describe()}) retrains with "
+                f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
+                for key, seeds in by_net.items()
+            )
+            + f" on {spec.final_subset or train_images(spec.val_size):,} training images x {spec.final_epochs} epochs"
+        )
+        if not workers.queued_stage(st, len(new), "confirmation"):
+            return
+
+
+def enqueue_confirmations(st: optuna.Study, spec: StudySpec, fill: int) -> list[tuple[optuna.trial.FrozenTrial, int]]:
+    """Enqueue the next round of seeds (search.confirmation.wanted) as finals of their nets; returns them."""
+    new = confirmation.wanted(st, spec.confirm_seeds, spec.target_acc, max(1, fill))
+    for final, seed in new:
+        attrs = {records.STAGE: records.FINAL, records.FINAL_OF: records.final_of(final), records.TRAIN_SEED: seed}
+        if records.preset(final):
+            attrs[records.PRESET] = records.preset(final)
+        st.enqueue_trial(final.params, user_attrs=attrs, skip_if_exists=False)
+    return new
+
+
 class Workers:
-    """The run's workers for both stages: this process (one worker), or worker processes started once
-    (search.workers.WorkerPool) that run the proxy stage, then wait for the finals. Fewer finals than
-    workers: one worker per final, whose torch threads rise to share the cores; the others stop."""
+    """The run's workers for all stages: this process (one worker), or worker processes started once
+    (search.workers.WorkerPool) that run the proxy stage, then wait for the next. Fewer trials than
+    workers in a stage: one worker per trial, whose torch threads rise to share the cores; the others
+    wait for a later stage."""
 
     def __init__(self, plan: Plan, before: int, log):
         self.plan, self.log, self.pool = plan, log, None
@@ -369,17 +412,22 @@ class Workers:
         """The finals: always finish (no timeout: they are what the run delivers)."""
         self.queued_stage(st, waiting, "finals")
 
-    def queued_stage(self, st: optuna.Study, waiting: int, desc: str) -> None:
-        """Trials this run enqueued (rung trials, finals): always finish, no timeout."""
-        ready = self.plan.workers if self.pool is None else len(self.pool.waiting())
-        workers = min(ready, waiting)
+    def free(self) -> int:
+        """Workers ready for a stage."""
+        return self.plan.workers if self.pool is None else len(self.pool.waiting())
+
+    def queued_stage(self, st: optuna.Study, waiting: int, desc: str) -> bool:
+        """Trials this run enqueued (rung trials, finals, confirmation): always finish, no timeout.
+        False when no worker is left to run them."""
+        workers = min(self.free(), waiting)
         if workers < 1:
-            return
+            return False
         stage = Stage(until=counted(st) + waiting, timeout=None, threads=self.plan.threads(workers))
         self.job.until, self.job.timeout, self.job.threads = stage.until, stage.timeout, stage.threads
         if self.pool is not None:
             self.pool.next_stage(stage, workers)
         self._stage(st, waiting, desc, workers)
+        return True
 
     def _stage(self, st: optuna.Study, total: int, desc: str, workers: int) -> None:
         import torch

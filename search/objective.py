@@ -128,7 +128,9 @@ class Objective:
         fidelity = self.fidelity
         final = fidelity.final
         config, recipe = self.space.sample(trial)
-        recipe = recipe.replace(epochs=fidelity.epochs, seed=self.seed)
+        # A final enqueued to confirm a net carries its own seed (records.TRAIN_SEED).
+        seed = trial.user_attrs.get(records.TRAIN_SEED, self.seed) if final else self.seed
+        recipe = recipe.replace(epochs=fidelity.epochs, seed=seed)
         try:
             shape = trace(config)
         except ConfigError as exc:
@@ -164,6 +166,7 @@ class Objective:
                             fidelity.epochs,
                             m.val_acc,
                             time.perf_counter() - start,
+                            seed,
                         )
                     )
                 return False  # finals run to the end

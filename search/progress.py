@@ -61,6 +61,10 @@ class TrialBar:
         return sum(1 for t in self.study.get_trials(deepcopy=False) if t.state.is_finished())
 
     def _best(self) -> str:
+        net = selection.answer_net(self.study)
+        if net is not None:  # after the finals: the answer's net, by its mean over seeds
+            seeds = f", {net.count} seeds" if net.count > 1 else ""
+            return f"best {net.mean:.2%} ({net.params:,} params{seeds})"
         best = selection.answer(self.study)
         return "" if best is None else f"best {records.accuracy(best):.2%} ({records.params(best):,} params)"
 
@@ -88,9 +92,11 @@ class TrialBar:
         self.bar.close()
 
 
-def final_epoch_line(trial: int, final_of: int | None, epoch: int, epochs: int, val_acc: float, elapsed: float) -> str:
+def final_epoch_line(
+    trial: int, final_of: int | None, epoch: int, epochs: int, val_acc: float, elapsed: float, seed: int | None = None
+) -> str:
     """One epoch of a final (minutes each on a CPU): its validation accuracy and the time left at this pace."""
-    of = f" (retrains trial {final_of})" if final_of is not None else ""
+    of = f" (retrains trial {final_of}" + (f", seed {seed})" if seed is not None else ")") if final_of is not None else ""
     left = elapsed / epoch * (epochs - epoch)
     return (
         f"final trial {trial}{of}: epoch {epoch}/{epochs}, validation {val_acc:.2%}, "

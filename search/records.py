@@ -35,6 +35,9 @@ DEVICE = "device"  # str: torch device it trained on
 PRECISION = "precision"  # str: "fp32" or "bf16", what its forward passes ran in (weights are fp32)
 STAGE = "stage"  # "proxy" (cheap, ranked), "final" (full data, full epochs) or "surplus" (never trained)
 FINAL_OF = "final_of"  # int, on a final: the proxy trial it retrains
+# int, on a final enqueued to confirm a net (search.confirmation): the training seed it uses instead of
+# the run's --seed, so that a net's finals are trainings of one net with distinct seeds.
+TRAIN_SEED = "train_seed"
 RUNG_OF = "rung_of"  # int: the proxy trial a rung trial retrains
 PRESET = PRESET_ATTR  # str: the preset or warm start an enqueued trial reproduces
 TRAIN_IMAGES = "train_images"  # int: training images per epoch
@@ -50,6 +53,9 @@ OWNER = "worker"  # dict: the process that runs the trial (host, pid, start time
 # Study user attributes read here (the study's other settings: search.study.StudySpec, stored whole).
 TARGET_ACC = "target_acc"  # float: the validation accuracy the answer must reach
 DEFAULT_TARGET_ACC = 0.994  # the answer: the smallest final reaching this validation accuracy (99.4 %)
+# int: full-fidelity trainings (seeds) a net needs before its mean validation accuracy can be the answer.
+CONFIRM_SEEDS = "confirm_seeds"
+DEFAULT_CONFIRM_SEEDS = 3  # one seed moves a small net's final by about +-0.1 pp, the whole margin to the target
 
 PROXY, FINAL, SURPLUS = "proxy", "final", "surplus"
 # A rung: a plausible proxy trial's net retrained at an intermediate fidelity before the finals are drawn,
@@ -112,6 +118,10 @@ def write_failure_by_id(storage, trial_id: int, reason: str) -> None:
 def retry_user_attrs(t: FrozenTrial) -> dict:
     """The user attributes a failed trial's retry starts with: no owner, no failure reason."""
     return {k: v for k, v in t.user_attrs.items() if k not in (OWNER, FAIL_REASON)}
+
+
+# What an enqueued trial is: the attributes a trial put back in the queue must carry again.
+QUEUE_ATTRS = (STAGE, FINAL_OF, RUNG_OF, PRESET, TRAIN_SEED)
 
 
 def write_owner(trial: optuna.Trial, owner: dict) -> None:
@@ -226,6 +236,20 @@ def target_acc(study: optuna.Study, default: float | None = DEFAULT_TARGET_ACC) 
     """The study's target validation accuracy (the latest run's: search.study)."""
     value = study.user_attrs.get(TARGET_ACC)
     return default if value is None else value
+
+
+def confirm_seeds(study: optuna.Study) -> int:
+    """Seeds a net's finals need before their mean counts (the latest run's); 1 for a study from before
+    confirmation existed, whose finals were believed on one seed."""
+    return int(study.user_attrs.get(CONFIRM_SEEDS, 1))
+
+
+def train_seed(t: FrozenTrial) -> int | None:
+    """The seed the trial trained with (its recipe's), or, for a waiting one, the seed it is queued with."""
+    if TRAIN_SEED in t.user_attrs:
+        return int(t.user_attrs[TRAIN_SEED])
+    recipe = t.user_attrs.get(RECIPE)
+    return int(recipe["seed"]) if recipe and "seed" in recipe else None
 
 
 def fail_reason(t: FrozenTrial) -> str | None:

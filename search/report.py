@@ -22,7 +22,7 @@ from mnistnet.model import count_params
 from mnistnet.presets import PRESETS
 from mnistnet.rundir import write_atomic
 
-from . import records, selection
+from . import confirmation, records, selection
 
 TOP = 10
 ACC_FORMAT = ".2%"
@@ -94,12 +94,14 @@ def pareto_figure(study: optuna.Study):
             text=[f"trial {t.number}" for t in finals],
             marker=dict(color="darkgreen", size=12, symbol="diamond"),
         )
-        ff = selection.pareto_front(finals)
+        nets = confirmation.nets(study)
+        ff = selection.pareto_front(nets, score=lambda n: n.mean, size=lambda n: n.params)
         fig.add_scatter(
-            x=[records.params(t) for t in ff],
-            y=[records.accuracy(t) for t in ff],
-            mode="lines",
-            name="full-fidelity front",
+            x=[n.params for n in ff],
+            y=[n.mean for n in ff],
+            mode="lines+markers",
+            name="full-fidelity front (each net's mean over its seeds)",
+            text=[f"trial {n.key}: {n.describe()}" for n in ff],
             line=dict(shape="hv", color="darkgreen"),
         )
     fig.add_scatter(
@@ -176,7 +178,11 @@ def table_figure(trials, title: str):
         [f"{records.macs(t):,}" for t in trials],
         [records.epochs_trained(t) for t in trials],
         [records.seconds(t) for t in trials],
-        [(f"final of {records.final_of(t)} " if records.is_final(t) else "") + records.preset(t) for t in trials],
+        [
+            (f"final of {records.final_of(t)}, seed {records.train_seed(t)} " if records.is_final(t) else "")
+            + records.preset(t)
+            for t in trials
+        ],
     ]
     fig = go.Figure(go.Table(header=dict(values=cols), cells=dict(values=cells)))
     fig.update_layout(title=title, height=160 + 28 * len(trials), margin=dict(t=50, b=10))
@@ -190,23 +196,53 @@ def rank_figure(study: optuna.Study):
     fig = go.Figure()
     fig.add_scatter(
         x=[records.accuracy(p) for p, _ in pairs],
-        y=[records.accuracy(f) for _, f in pairs],
+        y=[n.mean for _, n in pairs],
         mode="markers+text",
-        text=[f"trial {f.number}" for _, f in pairs],
+        text=[f"trial {p.number}" + (f" ({n.count} seeds)" if n.count > 1 else "") for p, n in pairs],
         textposition="top center",
         marker=dict(size=10),
     )
     rho = selection.ranking_quality(study)
     fig.update_layout(
         title=f"Proxy score vs full-fidelity validation accuracy (Spearman "
-        f"{'n/a' if rho is None else f'{rho:+.2f}'} over {len(pairs)} finals)",
+        f"{'n/a' if rho is None else f'{rho:+.2f}'} over {len(pairs)} nets)",
         xaxis_title="proxy validation accuracy",
-        yaxis_title="final validation accuracy",
+        yaxis_title="final validation accuracy (mean over seeds)",
         xaxis_tickformat=ACC_FORMAT,
         yaxis_tickformat=ACC_FORMAT,
     )
     fig.update_xaxes(range=zoom([records.accuracy(p) for p, _ in pairs]))
-    fig.update_yaxes(range=zoom([records.accuracy(f) for _, f in pairs]))
+    fig.update_yaxes(range=zoom([n.mean for _, n in pairs]))
+    return fig
+
+
+def nets_figure(study: optuna.Study):
+    """One row per net at full fidelity: each seed's validation accuracy, the mean ± std, the verdict."""
+    import plotly.graph_objects as go
+
+    needed, target = records.confirm_seeds(study), records.target_acc(study)
+    nets = confirmation.nets(study)
+    cols = ["trial", "params", "seeds", "validation accuracy by seed", "mean", "std", "counts toward the answer"]
+    cells = [
+        [n.key for n in nets],
+        [f"{n.params:,}" for n in nets],
+        [n.count for n in nets],
+        [", ".join(f"{a:.2%} (seed {s})" for a, s in zip(n.accs, n.seeds)) for n in nets],
+        [f"{n.mean:.2%}" for n in nets],
+        [f"{n.std:.2%}" for n in nets],
+        [
+            ("yes, at the target" if n.mean >= target else "yes, below the target")
+            if n.confirmed(needed)
+            else f"not yet ({n.count} of {needed} seeds)"
+            for n in nets
+        ],
+    ]
+    fig = go.Figure(go.Table(header=dict(values=cols), cells=dict(values=cells), columnwidth=[1, 1, 1, 5, 1, 1, 2]))
+    fig.update_layout(
+        title=f"Nets at full fidelity, smallest first: the answer needs {needed} seeds and a mean >= {target:.2%}",
+        height=160 + 28 * len(nets),
+        margin=dict(t=50, b=10),
+    )
     return fig
 
 
@@ -240,6 +276,7 @@ def sections(study: optuna.Study) -> list[tuple[str, object]]:
             "Finals: the full-fidelity front across sizes (plotted with the proxy trials under Pareto front)",
             lambda: table_figure(finals, "Finals, smallest first"),
         )
+        add("Nets at full fidelity: each seed and the mean", lambda: nets_figure(study))
         add("Ranking quality of the proxy", lambda: rank_figure(study))
     add(
         "Optimization history (proxy stage)",
@@ -268,12 +305,8 @@ def headline(study: optuna.Study) -> str:
     a = selection.answer(study)
     if a is None:
         return "No trial has trained to the end within budget yet."
-    target = records.target_acc(study)
-    return (
-        f"Answer: trial {a.number} ({records.stage(a)}), validation accuracy {records.accuracy(a):.2%} with "
-        f"{records.params(a):,} parameters ({'reaches' if records.accuracy(a) >= target else 'below'} "
-        f"the target {target:.2%}). Export it with `mnist-search export --study {study.study_name} --out DIR`."
-    )
+    line = selection.answer_line(study, a)
+    return f"{line[0].upper()}{line[1:]}. Export it with `mnist-search export --study {study.study_name} --out DIR`."
 
 
 def render(study: optuna.Study) -> str:

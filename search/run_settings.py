@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from .errors import BadArgument
 from .objective_names import DEFAULT_OBJECTIVE, OBJECTIVES
+from .records import DEFAULT_CONFIRM_SEEDS as CONFIRM_SEEDS
 from .records import DEFAULT_TARGET_ACC as TARGET_ACC  # the answer's target, defined once
 from .settings_fields import (
     ARTIFACTS_HELP,
@@ -135,10 +136,19 @@ class RunSettings(Settings):
     )
     target_acc: float = setting(
         TARGET_ACC,
-        f"the answer is the smallest final reaching this validation accuracy (default {TARGET_ACC})",
+        f"the answer is the smallest net whose finals' mean reaches this validation accuracy (default {TARGET_ACC})",
         parse="target",
         metavar="A",
         check=target,
+    )
+    confirm_seeds: int = setting(
+        CONFIRM_SEEDS,
+        "full-fidelity trainings (seeds) a net needs before its mean validation accuracy can be the "
+        "answer: after the finals the smallest nets near the target are retrained with more seeds "
+        f"(default {CONFIRM_SEEDS}; 1: believe one seed)",
+        parse="positive_int",
+        metavar="N",
+        check=whole(1),
     )
     val_size: int = setting(5000, VAL_SIZE_HELP, parse="positive_int", check=val_images)
     objective: str = setting(

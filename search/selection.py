@@ -11,8 +11,10 @@ The flow is proxy -> finals -> answer:
 - with a rung (a longer training of each band's best few before the finals, which ranks small nets
   far better than the proxy), the finalists are instead the rung's front: the retrained nets no
   smaller retrained net beats at the rung, at most K;
-- the answer is the smallest final whose validation accuracy reaches the target, else the most
-  accurate final (or, with no finals, the best proxy trial). Test accuracy never takes part.
+- the answer is the smallest net whose finals' mean validation accuracy, over the seeds the study
+  asks for (search.confirmation), reaches the target, else the net with the best mean (or, with no
+  finals, the best proxy trial); its seed with the best validation accuracy stands for it. Test
+  accuracy never takes part.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections import Counter
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from . import bands, records
+from . import bands, confirmation, records
 from .errors import NoResult
 
 NEAR_COPY_RATIO = 1.25  # parameter counts within this factor, with one layout, count as one net
@@ -50,11 +52,11 @@ def ranked(trials) -> list[FrozenTrial]:
     return sorted(trials, key=rank_key)
 
 
-def pareto_front(trials, score=records.accuracy) -> list[FrozenTrial]:
-    """Trials no other trial beats on both `score` (higher; validation accuracy by default) and
-    parameters (fewer), by parameters."""
+def pareto_front(trials, score=records.accuracy, size=records.params) -> list:
+    """Trials (or nets) no other beats on both `score` (higher; validation accuracy by default) and
+    `size` (fewer parameters), by size."""
     front, best = [], -1.0
-    for t in sorted(trials, key=lambda t: (records.params(t), -score(t))):
+    for t in sorted(trials, key=lambda t: (size(t), -score(t))):
         if score(t) > best:
             front.append(t)
             best = score(t)
@@ -185,17 +187,24 @@ def finals_of(study: optuna.Study) -> dict[int, list[FrozenTrial]]:
 
 
 def answer(study: optuna.Study, target_acc: float | None = None) -> FrozenTrial | None:
-    """The study's answer: the smallest final reaching the target validation accuracy, else the most
-    accurate final; with no finished final, the best proxy trial."""
-    target = target_acc if target_acc is not None else records.target_acc(study)
-    finals = trained(study, records.FINAL)
-    if finals:
-        reaching = [t for t in finals if records.accuracy(t) >= target]
-        if reaching:
-            return min(reaching, key=lambda t: (records.params(t), -records.accuracy(t)))
-        return ranked(finals)[0]
+    """The study's answer: of the smallest net confirmed at the target validation accuracy (its mean over
+    the study's confirm_seeds seeds reaches it), else of the net with the best mean, the seed with the
+    best validation accuracy; with no finished final, the best proxy trial."""
+    net = answer_net(study, target_acc)
+    if net is not None:
+        return net.best
     proxies = ranked(trained(study, records.PROXY))
     return proxies[0] if proxies else None
+
+
+def answer_net(study: optuna.Study, target_acc: float | None = None) -> confirmation.Net | None:
+    """The net behind the answer (None before any final has finished)."""
+    target = target_acc if target_acc is not None else records.target_acc(study)
+    found = confirmation.nets(study)
+    if not found:
+        return None
+    net = confirmation.decided(found, records.confirm_seeds(study), target)
+    return net if net is not None else max(found, key=lambda n: (n.mean, -n.params))
 
 
 def the_answer(study: optuna.Study, target_acc: float | None = None) -> FrozenTrial:
@@ -231,16 +240,17 @@ def spearman(xs, ys) -> float | None:
     return cov / var if var else None
 
 
-def proxy_vs_final(study: optuna.Study) -> list[tuple[FrozenTrial, FrozenTrial]]:
-    """(proxy trial, its finished final) pairs."""
+def proxy_vs_final(study: optuna.Study) -> list[tuple[FrozenTrial, confirmation.Net]]:
+    """(proxy trial, its net's finished finals) pairs."""
     proxies = {t.number: t for t in trained(study, records.PROXY)}
-    return [(proxies[records.final_of(f)], f) for f in trained(study, records.FINAL) if records.final_of(f) in proxies]
+    return [(proxies[n.key], n) for n in confirmation.nets(study) if n.key in proxies]
 
 
 def ranking_quality(study: optuna.Study) -> float | None:
-    """Spearman's rank correlation between proxy score and full-fidelity validation accuracy."""
+    """Spearman's rank correlation between proxy score and full-fidelity validation accuracy (a net's
+    mean over its seeds)."""
     pairs = proxy_vs_final(study)
-    return spearman([records.accuracy(p) for p, _ in pairs], [records.accuracy(f) for _, f in pairs])
+    return spearman([records.accuracy(p) for p, _ in pairs], [n.mean for _, n in pairs])
 
 
 def counts(study: optuna.Study) -> Counter:
@@ -276,7 +286,12 @@ def table(trials, front=()) -> str:
     for t in trials:
         note = records.preset(t)
         if records.is_final(t):
-            note = f"final of trial {records.final_of(t)}" + (f", enqueued {note}" if note else "")
+            seed = records.train_seed(t)
+            note = (
+                f"final of trial {records.final_of(t)}"
+                + (f", seed {seed}" if seed is not None else "")
+                + (f", enqueued {note}" if note else "")
+            )
         elif records.is_rung(t):
             note = f"rung of trial {records.rung_of(t)}" + (f", enqueued {note}" if note else "")
         mark = "*" if t.number in on_front else " "
@@ -288,9 +303,14 @@ def table(trials, front=()) -> str:
 
 
 def front_chart(finals, target: float, width: int = 40) -> str:
-    """The finals' validation accuracy against their size, as text: one bar per final, smallest first,
-    with the target marked (the report draws the same front as a plot)."""
-    accs = [records.accuracy(t) for t in finals]
+    """The finals' validation accuracy against their size, as text: one bar per net (its mean over its
+    seeds), smallest first, with the target marked (the report draws the same front as a plot)."""
+    by_net = {}
+    for t in finals:
+        by_net.setdefault(confirmation.net_key(t), []).append(t)
+    means = {k: sum(map(records.accuracy, ts)) / len(ts) for k, ts in by_net.items()}
+    rows = sorted(((records.params(ts[0]), k, means[k], len(ts)) for k, ts in by_net.items()))
+    accs = [acc for _, _, acc, _ in rows]
     low = min(min(accs), target) - 0.001
     high = max(max(accs), target) + 0.001
 
@@ -298,11 +318,11 @@ def front_chart(finals, target: float, width: int = 40) -> str:
         return round((acc - low) / (high - low) * (width - 1))
 
     lines = [f"{'params':>9}  {low:.2%}{' ' * (width - 12)}{high:.2%}"]
-    for t in sorted(finals, key=lambda t: (records.params(t), t.number)):
-        bar = ["-"] * col(records.accuracy(t)) + ["o"] + [" "] * (width - 1 - col(records.accuracy(t)))
+    for params, _, acc, n in rows:
+        bar = ["-"] * col(acc) + ["o"] + [" "] * (width - 1 - col(acc))
         if bar[col(target)] == " ":
             bar[col(target)] = "|"
-        lines.append(f"{records.params(t):>9,}  {''.join(bar)} {records.accuracy(t):.2%}")
+        lines.append(f"{params:>9,}  {''.join(bar)} {acc:.2%}" + (f" (mean of {n} seeds)" if n > 1 else ""))
     lines.append(f"{'':>9}  {' ' * col(target)}^ target {target:.2%}")
     return "\n".join(lines)
 
@@ -334,16 +354,52 @@ def summary(study: optuna.Study) -> str:
             "",
             front_chart(finals, records.target_acc(study)),
         ]
+        nets = confirmation.nets(study)
+        lines += ["", nets_table(nets, records.confirm_seeds(study), records.target_acc(study))]
         rho = ranking_quality(study)
         if rho is not None:
-            lines.append(f"proxy-to-final rank correlation (Spearman) over {len(finals)} finals: {rho:+.2f}")
+            lines.append(f"proxy-to-final rank correlation (Spearman) over {len(nets)} nets: {rho:+.2f}")
     a = answer(study)
-    target = records.target_acc(study)
-    verdict = ("reaches" if records.accuracy(a) >= target else "is below") + f" the target {target:.2%}"
-    lines += [
-        "",
-        f"answer: trial {a.number} ({records.stage(a)}): validation accuracy {records.accuracy(a):.2%} "
-        f"with {records.params(a):,} parameters, {records.macs(a):,} MACs; {verdict}",
-    ]
+    lines += ["", answer_line(study, a)]
     lines += [f"  {k} = {v:.4g}" if isinstance(v, float) else f"  {k} = {v}" for k, v in a.params.items()]
     return "\n".join(lines)
+
+
+def nets_table(nets, needed: int, target: float) -> str:
+    """The finals net by net: each seed's validation accuracy, their mean ± std, and whether it counts."""
+    rows = [
+        f"Nets at full fidelity, smallest first (the answer needs {needed} seed{'s' if needed > 1 else ''} "
+        f"and a mean >= {target:.2%}):",
+        f"{'trial':>7} {'params':>9} {'seeds':>5} {'mean':>8} {'std':>7}  validation accuracy by seed",
+    ]
+    for n in nets:
+        verdict = (
+            ("confirmed" if n.mean >= target else "confirmed below the target")
+            if n.confirmed(needed)
+            else f"{n.count} of {needed} seeds"
+        )
+        each = ", ".join(f"{a:.2%} (seed {s})" for a, s in zip(n.accs, n.seeds))
+        rows.append(f"{n.key:>7} {n.params:>9,} {n.count:>5} {n.mean:>8.2%} {n.std:>7.2%}  {each}; {verdict}")
+    return "\n".join(rows)
+
+
+def answer_line(study: optuna.Study, a: FrozenTrial) -> str:
+    """The answer in one line: its net's mean over seeds, where it has finals, and the verdict."""
+    target, needed = records.target_acc(study), records.confirm_seeds(study)
+    net = confirmation.net_of(study, a) if records.is_final(a) else None
+    acc = net.mean if net is not None else records.accuracy(a)
+    if net is None:
+        verdict = ("reaches" if acc >= target else "is below") + f" the target {target:.2%}"
+        how = f"validation accuracy {acc:.2%}"
+    else:
+        confirmed = net.confirmed(needed)
+        verdict = (
+            ("reaches" if acc >= target else "is below")
+            + f" the target {target:.2%}"
+            + ("" if confirmed else f", not confirmed ({net.count} of {needed} seeds)")
+        )
+        how = f"validation accuracy {net.describe()}"
+    return (
+        f"answer: trial {a.number} ({records.stage(a)}): {how} "
+        f"with {records.params(a):,} parameters, {records.macs(a):,} MACs; {verdict}"
+    )

@@ -62,7 +62,8 @@ class StudySpec:
     finals: int = 0  # top-K distinct proxy trials retrained at full fidelity
     final_epochs: int = 15
     final_subset: int | None = None  # training images of a final (None: all; a slice only for quick tries)
-    target_acc: float = TARGET_ACC  # the answer: the smallest final reaching this validation accuracy
+    target_acc: float = TARGET_ACC  # the answer: the smallest net whose finals' mean reaches this accuracy
+    confirm_seeds: int = records.DEFAULT_CONFIRM_SEEDS  # seeds a net's finals need before their mean counts
     rung: int = 0  # plausible proxy nets per size band retrained at the rung's fidelity (0: no rung)
     rung_subset: int | None = 20_000  # a rung trial's training images
     rung_epochs: int = 8
@@ -183,7 +184,7 @@ def open_study(spec: StudySpec, storage=None, seed: int | None = None, worker: i
         n = len(study.get_trials(deepcopy=False))
         study.sampler = make_sampler(sampler_seed(spec, n, worker) if seed is None else seed)
         # Settings that may change between runs (finals, rung, target) are the latest run's.
-        for key in ("finals", "rung", "target_acc", "pruner"):
+        for key in ("finals", "rung", "target_acc", "confirm_seeds", "pruner"):
             study.set_user_attr(key, getattr(spec, key))
         return study
     study = optuna.create_study(

@@ -12,7 +12,8 @@ stops untrained, marked "surplus" (`_Owned`).
 A run's worker processes start once for both of its stages (`WorkerPool`): each runs the proxy stage,
 says so by a file in the pool's folder and waits there for its next stage, which the parent writes
 once it has enqueued the finals: run until the study holds N trials with T threads, or stop. Fewer
-finals than workers: the idle workers stop and the others raise their torch threads
+trials than workers in a stage: the idle workers sit it out, waiting for a later stage (the
+confirmation of the answer may need them again), and the others raise their torch threads
 (torch.set_num_threads) to share the cores, since a process keeps the data and imports it started with.
 """
 
@@ -227,7 +228,7 @@ class _Owned:
         stage back in the queue."""
         this = next(t for t in self.study.get_trials(deepcopy=False) if t.number == trial.number)
         point = this.system_attrs.get(optuna_adapter.FIXED_PARAMS) or this.params
-        attrs = {k: v for k, v in this.user_attrs.items() if k in (records.STAGE, records.FINAL_OF, records.PRESET)}
+        attrs = {k: v for k, v in this.user_attrs.items() if k in records.QUEUE_ATTRS}
         self.study.enqueue_trial(point, user_attrs=attrs, skip_if_exists=False)
 
     def _surplus(self, trial: optuna.Trial) -> bool:
@@ -382,14 +383,15 @@ def run_workers(job: WorkerJob, workers: int, on_poll=None, poll_seconds: float 
 class WorkerPool:
     """`workers` processes on a study, started once (each a fresh interpreter, see BOOT) and kept for
     the run's stages: `wait()` for a stage to end, then `next_stage()` with the workers it needs; the
-    others stop. With stages=False each worker exits after its one stage. `started` counts the
-    processes started (once each, whatever the number of stages)."""
+    others sit it out and wait for a later one (`close()` stops them). With stages=False each worker
+    exits after its one stage. `started` counts the processes started (once each, whatever the number
+    of stages). Each worker counts its own stages, so one that sat a stage out is told the next by its
+    own number."""
 
     def __init__(self, job: WorkerJob, workers: int, *, stages: bool = True, poll_seconds: float = 2.0):
         self.job, self.poll_seconds = job, poll_seconds
         self._tmp = tempfile.TemporaryDirectory(prefix="mnist-search-workers-")
         self.folder = Path(self._tmp.name)
-        self.stage = 0
         handshake = str(self.folder) if stages else None
         self.procs = [
             _start(WorkerJob(**{**job.__dict__, "worker": i, "handshake": handshake}), self.folder)
@@ -397,6 +399,7 @@ class WorkerPool:
         ]
         self.started = len(self.procs)
         self.active = list(range(workers))  # the workers running the current stage
+        self.stage_of = [0] * workers  # each worker's stage number (a worker that sat one out is behind)
 
     def __enter__(self) -> "WorkerPool":
         return self
@@ -405,7 +408,7 @@ class WorkerPool:
         self.close()
 
     def _done(self, i: int) -> bool:
-        return _done_file(self.folder, i, self.stage).exists()
+        return _done_file(self.folder, i, self.stage_of[i]).exists()
 
     def wait(self, on_poll=None) -> list[int]:
         """Wait until every active worker has ended the stage (it waits for the next) or exited;
@@ -452,20 +455,20 @@ class WorkerPool:
         return codes
 
     def waiting(self) -> list[int]:
-        """The workers that ended the current stage and wait for the next."""
-        return [i for i in self.active if self._done(i) and self.procs[i][0].poll() is None]
+        """The workers that wait for a stage (they ended their last one, or sat it out)."""
+        return [i for i in range(len(self.procs)) if self._done(i) and self.procs[i][0].poll() is None]
 
     def next_stage(self, stage: Stage, workers: int) -> list[int]:
-        """Start the next stage on `workers` of the waiting workers; the others stop. Returns those started."""
-        ready = self.waiting()
-        self.stage += 1
-        self.active = ready[:workers]
-        for i in ready:
-            self._tell(i, stage if i in self.active else None)
+        """Start the next stage on `workers` of the waiting workers; the others keep waiting. Returns
+        those started."""
+        self.active = self.waiting()[:workers]
+        for i in self.active:
+            self._tell(i, stage)
         return self.active
 
     def _tell(self, i: int, stage: Stage | None) -> None:
-        path = _stage_file(self.folder, i, self.stage)
+        self.stage_of[i] += 1
+        path = _stage_file(self.folder, i, self.stage_of[i])
         part = path.with_suffix(".part")
         with open(part, "wb") as f:
             pickle.dump(stage, f)
@@ -474,11 +477,8 @@ class WorkerPool:
     def close(self) -> None:
         """Stop the workers waiting for a stage, wait for all to exit, remove the folder."""
         try:
-            ready = self.waiting()
-            if ready:
-                self.stage += 1
-                for i in ready:
-                    self._tell(i, None)
+            for i in self.waiting():
+                self._tell(i, None)
             for p, _ in self.procs:
                 try:
                     p.wait(timeout=60)

@@ -563,3 +563,27 @@ def test_worker_processes_start_once_for_both_stages(tmp_path):
     owners = {t.user_attrs["worker"]["pid"] for t in study.trials if "worker" in t.user_attrs}
     assert owners <= pids  # every trial, proxy and final, ran in one of the two processes started
     assert {t.user_attrs["worker"]["pid"] for t in finals} <= pids
+
+
+@pytest.mark.slow
+def test_the_answer_is_confirmed_over_seeds_and_export_tests_each_seeds_own_weights(tmp_path):
+    """A target the tiny finals reach: the smallest net at it retrains with a second seed, the answer
+    is judged on the mean of both, and export tests both seeds' stored weights without training."""
+    lines = []
+    settings = {**QUICK, "finals": 2, "log": lines.append}
+    study = search.run(
+        trials=4, storage=f"sqlite:///{tmp_path / 'c.db'}", seed=3, target_acc=0.5, confirm_seeds=2, **settings
+    )
+    a = selection.answer(study)
+    net = [t for t in study.trials if records.is_final(t) and records.final_of(t) == records.final_of(a)]
+    assert sorted(records.train_seed(t) for t in net) == [0, 3]  # the run's seed, then the first one free
+    assert all(t.state == TrialState.COMPLETE and t.user_attrs[records.TRAIN_IMAGES] == 3000 for t in net)
+    assert net[0].user_attrs[records.VAL_ACC_CURVE] != net[1].user_attrs[records.VAL_ACC_CURVE]  # two trainings
+    assert any(line.startswith(f"confirmation: trial {records.final_of(a)} (") for line in lines)
+    assert "over 2 seeds" in selection.summary(study)
+    card = search.export(study, out=tmp_path / "model", formats=["pt"], log=lambda *_: None)
+    assert card["val_acc_seeds"] == [records.accuracy(t) for t in net] and len(card["test_acc_seeds"]) == 2
+    assert card["val_acc_mean"] == pytest.approx(sum(card["val_acc_seeds"]) / 2)
+    assert card["test_acc"] in card["test_acc_seeds"] and min(card["test_acc_seeds"]) > 0.5  # each seed learned
+    assert card["test_acc_mean"] == pytest.approx(sum(card["test_acc_seeds"]) / 2) and card["confirmed"]
+    assert "over 2 seeds' own weights" in (tmp_path / "model" / "MODEL_CARD.md").read_text()

@@ -51,10 +51,10 @@ def study():
 
 def test_answer_is_the_smallest_final_reaching_the_target(study):
     add(study, 0.980, 9000)
-    add(study, 0.9945, 12000, "final", 0)
-    add(study, 0.9941, 7000, "final", 0)
-    add(study, 0.9960, 19000, "final", 0)
-    add(study, 0.9930, 5000, "final", 0)  # smaller, but below the target
+    add(study, 0.9945, 12000, "final", 1)
+    add(study, 0.9941, 7000, "final", 2)
+    add(study, 0.9960, 19000, "final", 3)
+    add(study, 0.9930, 5000, "final", 4)  # smaller, but below the target
     assert records.params(selection.answer(study)) == 7000
 
 
