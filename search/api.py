@@ -25,6 +25,7 @@ from . import confirmation, profiles, records, selection
 from .errors import BadArgument, DataUnavailable, DeviceUnavailable, ImpossibleBudget, UnknownPreset, UnknownSpace
 from .storage import DEFAULT_URL, mask, open_storage
 from .objective_names import DEFAULT_OBJECTIVE
+from .progress import clock
 from .export_settings import ExportSettings
 from .run_settings import RunSettings
 from .study import StudySpec, open_study
@@ -125,24 +126,73 @@ def run(*args, log=print, **settings) -> optuna.Study:
     "cpu" or "gpu"; warm_start=False samples every trial from the space. The caller's torch thread
     count is the same afterwards.
     """
+    called = time.monotonic()
     plan = prepare(RunSettings(**_bind("run", POSITIONAL, args, settings)))  # every check, before anything is written
+    budget = time_budget(plan, called) if plan.settings.time is not None else None  # too short: nothing written
     st, before = open_or_resume(plan, log)
+    if budget is not None:
+        log(budget.plan.describe())
     warm_starts(st, plan, before, log)
     start = time.perf_counter()
-    with Workers(plan, before, log) as workers:
+    with Workers(plan, before, log, budget) as workers:
         workers.proxy_stage(st)
         left = queued_proxies(st, log) if plan.spec.finals else 0
         if left:
             workers.queued_stage(st, left, "queued proxy trials")
-        rungs = rung(st, plan, log)
+        k, per_band = plan.spec.finals, plan.spec.rung
+        if budget is not None:
+            k, per_band = replanned(budget, st, records.PROXY, before, log)
+        rungs = rung(st, plan, log, k, per_band)
         if rungs:
             workers.queued_stage(st, rungs, "rung trials")
-        finals = finalists(st, plan, before, log)
+        if budget is not None and rungs:
+            k, _ = replanned(budget, st, records.RUNG, before, log)
+        finals = finalists(st, plan, before, log, k)
         if finals:
             workers.finals_stage(st, finals)
-        confirm(st, plan, workers, log)
-    log(f"\n{plan.settings.trials} trials requested, {time.perf_counter() - start:.0f}s wall time")
+        confirm(st, plan, workers, log, budget, before)
+    wall = time.perf_counter() - start
+    if budget is None:
+        log(f"\n{plan.settings.trials} trials requested, {wall:.0f}s wall time")
+    else:
+        log(f"\ntime budget {clock(budget.deadline.seconds)}: used {clock(budget.deadline.used())}")
     return st
+
+
+def time_budget(plan: "Plan", called: float):
+    """The run's time budget, planned from this machine's measured speed (search.time_plan); raises
+    ImpossibleBudget when it is too short for any answer."""
+    from mnistnet import data as mdata
+    from mnistnet.precision import resolve as resolve_precision
+    from optuna.trial import FixedTrial
+
+    from . import time_plan
+
+    spec = plan.spec
+    data = mdata.load(plan.settings.data_root, val_size=spec.val_size, device=plan.device)
+    start = plan.space.warm_starts()[0]  # the space's reference net: what it starts from
+    config, recipe = plan.space.sample(FixedTrial(start.params))
+    rates = time_plan.calibrate(
+        config,
+        recipe,
+        data,
+        plan.device,
+        resolve_precision(plan.settings.precision, plan.device),
+        plan.threads(plan.workers),
+    )
+    seconds = time_plan.parse_duration(plan.settings.time)
+    stages = time_plan.stages_of(spec, train_images(spec.val_size))
+    return time_plan.TimeBudget(time_plan.Deadline(seconds, called), stages, rates, plan.workers)
+
+
+def replanned(budget, st: optuna.Study, stage: str, before: int, log) -> tuple[int, int]:
+    """Plan the rest of the time budget again from what this run's `stage` trials took: (finals, rung
+    nets per band)."""
+    was = budget.plan
+    now = budget.replan(st, stage, before)
+    if (now.finals, now.rung, now.confirm) != (was.finals, was.rung, was.confirm) or stage == records.PROXY:
+        log(f"after the {stage} stage, {now.describe()}")
+    return now.finals, now.rung
 
 
 def _bind(name: str, positional: tuple[str, ...], args: tuple, settings: dict) -> dict:
@@ -289,10 +339,11 @@ def queued_proxies(st: optuna.Study, log) -> int:
     return left
 
 
-def rung(st: optuna.Study, plan: Plan, log) -> int:
-    """After the proxy stage: enqueue the rung trials (none when spec.rung is 0); how many wait."""
+def rung(st: optuna.Study, plan: Plan, log, k: int, per_band: int) -> int:
+    """After the proxy stage: enqueue the rung trials, `per_band` in each of the k finals' size bands
+    (none when per_band is 0); how many wait."""
     spec = plan.spec
-    new = enqueue_rungs(st, spec.finals, spec.rung)
+    new = enqueue_rungs(st, k, per_band)
     waiting = sum(records.is_rung(t) for t in st.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
     if waiting:
         images = spec.rung_subset or train_images(spec.val_size)
@@ -303,8 +354,8 @@ def rung(st: optuna.Study, plan: Plan, log) -> int:
     return waiting
 
 
-def finalists(st: optuna.Study, plan: Plan, before: int, log) -> int:
-    """After the proxy stage: enqueue the finals; returns how many wait to run (0: none)."""
+def finalists(st: optuna.Study, plan: Plan, before: int, log, k: int) -> int:
+    """After the proxy stage: enqueue at most k finals; returns how many wait to run (0: none)."""
     spec = plan.spec
     if counted(st) > before and not any(
         records.CONFIG in t.user_attrs and records.is_feasible(t) for t in st.get_trials(deepcopy=False)
@@ -313,9 +364,9 @@ def finalists(st: optuna.Study, plan: Plan, before: int, log) -> int:
             f"every sampled net was over budget (max params {spec.max_params}, max MACs "
             f"{spec.max_macs}): raise --max-params or --max-macs"
         )
-    new = enqueue_finals(st, spec.finals)
+    new = enqueue_finals(st, k)
     queued = st.get_trials(deepcopy=False, states=(TrialState.WAITING,))
-    if not (queued and spec.finals):
+    if not (queued and k):
         return 0
     finals = sum(records.is_final(t) for t in queued)
     log(
@@ -326,15 +377,25 @@ def finalists(st: optuna.Study, plan: Plan, before: int, log) -> int:
     return len(queued)
 
 
-def confirm(st: optuna.Study, plan: Plan, workers: "Workers", log) -> None:
+def confirm(st: optuna.Study, plan: Plan, workers: "Workers", log, budget=None, before: int = 0) -> None:
     """After the finals: retrain the nets that can decide the answer with more seeds, smallest first, a
     round (as many trainings as there are workers) at a time, until the smallest net whose mean over
     confirm_seeds seeds reaches the target is known, or no net near the target is left
-    (search.confirmation)."""
+    (search.confirmation); under a time budget, while a round still fits."""
     spec = plan.spec
     if not spec.finals:
         return
     while True:
+        if (
+            confirmation.wanted(st, spec.confirm_seeds, spec.target_acc, 1)
+            and budget
+            and not budget.round_fits(st, before)
+        ):
+            log(
+                f"confirmation: no time left in the budget for another round ({clock(budget.final_seconds(st, before))} "
+                f"a final, {clock(max(0.0, budget.deadline.left()))} left): the answer is the best the budget allowed"
+            )
+            return
         new = enqueue_confirmations(st, spec, workers.free())
         if not new:
             return
@@ -372,8 +433,8 @@ class Workers:
     workers in a stage: one worker per trial, whose torch threads rise to share the cores; the others
     wait for a later stage."""
 
-    def __init__(self, plan: Plan, before: int, log):
-        self.plan, self.log, self.pool = plan, log, None
+    def __init__(self, plan: Plan, before: int, log, budget=None):
+        self.plan, self.log, self.pool, self.budget = plan, log, None, budget
         s = plan.settings
         how = (
             ("compiled with CUDA graphs" if plan.compile_finals == GRAPHS_MODE else "compiled")
@@ -396,6 +457,7 @@ class Workers:
             threads,
             precision=s.precision,
             compile_finals=plan.compile_finals,
+            stop_at=None if budget is None else time.time() + budget.proxy_timeout(),
         )
 
     def __enter__(self) -> "Workers":
@@ -424,6 +486,7 @@ class Workers:
             return False
         stage = Stage(until=counted(st) + waiting, timeout=None, threads=self.plan.threads(workers))
         self.job.until, self.job.timeout, self.job.threads = stage.until, stage.timeout, stage.threads
+        self.job.stop_at = None  # the proxy stage's end: these trials always finish
         if self.pool is not None:
             self.pool.next_stage(stage, workers)
         self._stage(st, waiting, desc, workers)
@@ -434,7 +497,10 @@ class Workers:
 
         from .progress import TrialBar
 
-        bar = TrialBar(st, total, desc=desc, enabled=self.plan.settings.progress)
+        ends = None
+        if self.budget is not None:  # the stage's planned end: the proxy stage's share, else the deadline
+            ends = self.budget.stage_ends() if desc == "proxy trials" else self.budget.deadline.end
+        bar = TrialBar(st, total, desc=desc, enabled=self.plan.settings.progress, ends=ends)
         self.job.progress = self.plan.settings.progress  # the finals' epoch lines too
         threads = torch.get_num_threads()  # an in-process worker sets its own; the caller gets theirs back
         try:

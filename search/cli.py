@@ -22,6 +22,7 @@ from .settings_fields import (
     PRECISION_HELP,
     PROFILE_CHOICES,
     STORAGE_HELP,
+    parse_duration,
     profile_help,
 )
 from .train_settings import TrainSettings
@@ -85,6 +86,14 @@ budget_arg = _number(
 )
 
 
+def duration_arg(text: str) -> float:
+    """A duration ("10m", "90s", "1h30m", "600") in seconds."""
+    try:
+        return parse_duration(text)
+    except errors.BadArgument as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def subset_arg(text: str) -> int:
     """A number of training images, or 'all' (returned as 0)."""
     return 0 if text == "all" else positive_int(text)
@@ -128,6 +137,7 @@ PARSERS = {
     "target": target_float,
     "workers": workers_arg,
     "formats": formats_arg,
+    "duration": duration_arg,
     "int": int,
 }
 

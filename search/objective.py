@@ -113,6 +113,7 @@ class Objective:
         self.device, self.objective, self.artifact_store, self.seed = device, objective, artifact_store, seed
         self.precision, self.compile_finals, self.warmup_epochs = precision, compile_finals, warmup_epochs
         self.stop_early = stop_early  # False (--pruner none): every proxy trial trains to its last epoch
+        self.stop_at: float | None = None  # a time budget's end of the proxy stage (time.time()), set per stage
 
     @property
     def pareto(self) -> bool:
@@ -172,6 +173,8 @@ class Objective:
                 return False  # finals run to the end
             if fidelity.rung:
                 return False  # a rung is a measurement: it runs to the end too
+            if self.stop_at is not None and time.time() > self.stop_at:
+                return True  # the time budget's proxy stage is over: no trial runs on past it
             if self.pareto:  # Optuna cannot prune multi-objective trials: compare with nets of similar size
                 return (
                     self.stop_early

@@ -48,10 +48,13 @@ class TrialBar:
     """Counts the study's finished trials since the bar started; shows the best so far. Where stderr
     is not a terminal (line_mode), it writes one line per finished trial instead of a bar."""
 
-    def __init__(self, study: optuna.Study, total: int, desc: str = "trials", enabled: bool = True):
+    def __init__(
+        self, study: optuna.Study, total: int, desc: str = "trials", enabled: bool = True, ends: float | None = None
+    ):
         from tqdm.auto import tqdm
 
         self.study, self.total, self.desc = study, total, desc
+        self.ends = ends  # under a time budget: when the stage is planned to end (time.monotonic)
         self.before = self._finished()
         self.lines = enabled and line_mode()
         self.shown, self.start = 0, time.monotonic()
@@ -59,6 +62,9 @@ class TrialBar:
 
     def _finished(self) -> int:
         return sum(1 for t in self.study.get_trials(deepcopy=False) if t.state.is_finished())
+
+    def _eta(self) -> str:
+        return "" if self.ends is None else f"planned to end in {clock(self.ends - time.monotonic())}"
 
     def _best(self) -> str:
         net = selection.answer_net(self.study)
@@ -73,16 +79,16 @@ class TrialBar:
         if self.lines:
             if n > self.shown:
                 self.shown = n
-                best = self._best()
+                extra = "; ".join(filter(None, [self._best(), self._eta()]))
                 say(
                     f"{self.desc}: {n}/{self.total} finished, {clock(time.monotonic() - self.start)} elapsed"
-                    + (f"; {best}" if best else "")
+                    + (f"; {extra}" if extra else "")
                 )
             return
         self.bar.n = n
-        best = self._best()
-        if best:
-            self.bar.set_postfix_str(best)
+        extra = ", ".join(filter(None, [self._best(), self._eta()]))
+        if extra:
+            self.bar.set_postfix_str(extra)
         self.bar.refresh()
 
     def __call__(self, study, trial) -> None:  # an Optuna callback (a failed trial's line: search.failures)
@@ -96,7 +102,11 @@ def final_epoch_line(
     trial: int, final_of: int | None, epoch: int, epochs: int, val_acc: float, elapsed: float, seed: int | None = None
 ) -> str:
     """One epoch of a final (minutes each on a CPU): its validation accuracy and the time left at this pace."""
-    of = f" (retrains trial {final_of}" + (f", seed {seed})" if seed is not None else ")") if final_of is not None else ""
+    of = (
+        f" (retrains trial {final_of}" + (f", seed {seed})" if seed is not None else ")")
+        if final_of is not None
+        else ""
+    )
     left = elapsed / epoch * (epochs - epoch)
     return (
         f"final trial {trial}{of}: epoch {epoch}/{epochs}, validation {val_acc:.2%}, "

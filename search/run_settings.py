@@ -37,6 +37,7 @@ from .settings_fields import (
     budget,
     choice,
     compile_help,
+    duration,
     images,
     named,
     profile_help,
@@ -72,6 +73,14 @@ class RunSettings(Settings):
     trials: int = setting(100, "proxy trials to add in this run (default 100)", parse="positive_int", check=whole(1))
     timeout: float | None = setting(
         None, "stop starting proxy trials after S seconds", parse="positive_float", metavar="S"
+    )
+    time: float | str | None = setting(
+        None,
+        "a time budget for the whole run, e.g. 10m, 90s, 1h30m: the stages are planned from this machine's "
+        "measured speed to end by then, and --trials only caps the proxy trials",
+        parse="duration",
+        metavar="T",
+        check=duration,
     )
     space: str = setting("arch", "search space: arch (default) or recipe; see `spaces`")
     base: str | None = setting(

@@ -8,6 +8,7 @@ Python API takes the same fields as keyword arguments. Like them, this module ne
 
 from __future__ import annotations
 
+import re
 from dataclasses import MISSING, field, fields
 
 from .errors import BadArgument, ImpossibleBudget
@@ -82,6 +83,29 @@ def images(name, value):
 def budget(name, value):
     if value is not None and value < 0:
         raise ImpossibleBudget(f"{name} must be >= 0 (0: no bound), got {value!r}")
+
+
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def parse_duration(value) -> float:
+    """Seconds from 600, 600.0, "600", "90s", "10m", "1.5h" or "1h30m"; BadArgument otherwise."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        text = str(value).strip().lower()
+        if not re.fullmatch(r"(\d+(\.\d+)?[smh])+|\d+(\.\d+)?", text):
+            raise BadArgument(f"time must be a duration such as 600 (seconds), 90s, 10m or 1h30m, got {value!r}")
+        pieces = re.findall(r"(\d+(?:\.\d+)?)([smh]?)", text)
+        seconds = sum(float(n) * DURATION_UNITS.get(u, 1) for n, u in pieces)
+    if not seconds > 0:
+        raise BadArgument(f"time must be more than 0 seconds, got {value!r}")
+    return seconds
+
+
+def duration(name, value):
+    if value is not None:
+        parse_duration(value)
 
 
 def choice(choices):

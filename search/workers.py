@@ -19,6 +19,7 @@ confirmation of the answer may need them again), and the others raise their torc
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import subprocess
@@ -59,6 +60,7 @@ class WorkerJob:
     log_name: str | None = None  # its log file in the study's log folder (default: worker-INDEX)
     progress: bool = True  # a line on stderr per epoch of a final (minutes each on a CPU)
     handshake: str | None = None  # a WorkerPool's folder: wait there for the next stage after this one
+    stop_at: float | None = None  # a time budget's end of this stage (time.time()): start no trial after it
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,8 @@ def _run_worker(job: WorkerJob, callbacks, objective) -> None:
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are reported by the caller
     objective = objective or make_objective(job)
+    if isinstance(objective, ByStage):
+        objective.proxy.stop_at = job.stop_at
     study = open_study(job.spec, seed=job.sampler_seed, worker=job.worker)
     owners.own_trials_from_the_start(study)
     owners.reap(study, log=_say)  # trials left running by dead workers on this machine: failed, retried
@@ -164,11 +168,14 @@ def _run_worker(job: WorkerJob, callbacks, objective) -> None:
         if len(study.get_trials(deepcopy=False, states=COUNTED)) >= job.until:
             return
         stops = [optuna.study.MaxTrialsCallback(job.until, states=COUNTED)]
+    timeout = job.timeout
+    if job.stop_at is not None:  # counted from now: loading the data and the study took part of the stage
+        timeout = max(0.0, min(timeout or math.inf, job.stop_at - time.time()))
     # catch=Exception: one failing trial is recorded as FAIL and the study goes on.
     study.optimize(
         _Owned(objective, job, study),
         n_trials=job.own_trials,
-        timeout=job.timeout,
+        timeout=timeout,
         catch=(Exception,),
         callbacks=[*stops, *callbacks],
         gc_after_trial=False,
@@ -274,7 +281,7 @@ def _child(job: WorkerJob, status: str | None = None) -> None:
                 return
             import torch
 
-            job.until, job.timeout, job.threads = nxt.until, nxt.timeout, nxt.threads
+            job.until, job.timeout, job.threads, job.stop_at = nxt.until, nxt.timeout, nxt.threads, None
             torch.set_num_threads(nxt.threads)
     except KeyboardInterrupt:
         pass  # the parent reports the interruption

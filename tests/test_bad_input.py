@@ -70,6 +70,9 @@ def cases(tmp, url, corrupt):
         (["run", "--compile", "yes"], 2, "invalid choice: 'yes'"),
         (["bench", "--sections", "nope"], 2, "unknown bench section nope"),
         (["bench", "--sections", "precision", "--epoch-images", "100"], 2, "give at least 256"),
+        (["run", "--time", "10 minutes"], 2, "a duration such as 600 (seconds), 90s, 10m or 1h30m"),
+        # measured here (a second of training steps), refused before the study exists
+        (["run", "--storage", url, "--study", "t", "--time", "5s", "--no-progress"], 2, "too short for an answer"),
     ]
 
 
@@ -111,7 +114,7 @@ def env(tmp_path_factory, corrupt_root):
     return tmp, url, corrupt_root
 
 
-@pytest.mark.parametrize("index", range(42))
+@pytest.mark.parametrize("index", range(44))
 def test_bad_input_gives_one_line_and_a_documented_exit_code(index, env, capsys):
     tmp, url, corrupt = env
     argv, code, words = cases(tmp, url, corrupt)[index]
@@ -132,4 +135,4 @@ def test_bad_input_gives_one_line_and_a_documented_exit_code(index, env, capsys)
 
 def test_the_table_covers_every_case(env):
     tmp, url, corrupt = env
-    assert len(cases(tmp, url, corrupt)) == 42
+    assert len(cases(tmp, url, corrupt)) == 44
