@@ -161,6 +161,18 @@ def test_a_rung_front_longer_than_k_keeps_the_best_of_each_size_band(study):
     assert [records.params(t) for t in selection.finalists(study, 5)] == [3000, 3400, 5000, 9000, 11000]
 
 
+def test_the_smallest_band_gets_a_second_final_when_the_rung_put_another_net_there_close_behind(study):
+    # the smallest of k log bands over 5,000-20,000 ends at 7,071 (k=4) or 7,937 (k=3)
+    runs = [(5000, 0.9890), (6500, 0.9872), (9000, 0.9850), (12000, 0.9896), (20000, 0.9905)]
+    for p, at_rung in runs:
+        proxy = add(study, 0.975, p, widths=(8, 10, 14) if p != 6500 else (8, 12, 14))
+        add(study, at_rung, p, "rung", rung_of=proxy.number)
+    # the front: 5000, 12000, 20000; 6,500 is 0.18 pp behind 5,000 at the rung (9,000: 0.4 pp, too far)
+    assert [records.params(t) for t in selection.finalists(study, 4)] == [5000, 6500, 12000, 20000]
+    # with k finals already, it takes the place of the pick scored lowest outside the band (not the best)
+    assert [records.params(t) for t in selection.finalists(study, 3)] == [5000, 6500, 20000]
+
+
 def test_spearman_matches_hand_computed_values():
     assert selection.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
     assert selection.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
