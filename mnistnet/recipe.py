@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
+EMA_MIN_HORIZONS = 5  # a training shorter than this many weight-average horizons keeps its last weights
 SCHEDULERS = ("none", "step", "onecycle", "cosine")
 
 
@@ -34,9 +35,11 @@ class Recipe:
     batch_size: int = 128
     epochs: int = 10
     label_smoothing: float = 0.0
-    # Exponential moving average of the weights (and BatchNorm statistics), updated every step with this
-    # decay; validation and the trained model use the average. 0: off.
-    ema: float = 0.0
+    # A weight average: an exponential moving average of the weights (and BatchNorm statistics) over about
+    # this many training images (its decay per step is 1 - batch_size / ema_images: 0.999 at batch 128 for
+    # 128,000); validation and the trained model use the average. 0: off. A training shorter than
+    # EMA_MIN_HORIZONS such horizons keeps its last weights: the average would still hold its start.
+    ema_images: int = 0
     augment: Augment = field(default_factory=Augment)
     seed: int = 0
 
@@ -54,8 +57,8 @@ class Recipe:
             problems.append(f"batch size must be >= 1, got {self.batch_size}")
         if self.epochs < 1:
             problems.append(f"epochs must be >= 1, got {self.epochs}")
-        if not 0 <= self.ema < 1:
-            problems.append(f"ema (the average's decay per step) must be in [0, 1), got {self.ema}")
+        if self.ema_images < 0:
+            problems.append(f"ema_images (the weight average's horizon) must be >= 0, got {self.ema_images}")
         if not 0 <= self.label_smoothing < 1:
             problems.append(f"label smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.nesterov and (self.optimizer != "sgd" or self.momentum == 0):
@@ -63,6 +66,12 @@ class Recipe:
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def ema_decay(self, train_images: int) -> float:
+        """The weight average's decay per step for a training on `train_images` images an epoch (0: none)."""
+        if not self.ema_images or train_images * self.epochs < EMA_MIN_HORIZONS * self.ema_images:
+            return 0.0
+        return 1 - min(self.batch_size, train_images) / self.ema_images
 
     def replace(self, **changes) -> "Recipe":
         """A copy with the given fields changed (None values are ignored)."""

@@ -201,7 +201,7 @@ def _fit(config, recipe, data, device, on_epoch, progress, precision, compile, l
         return loss, logits
 
     opt = _optimizer(model, recipe)
-    average = _average(model, recipe.ema)
+    average = _average(model, recipe.ema_decay(len(data.train)))
     n = len(data.train)
     batch = min(recipe.batch_size, n)
     steps = n // batch  # drop the ragged last batch: BatchNorm dislikes tiny batches

@@ -262,6 +262,7 @@ def prepare(s: RunSettings) -> Plan:
         val_size=s.val_size,
         finals=profile.finals,
         final_epochs=profile.final_epochs,
+        final_ema_images=profile.final_ema_images,
         final_subset=s.final_subset or None,
         target_acc=s.target_acc,
         confirm_seeds=s.confirm_seeds,

@@ -84,6 +84,7 @@ class Fidelity:
     epochs: int
     final: bool = False  # full fidelity: trained to the end (never pruned), compiled where it pays back
     rung: bool = False  # a rung (search.records.RUNG): trained to the end, never pruned, not compiled
+    ema_images: int = 0  # a weight average's horizon in images (finals: search.profiles), 0: none
 
     @property
     def stage(self) -> str:
@@ -131,7 +132,7 @@ class Objective:
         config, recipe = self.space.sample(trial)
         # A final enqueued to confirm a net carries its own seed (records.TRAIN_SEED).
         seed = trial.user_attrs.get(records.TRAIN_SEED, self.seed) if final else self.seed
-        recipe = recipe.replace(epochs=fidelity.epochs, seed=seed)
+        recipe = recipe.replace(epochs=fidelity.epochs, seed=seed, ema_images=fidelity.ema_images or None)
         try:
             shape = trace(config)
         except ConfigError as exc:

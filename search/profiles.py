@@ -25,6 +25,9 @@ class Profile:
     finals: int  # distinct top proxy trials retrained at full fidelity
     final_epochs: int
     recipe_base: str  # the recipe space's default base net on this device
+    # The finals' (and their seeds') weight average over about this many training images: what they
+    # validate and keep (mnistnet Recipe.ema_images); 0: none.
+    final_ema_images: int = 0
     seed_check: int = 0  # export: also retrain the answer with this many seeds to report test mean ± std
     # `--workers auto`: worker processes of this many intra-op threads each (None: one worker, all cores).
     threads_per_worker: int | None = None
@@ -53,17 +56,19 @@ class Profile:
 # threads_per_worker: 40 proxy trials on 2 cores ran 1.39x (fp32) and 1.67x (bf16) more trials per
 # hour as 2 workers x 1 thread than as 1 worker x 2 threads: small nets do not fill two threads.
 # finals and final_epochs: at most 4 finals, the rung's front over the proxy's plausible nets
-# (search.selection), so a run ends with a full-fidelity front; 30 epochs because small nets gain from longer finals
-# (gap8k: 99.32-99.36 % validation after 15 epochs, 99.40 % after 20; a sampled 5,516-param final:
-# 99.22-99.32 % after 20, 99.44-99.50 % after 30, bench/final_epochs.py) and their finals are cheap.
+# (search.selection), so a run ends with a full-fidelity front. Small nets gained from 30 epochs over 20
+# (a sampled 5,516-param final: 99.22-99.32 % after 20, 99.44-99.50 % after 30, bench/final_epochs.py),
+# but 20 epochs with a weight average over 128,000 images (decay 0.999 at batch 128) held the 30-epoch mean: +0.01 pp over 3 nets x
+# 3 seeds (bench/final_recipes.py, bench/RESULTS.md, 2026-12-04), at two thirds of the cost.
 CPU = Profile(
     "cpu",
     subset=8000,
     epochs=4,
     max_macs=2_000_000,
     finals=4,
-    final_epochs=30,
+    final_epochs=20,
     recipe_base="gap8k",
+    final_ema_images=128_000,
     threads_per_worker=1,
     compile_payback_images=500_000,
 )

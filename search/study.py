@@ -29,6 +29,7 @@ DEFINING = (
     "subset",
     "final_epochs",
     "final_subset",
+    "final_ema_images",
 )
 # The command-line flag of each defining setting, and what "no bound" is written as there.
 FLAGS = {
@@ -37,6 +38,8 @@ FLAGS = {
     "final_epochs": "--final-epochs",
     "final_subset": "--final-subset",
 }
+# Defining settings that only a device profile sets (no flag of their own): how to get them back.
+PROFILE_SETTINGS = {"final_ema_images": "the --profile it was created with"}
 WARMUP = 0.3  # the one-cycle schedule's share of warm-up steps (OneCycleLR's pct_start)
 METRIC_NAMES = {
     "accuracy": ["validation accuracy"],
@@ -62,6 +65,7 @@ class StudySpec:
     finals: int = 0  # top-K distinct proxy trials retrained at full fidelity
     final_epochs: int = 15
     final_subset: int | None = None  # training images of a final (None: all; a slice only for quick tries)
+    final_ema_images: int = 0  # the finals' weight average's horizon (mnistnet Recipe.ema_images; search.profiles)
     target_acc: float = TARGET_ACC  # the answer: the smallest net whose finals' mean reaches this accuracy
     confirm_seeds: int = records.DEFAULT_CONFIRM_SEEDS  # seeds a net's finals need before their mean counts
     rung: int = 0  # plausible proxy nets per size band retrained at the rung's fidelity (0: no rung)
@@ -168,9 +172,10 @@ def check_resume(spec: StudySpec, storage) -> None:
             flag = FLAGS.get(key, f"--{key.replace('_', '-')}")
             value = stored[key]
             shown = ("all" if key.endswith("subset") else 0) if value is None else value
+            fix = PROFILE_SETTINGS.get(key) or f"{flag} {shown}"
             raise SettingsMismatch(
                 f"study {spec.name!r} was created with {key} {value!r}, not "
-                f"{getattr(spec, key)!r}: rerun with {flag} {shown} or choose a new --study"
+                f"{getattr(spec, key)!r}: rerun with {fix} or choose a new --study"
             )
 
 

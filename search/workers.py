@@ -109,7 +109,9 @@ def make_objective(job: WorkerJob):
 
     return ByStage(
         proxy=objective(Fidelity(data.subset(spec.subset), spec.epochs)),
-        final=objective(Fidelity(data.subset(spec.final_subset), spec.final_epochs, final=True)),
+        final=objective(
+            Fidelity(data.subset(spec.final_subset), spec.final_epochs, final=True, ema_images=spec.final_ema_images)
+        ),
         rung=objective(Fidelity(data.subset(spec.rung_subset), spec.rung_epochs, rung=True)),
     )
 

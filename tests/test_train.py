@@ -24,6 +24,24 @@ def test_training_is_reproducible_on_cpu(mnist):
     assert a.train_loss == b.train_loss and a.val_acc == b.val_acc
 
 
+def test_the_weight_average_spans_its_horizon_in_images_and_short_trainings_keep_their_last_weights():
+    r = Recipe(batch_size=128, epochs=20, ema_images=128_000)
+    assert r.ema_decay(55_000) == pytest.approx(0.999)  # what bench/final_recipes.py measured
+    assert r.replace(batch_size=512).ema_decay(55_000) == pytest.approx(0.996)  # the same horizon in images
+    assert r.replace(epochs=1).ema_decay(3000) == 0.0  # 3,000 images: the average would still hold its start
+    assert Recipe().ema_decay(55_000) == 0.0
+
+
+def test_a_weight_averaged_training_validates_and_returns_the_average(mnist):
+    recipe = Recipe(optimizer="adam", lr=3e-3, batch_size=32, epochs=2, ema_images=640)  # decay 0.95
+    averaged = fit(SMALL, recipe, mnist.subset(4000))
+    last = fit(SMALL, recipe.replace(ema_images=0), mnist.subset(4000))
+    # the same steps (one seed), another model: the average of the last ~20 steps' weights
+    assert averaged.history[0].train_loss == last.history[0].train_loss
+    assert any((a != b).any() for a, b in zip(averaged.model.state_dict().values(), last.model.state_dict().values()))
+    assert averaged.history[-1].val_acc >= 0.9
+
+
 def test_callback_stops_training(mnist):
     seen = []
     result = fit(
