@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
@@ -32,6 +31,7 @@ import torch  # noqa: E402
 from mnistnet import data as mdata  # noqa: E402
 from mnistnet.model import trace  # noqa: E402
 from mnistnet.train import fit  # noqa: E402
+from search.commands.bench import _cpu_name as cpu_name  # noqa: E402  (the bench command's own reading)
 from space.arch import ArchSpace  # noqa: E402
 
 # name -> changes to the net's own recipe. "30" is today's final.
@@ -51,16 +51,6 @@ def trial_params(net: dict) -> dict:
     if "params" in net:
         return net["params"]
     return json.loads(Path(net["card"]).read_text())["trial_params"]
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def done(out: Path) -> set:
