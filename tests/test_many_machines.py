@@ -342,6 +342,14 @@ def test_run_and_two_workers_through_the_proxy_then_export_from_s3(pg_proxy, s3,
         *quick,
         "--seed",
         "7",
+        # One small net, no budget: every trial an outside worker samples is trained, never skipped
+        # as over budget, so their trials leave weights to export whatever the samplers draw.
+        "--space",
+        "recipe",
+        "--max-params",
+        "0",
+        "--max-macs",
+        "0",
         "--finals",
         "1",
         "--final-subset",
@@ -352,12 +360,12 @@ def test_run_and_two_workers_through_the_proxy_then_export_from_s3(pg_proxy, s3,
     )
     workers = []
     try:
-        wait_for(lambda: len(trials_of(proxy.url)) >= 1, timeout=STARTUP_S, what="the study", proc=run)
+        wait_for(lambda: len(trials_of(proxy.url, "recipe")) >= 1, timeout=STARTUP_S, what="the study", proc=run)
         workers = [
             cli(
                 "worker",
                 "--study",
-                "arch",
+                "recipe",
                 "--storage",
                 proxy.url,
                 "--trials",
@@ -377,7 +385,7 @@ def test_run_and_two_workers_through_the_proxy_then_export_from_s3(pg_proxy, s3,
         for p in (run, *workers):
             p.kill()
     assert "Traceback" not in err
-    trials = trials_of(proxy.url)
+    trials = trials_of(proxy.url, "recipe")
     numbers = [t.number for t in trials]
     assert sorted(numbers) == list(range(len(numbers))) and len(numbers) >= 9  # none lost, none twice
     assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials), [t.state for t in trials]
@@ -472,7 +480,11 @@ def test_run_and_two_workers_through_the_proxy_then_export_from_s3(pg_proxy, s3,
         assert r.returncode == code and len(lines) == 1 and words in lines[0], r.stderr
         assert not missing.exists()
     # The other commands read the study through the proxy too.
-    for command in (["studies"], ["best", "--study", "arch"], ["report", "--study", "arch", "--out", str(tmp_path)]):
+    for command in (
+        ["studies"],
+        ["best", "--study", "recipe"],
+        ["report", "--study", "recipe", "--out", str(tmp_path)],
+    ):
         r = subprocess.run(
             [sys.executable, "-m", "search", *command, "--storage", proxy.url],
             cwd=REPO,
@@ -482,7 +494,7 @@ def test_run_and_two_workers_through_the_proxy_then_export_from_s3(pg_proxy, s3,
         )
         assert r.returncode in (0, 1) and "Traceback" not in r.stderr, r.stderr  # best: 1 if no final hit 99.4 %
         assert "error" not in r.stderr or "no trained model within budget" in r.stderr, r.stderr
-    assert (tmp_path / "arch.html").exists()
+    assert (tmp_path / "recipe.html").exists()
     port = free_port()
     dash = subprocess.Popen(
         [
@@ -515,7 +527,7 @@ def test_run_and_two_workers_through_the_proxy_then_export_from_s3(pg_proxy, s3,
             return True
 
         wait_for(studies_page, timeout=STARTUP_S, what="the dashboard", proc=dash)
-        assert [s["study_name"] for s in got["study_summaries"]] == ["arch"]
+        assert [s["study_name"] for s in got["study_summaries"]] == ["recipe"]
         study_id = got["study_summaries"][0]["study_id"]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies/{study_id}?after=0", timeout=30) as r:
             assert len(json.load(r)["trials"]) == len(trials)
