@@ -151,6 +151,7 @@ class Objective:
             fidelity.stage,
             len(fidelity.data.train),
             self.precision,
+            threads=torch.get_num_threads() if self.device.type == "cpu" else None,
         )
         if max(excess) > 0:
             return self._not_trained(trial, self.budget.describe_excess(shape))

@@ -46,6 +46,7 @@ TRAIN_LOSS_CURVE = "train_loss_curve"
 VAL_LOSS_CURVE = "val_loss_curve"
 EPOCHS_TRAINED = "epochs_trained"  # int
 SECONDS = "seconds"  # float: wall time of the trial
+THREADS = "threads"  # int: torch CPU threads the trial trained with (CPU trials only)
 INFEASIBLE = "infeasible"  # str: why the net was not trained (over budget, impossible config)
 FAIL_REASON = "fail_reason"  # str: why training failed or was stopped
 OWNER = "worker"  # dict: the process that runs the trial (host, pid, start time: search.owners)
@@ -79,7 +80,10 @@ def write_net(
     stage: str,
     train_images: int,
     precision: str = "fp32",
+    threads: int | None = None,
 ) -> None:
+    if threads is not None:
+        trial.set_user_attr(THREADS, threads)
     for key, value in (
         (PARAMS, params),
         (MACS, macs),
@@ -218,6 +222,10 @@ def curve(t: FrozenTrial) -> list[float]:
 
 def seconds(t: FrozenTrial) -> float:
     return float(t.user_attrs.get(SECONDS, 0.0))
+
+
+def threads(t: FrozenTrial) -> int | None:
+    return t.user_attrs.get(THREADS)
 
 
 def epochs_trained(t: FrozenTrial) -> int:

@@ -29,6 +29,9 @@ MIN_PROXY_TRIALS = 12  # fully trained proxy trials the smallest plan still leav
 # The proxy stage's share a plan keeps before it drops finals for more search: about what default runs
 # gave it (7-8 of 39-42 minutes on a 2-core Xeon, bench/RESULTS.md).
 MIN_PROXY_SHARE = 0.2
+# A final's seconds against its torch threads on a 2-core CPU: 242 s alone on both cores, 328-332 s
+# each as two trained side by side on one core each (bench/RESULTS.md, run --time 892s): 2 ** 0.45.
+THREAD_SCALING = 0.45
 CALIBRATION_STEPS = 24  # timed training steps, about a second on a 2-core CPU
 WARMUP_STEPS = 6  # untimed steps before them
 
@@ -245,18 +248,28 @@ class TimeBudget:
             self.plan = TimePlan(left, self.workers, *cost, 0.0, 0, 1, 0)
         return self.plan
 
-    def final_seconds(self, study, since: int) -> float:
-        """What one of this run's finals took (the median), else the plan's estimate."""
+    def final_seconds(self, study, since: int, threads: int | None = None) -> float:
+        """What one of this run's finals took (the median), else the plan's estimate. With `threads`: as
+        if each had trained on that many torch threads (a final alone on the cores is faster than one of
+        a round's seeds side by side)."""
         took = sorted(
-            records.seconds(t)
+            records.seconds(t) * thread_factor(records.threads(t), threads)
             for t in study.get_trials(deepcopy=False)
             if t.number >= since and records.is_final(t) and records.is_trained(t)
         )
         return took[len(took) // 2] if took else self.plan.final_cost
 
-    def round_fits(self, study, since: int) -> bool:
-        """Whether one more confirmation round (one final's time: its seeds train side by side) fits."""
-        return self.final_seconds(study, since) <= self.deadline.left()
+    def round_fits(self, study, since: int, threads: int | None = None) -> bool:
+        """Whether one more confirmation round fits: its seeds train side by side, each on `threads`."""
+        return self.final_seconds(study, since, threads) <= self.deadline.left()
+
+
+def thread_factor(had: int | None, gets: int | None) -> float:
+    """How much longer a training takes on `gets` torch threads than it took on `had` (1.0 when either is
+    unknown): seconds ~ threads ** -THREAD_SCALING."""
+    if not had or not gets:
+        return 1.0
+    return (had / gets) ** THREAD_SCALING
 
 
 def stages_of(spec, train_images: int) -> Stages:

@@ -84,6 +84,31 @@ def test_the_rest_is_planned_again_at_the_speed_the_proxy_trials_showed():
     assert p.final_cost == pytest.approx(2 * 168) and p.proxy_seconds == 0
 
 
+def test_a_confirmation_round_is_judged_by_its_seeds_side_by_side_not_by_a_final_alone():
+    study = optuna.create_study()
+    study.add_trial(
+        create_trial(
+            state=TrialState.COMPLETE,
+            value=0.99,
+            params={"x": 0.5},
+            distributions={"x": FloatDistribution(0, 1)},
+            user_attrs={
+                records.STAGE: records.FINAL,
+                records.CONFIG: {},
+                records.SECONDS: 242.0,
+                records.THREADS: 2,  # alone on both cores
+            },
+        )
+    )
+    budget = time_plan.TimeBudget(time_plan.Deadline(1800), STAGES, RATES, workers=2)
+    budget.deadline = time_plan.Deadline(300)  # 5 minutes left
+    assert budget.final_seconds(study, 0) == pytest.approx(242.0)
+    assert budget.final_seconds(study, 0, threads=2) == pytest.approx(242.0)
+    side_by_side = budget.final_seconds(study, 0, threads=1)  # two seeds, one core each
+    assert 320 < side_by_side < 340  # as measured: 328 and 332 s
+    assert budget.round_fits(study, 0, threads=2) and not budget.round_fits(study, 0, threads=1)
+
+
 @pytest.mark.slow
 def test_a_run_on_a_time_budget_plans_its_stages_and_ends_with_a_confirmed_answer(tmp_path, monkeypatch):
     monkeypatch.setattr(time_plan, "MIN_PROXY_TRIALS", 2)  # a short test: the mechanism, not the floor
@@ -109,6 +134,8 @@ def test_a_run_on_a_time_budget_plans_its_stages_and_ends_with_a_confirmed_answe
     assert lines[-1].startswith("\ntime budget 1:00: used ")
     proxies = [t for t in study.trials if records.stage(t) == records.PROXY]
     assert 0 < len(proxies) < 10_000
+    # each trained trial records its torch threads: what a confirmation round is judged by
+    assert all((records.threads(t) or 0) >= 1 for t in study.trials if records.is_trained(t))
     net = selection.answer_net(study)
     assert net is not None and net.mean >= 0.3  # a final learned
     # confirmed, or the run said the budget allowed no round (at this size fixed costs dominate the plan)
