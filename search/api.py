@@ -147,10 +147,8 @@ def run(*args, log=print, **settings) -> optuna.Study:
             workers.queued_stage(st, rungs, "rung trials")
         if budget is not None and rungs:
             k, _ = replanned(budget, st, records.RUNG, before, log)
-        finals = finalists(st, plan, before, log, k)
-        if finals:
-            workers.finals_stage(st, finals)
-        confirm(st, plan, workers, log, budget, before)
+        candidates = finalists(st, plan, before, log, k)
+        final_rounds(st, plan, workers, log, candidates, budget, before)
     wall = time.perf_counter() - start
     if budget is None:
         log(f"\n{plan.settings.trials} trials requested, {wall:.0f}s wall time")
@@ -355,8 +353,9 @@ def rung(st: optuna.Study, plan: Plan, log, k: int, per_band: int) -> int:
     return waiting
 
 
-def finalists(st: optuna.Study, plan: Plan, before: int, log, k: int) -> int:
-    """After the proxy stage: enqueue at most k finals; returns how many wait to run (0: none)."""
+def finalists(st: optuna.Study, plan: Plan, before: int, log, k: int) -> list[optuna.trial.FrozenTrial]:
+    """After the proxy stage and the rung: the at most k nets the finals may train, smallest first
+    (search.selection.finalists); final_rounds trains them."""
     spec = plan.spec
     if counted(st) > before and not any(
         records.CONFIG in t.user_attrs and records.is_feasible(t) for t in st.get_trials(deepcopy=False)
@@ -365,67 +364,93 @@ def finalists(st: optuna.Study, plan: Plan, before: int, log, k: int) -> int:
             f"every sampled net was over budget (max params {spec.max_params}, max MACs "
             f"{spec.max_macs}): raise --max-params or --max-macs"
         )
-    new = enqueue_finals(st, k)
-    queued = st.get_trials(deepcopy=False, states=(TrialState.WAITING,))
-    if not (queued and k):
-        return 0
-    finals = sum(records.is_final(t) for t in queued)
-    log(
-        f"finals: {len(new)} new ({', '.join(f'trial {n}' for n in new) or 'none'}), "
-        f"{finals} to run on {spec.final_subset or train_images(spec.val_size):,} training images "
-        f"x {spec.final_epochs} epochs"
-    )
-    return len(queued)
+    if k <= 0:
+        return []
+    picked = sorted(selection.finalists(st, k), key=lambda t: (records.params(t), t.number))
+    if picked:
+        log(
+            f"finals: up to {len(picked)} nets, smallest first "
+            f"({', '.join(f'trial {t.number}: {records.params(t):,} params' for t in picked)}), each on "
+            f"{spec.final_subset or train_images(spec.val_size):,} training images x {spec.final_epochs} epochs "
+            f"until the smallest whose mean over {spec.confirm_seeds} seed{'s' if spec.confirm_seeds > 1 else ''} "
+            f"reaches {spec.target_acc:.2%} is known"
+        )
+    return picked
 
 
-def confirm(st: optuna.Study, plan: Plan, workers: "Workers", log, budget=None, before: int = 0) -> None:
-    """After the finals: retrain the nets that can decide the answer with more seeds, smallest first, a
-    round (as many trainings as there are workers) at a time, until the smallest net whose mean over
-    confirm_seeds seeds reaches the target is known, or no net near the target is left
-    (search.confirmation); under a time budget, while a round still fits."""
+def final_rounds(
+    st: optuna.Study, plan: Plan, workers: "Workers", log, candidates=(), budget=None, before: int = 0
+) -> None:
+    """The finals and their confirmation, a round (as many trainings as there are workers) at a time:
+    the smallest undecided net gets its seeds first (search.confirmation.wanted), and the rounds stop
+    once the smallest net whose mean over confirm_seeds seeds reaches the target is known, or no net
+    near it is left. A larger net is trained only when the smaller ones fall short, so a run whose
+    smallest candidate holds pays for its seeds alone. On a CPU a round holds one net's seeds, so a
+    lone deciding seed gets every core. Under a time budget, a round after the first runs only when it
+    fits; trials left waiting by a killed run are run first."""
     spec = plan.spec
     if not spec.finals:
         return
+    cpu = plan.device.type == "cpu"
     while True:
-        if (
-            confirmation.wanted(st, spec.confirm_seeds, spec.target_acc, 1)
-            and budget
-            and not budget.round_fits(st, before)
-        ):
-            log(
-                f"confirmation: no time left in the budget for another round ({clock(budget.final_seconds(st, before))} "
-                f"a final, {clock(max(0.0, budget.deadline.left()))} left): the answer is the best the budget allowed"
-            )
-            return
-        new = enqueue_confirmations(st, spec, workers.free())
-        if not new:
-            return
-        by_net: dict[int, list[int]] = {}
-        for final, seed in new:
-            by_net.setdefault(records.final_of(final), []).append(seed)
-        nets = {n.key: n for n in confirmation.nets(st)}
-        log(
-            "confirmation: "
-            + "; ".join(
-                f"trial {key} ({nets[key].params:,} params, {nets[key].describe()}) retrains with "
-                f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
-                for key, seeds in by_net.items()
-            )
-            + f" on {spec.final_subset or train_images(spec.val_size):,} training images x {spec.final_epochs} epochs"
+        new = confirmation.wanted(
+            st, spec.confirm_seeds, spec.target_acc, max(1, workers.free()), candidates, one_net=cpu
         )
-        if not workers.queued_stage(st, len(new), "confirmation"):
+        threads = plan.threads(len(new)) if new and cpu else None
+        if new and budget and confirmation.nets(st) and not budget.round_fits(st, before, threads):
+            log(
+                f"confirmation: no time left in the budget for another round "
+                f"({clock(budget.final_seconds(st, before, threads))} a seed, "
+                f"{clock(max(0.0, budget.deadline.left()))} left): the answer is the best the budget allowed"
+            )
+            new = []
+        enqueue_round(st, new)
+        waiting = len(st.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+        if not waiting:
+            return
+        if new:
+            log(describe_round(st, new, spec, plan.settings.seed))
+        first = any(not records.is_final(source) for source, _ in new)
+        if not workers.queued_stage(st, waiting, "finals" if first or not new else "confirmation"):
             return
 
 
-def enqueue_confirmations(st: optuna.Study, spec: StudySpec, fill: int) -> list[tuple[optuna.trial.FrozenTrial, int]]:
-    """Enqueue the next round of seeds (search.confirmation.wanted) as finals of their nets; returns them."""
-    new = confirmation.wanted(st, spec.confirm_seeds, spec.target_acc, max(1, fill))
-    for final, seed in new:
-        attrs = {records.STAGE: records.FINAL, records.FINAL_OF: records.final_of(final), records.TRAIN_SEED: seed}
-        if records.preset(final):
-            attrs[records.PRESET] = records.preset(final)
-        st.enqueue_trial(final.params, user_attrs=attrs, skip_if_exists=False)
-    return new
+def describe_round(st: optuna.Study, new, spec: StudySpec, run_seed) -> str:
+    """One line for a round: each net, what it has so far, and the seeds it trains with now."""
+    by_net: dict[int, list] = {}
+    sources = {}
+    for source, seed in new:
+        key = confirmation.net_number(source)
+        by_net.setdefault(key, []).append("the run's" if seed is None else seed)
+        sources[key] = source
+    nets = {n.key: n for n in confirmation.nets(st)}
+    parts = []
+    for key, seeds in by_net.items():
+        net = nets.get(key)
+        have = f", {net.describe()}" if net else ""
+        verb = "retrains" if net else "trains"
+        parts.append(
+            f"trial {key} ({records.params(sources[key]):,} params{have}) {verb} with "
+            f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
+        )
+    first = any(not records.is_final(source) for source, _ in new)
+    return (
+        ("finals: " if first else "confirmation: ")
+        + "; ".join(parts)
+        + f" on {spec.final_subset or train_images(spec.val_size):,} training images x {spec.final_epochs} epochs"
+    )
+
+
+def enqueue_round(st: optuna.Study, new) -> None:
+    """Enqueue a round's trainings (search.confirmation.wanted) as finals of their nets: a first final
+    (seed None) trains with the run's seed, a later one with its own (records.TRAIN_SEED)."""
+    for source, seed in new:
+        attrs = {records.STAGE: records.FINAL, records.FINAL_OF: confirmation.net_number(source)}
+        if seed is not None:
+            attrs[records.TRAIN_SEED] = seed
+        if records.preset(source):
+            attrs[records.PRESET] = records.preset(source)
+        st.enqueue_trial(source.params, user_attrs=attrs, skip_if_exists=False)
 
 
 class Workers:
@@ -470,10 +495,6 @@ class Workers:
 
     def proxy_stage(self, st: optuna.Study) -> None:
         self._stage(st, self.plan.settings.trials, "proxy trials", self.plan.workers)
-
-    def finals_stage(self, st: optuna.Study, waiting: int) -> None:
-        """The finals: always finish (no timeout: they are what the run delivers)."""
-        self.queued_stage(st, waiting, "finals")
 
     def free(self) -> int:
         """Workers ready for a stage."""
@@ -546,15 +567,6 @@ def enqueue_rungs(study: optuna.Study, k: int, per_band: int) -> list[int]:
         if records.is_rung(t) and t.state != TrialState.FAIL
     }
     return enqueue_again(study, selection.rung_candidates(study, k, per_band), done, records.RUNG, records.RUNG_OF)
-
-
-def enqueue_finals(study: optuna.Study, k: int) -> list[int]:
-    """Enqueue a final for each of the top-k distinct proxy trials that has none yet; one whose finals
-    all failed (its worker stopped when its run was killed, say) gets a new one."""
-    if k <= 0:
-        return []
-    done = {n for n, finals in selection.finals_of(study).items() if any(f.state != TrialState.FAIL for f in finals)}
-    return enqueue_again(study, selection.finalists(study, k), done, records.FINAL, records.FINAL_OF)
 
 
 def enqueue_again(study: optuna.Study, trials, done: set, stage: str, of_key: str) -> list[int]:

@@ -2,14 +2,15 @@
 
 A small net's full-fidelity validation accuracy moves about +-0.1 pp between seeds (99.24-99.40 % over
 four trainings of one 4,822-param net), which is the whole margin to the 99.4 % target. So one final
-is one draw: believed alone, it favours lucky nets and drops unlucky ones. After the finals, the run
-retrains the nets that can decide the answer with more seeds, smallest first, until the smallest net
-whose mean over `confirm_seeds` seeds reaches the target is known (search.api.confirm):
+is one draw: believed alone, it favours lucky nets and drops unlucky ones. The finals therefore train
+the candidate nets smallest first, with seeds, a round at a time, until the smallest net whose mean
+over `confirm_seeds` seeds reaches the target is known (search.api.final_rounds):
 
 - a net counts toward the answer once it has `confirm_seeds` finished finals (its seeds), by their mean;
 - only a net whose mean so far is within CONFIRM_MARGIN of the target is worth more seeds: one further
   below would need its other seeds to beat its first by more than two seed deviations;
-- once a net is confirmed at the target, no larger net can be the answer, and confirming stops.
+- once a net is confirmed at the target, no larger net can be the answer, and the rounds stop: a larger
+  candidate is trained only when the smaller ones fall short.
 
 Nets here are keyed by the proxy trial their finals retrain (records.FINAL_OF).
 """
@@ -108,33 +109,56 @@ def decided(found: list[Net], needed: int, target: float) -> Net | None:
     return next((n for n in found if n.confirmed(needed) and n.mean >= target), None)
 
 
-def wanted(study: optuna.Study, needed: int, target: float, fill: int) -> list[tuple[FrozenTrial, int]]:
-    """The seeds to train next, as (a final of the net, the new seed): for the smallest undecided nets
-    near the target, up to `fill` trainings (the workers there are), none for a net larger than one
-    already confirmed at the target. Empty when the answer is known (or no net can be)."""
-    if needed <= 1:
-        return []
+def wanted(
+    study: optuna.Study, needed: int, target: float, fill: int, candidates=(), one_net: bool = False
+) -> list[tuple[FrozenTrial, int | None]]:
+    """The trainings to run next, as (a trial of the net, its seed), smallest undecided net first, up to
+    `fill` (the workers there are). A net is one with finished finals near the target (it gets the seeds
+    it still needs), or one of the `candidates` (proxy trials picked for the finals) not yet trained at
+    full fidelity (it gets one first final, as (the proxy trial, None): the run's own seed; a small net
+    far from the target after one seed is not worth two more). None for a net larger than one already
+    confirmed at the target; empty when the answer is known or no net can be it. With one_net, no
+    larger net's training follows a net's seeds in a round: on a CPU a lone training gets every core,
+    so the seed that decides the answer ends sooner than beside one needed only if that net fails."""
     every = finals_by_net(study.get_trials(deepcopy=False))
-    out: list[tuple[FrozenTrial, int]] = []
-    for net in nets(study):
-        if net.confirmed(needed):
-            if net.mean >= target:
-                break  # the answer: nothing larger can be it
-            continue
-        if net.mean < target - CONFIRM_MARGIN:
-            continue
-        tries = every.get(net.key, [])
+    finished = nets(study)
+    known = {n.key for n in finished}
+    units: list[tuple[int, int, Net | None, FrozenTrial]] = [(n.params, n.key, n, n.finals[0]) for n in finished]
+    units += [(records.params(c), c.number, None, c) for c in candidates if c.number not in known]
+    out: list[tuple[FrozenTrial, int | None]] = []
+    for _, key, net, source in sorted(units, key=lambda u: (u[0], u[1])):
+        if net is not None:
+            if net.confirmed(needed):
+                if net.mean >= target:
+                    break  # the answer: nothing larger can be it
+                continue
+            if net.mean < target - CONFIRM_MARGIN:
+                continue
+        tries = every.get(key, [])
         pending = [t for t in tries if t.state in (TrialState.WAITING, TrialState.RUNNING)]
         if len(tries) >= needed + EXTRA_ATTEMPTS and not pending:
             continue  # its seeds keep failing: give it up rather than loop
+        if net is None and pending:
+            continue  # its first final is under way: what it scores decides whether it gets more
+        if net is None and not tries:
+            out.append((source, None))  # one first final (the run's seed); more only if it comes near
+            if len(out) >= fill:
+                break
+            continue
         used = {records.train_seed(t) for t in tries}
-        missing = needed - net.count - len(pending)
+        missing = needed - (net.count if net else 0) - len(pending)
         seed = 0
         for _ in range(min(max(0, missing), fill - len(out))):  # never more than the workers take at once
             while seed in used:
                 seed += 1
             used.add(seed)
-            out.append((net.finals[0], seed))
-        if len(out) >= fill:
+            out.append((source, seed))
+        if len(out) >= fill or (one_net and out):
             break
     return out
+
+
+def net_number(t: FrozenTrial) -> int:
+    """The proxy trial whose net `t` trains: a final's FINAL_OF, else its own number (a candidate)."""
+    of = records.final_of(t)
+    return of if of is not None and records.is_final(t) else t.number

@@ -91,6 +91,55 @@ def test_seeds_go_to_the_smallest_net_near_the_target_first_a_round_the_size_of_
     assert [(records.final_of(t), s) for t, s in got] == [(2, 1), (2, 2), (3, 1), (3, 2)]
 
 
+def proxy(study, *sizes):
+    """Proxy trials picked for the finals (no final yet), of the given sizes, numbered from 0."""
+    for params in sizes:
+        study.add_trial(
+            create_trial(
+                state=TrialState.COMPLETE,
+                value=0.98,
+                params={"x": 0.5},
+                distributions={"x": FloatDistribution(0, 1000)},
+                user_attrs={records.PARAMS: params, records.STAGE: records.PROXY},
+            )
+        )
+    return study.get_trials()
+
+
+def test_the_finals_train_the_smallest_candidates_first_and_stop_once_one_is_confirmed(study):
+    small, middle, large = proxy(study, 5000, 7000, 9000)
+    # a first final each for the two smallest candidates (the run's seed), as many as there are workers
+    got = confirmation.wanted(study, 3, TARGET, fill=2, candidates=[large, small, middle], one_net=True)
+    assert [(confirmation.net_number(t), s) for t, s in got] == [(0, None), (1, None)]
+    final(study, 0, 0.9940, 5000, seed=7)
+    final(study, 1, 0.9960, 7000, seed=7)
+    got = confirmation.wanted(study, 3, TARGET, fill=2, candidates=[large, small, middle], one_net=True)
+    assert [(confirmation.net_number(t), s) for t, s in got] == [(0, 0), (0, 1)]  # 5,000 is near: its seeds
+    final(study, 0, 0.9942, 5000, seed=0)
+    final(study, 0, 0.9944, 5000, seed=1)
+    assert confirmation.wanted(study, 3, TARGET, fill=2, candidates=[large, small, middle], one_net=True) == []
+    assert records.params(selection.answer(study)) == 5000  # 9,000 was never trained
+
+
+def test_a_lone_deciding_seed_gets_the_round_to_itself_on_a_cpu(study):
+    small, large = proxy(study, 5000, 9000)
+    final(study, 0, 0.9940, 5000, seed=7)
+    final(study, 0, 0.9939, 5000, seed=0)
+    got = confirmation.wanted(study, 3, TARGET, fill=2, candidates=[small, large], one_net=True)
+    assert [(confirmation.net_number(t), s) for t, s in got] == [(0, 1)]
+    # more workers than it needs, not on a CPU: the next candidate's first final beside it
+    got = confirmation.wanted(study, 3, TARGET, fill=2, candidates=[small, large])
+    assert [(confirmation.net_number(t), s) for t, s in got] == [(0, 1), (1, None)]
+
+
+def test_a_candidate_far_below_after_one_seed_gets_no_more_and_the_next_takes_its_place(study):
+    small, middle, large = proxy(study, 5000, 7000, 9000)
+    final(study, 0, 0.9921, 5000, seed=7)  # far below the target
+    final(study, 1, 0.9925, 7000, seed=7)
+    got = confirmation.wanted(study, 3, TARGET, fill=2, candidates=[small, middle, large], one_net=True)
+    assert [(confirmation.net_number(t), s) for t, s in got] == [(2, None)]
+
+
 def test_confirming_stops_at_the_smallest_net_confirmed_at_the_target(study):
     final(study, 2, 0.9941, 5000)
     final(study, 3, 0.9950, 8000)
