@@ -5,6 +5,7 @@ Files are written under a temporary name and renamed, so a crash never leaves a 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from dataclasses import asdict
@@ -20,17 +21,37 @@ WEIGHTS = "weights.pt"
 
 
 def write_atomic(path: Path, data: bytes | str) -> None:
+    """Write `path` whole or not at all: a .part file, synced, renamed into place, removed if the write
+    fails (a full disk is an OSError here, with nothing left behind)."""
     path = Path(path)
     tmp = path.with_name(path.name + ".part")
-    with open(tmp, "wb") as f:
-        f.write(data.encode() if isinstance(data, str) else data)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())  # a full disk shows here at the latest, not after the rename
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.filename is None:  # a failed write() names no file: name the one being written
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        raise
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def in_memory(save, obj) -> bytes:
+    """What torch's `save(obj, file)` (torch.save, torch.jit.save, torch.export.save) writes, as bytes:
+    torch's archive writer aborts the whole process (a C++ terminate) when the disk fills under it, so
+    files are written from memory with Python's I/O, where a full disk is an OSError."""
+    buffer = io.BytesIO()
+    save(obj, buffer)
+    return buffer.getvalue()
 
 
 def save_weights(model: torch.nn.Module, path: Path) -> None:
-    tmp = Path(path).with_name(Path(path).name + ".part")
-    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
-    os.replace(tmp, path)
+    write_atomic(path, in_memory(torch.save, {k: v.detach().cpu() for k, v in model.state_dict().items()}))
 
 
 def save_run(out: Path, config: NetConfig, recipe: Recipe, result: FitResult, metrics: dict) -> Path:

@@ -10,6 +10,7 @@ line starts fast); every deliberate failure is a `search.SearchError` subclass.
 
 from .errors import (
     BadArgument,
+    DamagedStudy,
     DataUnavailable,
     DeviceUnavailable,
     ImpossibleBudget,
@@ -19,12 +20,14 @@ from .errors import (
     SearchError,
     SettingsMismatch,
     StorageError,
+    StudyWriteFailed,
     TrainingFailed,
     UnknownPreset,
     UnknownSpace,
     UnknownStudy,
     UnknownTrial,
     WorkersFailed,
+    WriteFailed,
 )
 
 _API = ("run", "export", "answer", "load")
@@ -42,6 +45,7 @@ __all__ = [
     *_API,
     "SearchError",
     "BadArgument",
+    "DamagedStudy",
     "DataUnavailable",
     "DeviceUnavailable",
     "ImpossibleBudget",
@@ -50,10 +54,12 @@ __all__ = [
     "NotFound",
     "SettingsMismatch",
     "StorageError",
+    "StudyWriteFailed",
     "TrainingFailed",
     "UnknownPreset",
     "UnknownSpace",
     "UnknownStudy",
     "UnknownTrial",
     "WorkersFailed",
+    "WriteFailed",
 ]

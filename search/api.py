@@ -636,6 +636,7 @@ def export(*args, log=print, **settings) -> dict:
         epochs=s.epochs,
         subset=s.subset,
         artifacts=s.artifacts,
+        fallback=s.fallback,
         device=dev,
         data_root=s.data_root,
         seed_check=seed_check,

@@ -107,8 +107,20 @@ def open_store(where: str, create: bool = True):
 
         bucket, prefix = bucket_and_prefix(where)
         return PrefixedStore(Boto3ArtifactStore(bucket, client=_s3_client()), prefix)
-    from optuna.artifacts import FileSystemArtifactStore
-
     if create:
         os.makedirs(where, exist_ok=True)
-    return FileSystemArtifactStore(where)
+    return _folder_store(where)
+
+
+def _folder_store(where: str):
+    """Optuna's folder store, but an artifact is written whole or not at all (a full disk leaves no
+    part of it behind) and a refused write names its file."""
+    from optuna.artifacts import FileSystemArtifactStore
+
+    from mnistnet.rundir import write_atomic
+
+    class FolderStore(FileSystemArtifactStore):
+        def write(self, artifact_id: str, content_body: BinaryIO) -> None:
+            write_atomic(self._get_filepath(artifact_id), content_body.read())  # trial files: KB to a few MB
+
+    return FolderStore(where)

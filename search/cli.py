@@ -34,12 +34,14 @@ USAGE = 2  # bad or missing arguments
 DATA = 3  # MNIST files missing or corrupt
 STORAGE = 4  # storage URL malformed, database unreachable or not writable
 NOT_FOUND = 5  # unknown study, preset, space, trial, or model folder
+WRITE = 6  # a write was refused: no space left, a file size limit or quota, no permission
 INTERRUPTED = 130  # Ctrl-C
 
 # Most specific first: the first matching kind gives the exit code.
 EXIT_CODES: list[tuple[type, int]] = [
     (errors.TrainingFailed, FAILED),
     (errors.DataUnavailable, DATA),
+    (errors.WriteFailed, WRITE),
     (errors.StorageError, STORAGE),
     (errors.NotFound, NOT_FOUND),
     (errors.ModelFolderError, USAGE),
@@ -422,6 +424,12 @@ def exit_code(exc: errors.SearchError) -> int:
 def _unexpected(exc: Exception) -> int:
     if settings.debug():
         raise exc
+    from . import disk
+
+    refused = disk.refused(exc)
+    if refused is not None:  # a write no command guards (each names its own path and fix)
+        where = refused.filename or "a file"
+        return _fail(disk.message(where, refused.errno, "then rerun the same command"), WRITE)
     first = (str(exc).strip().splitlines() or [""])[0][:300]
     return _fail(f"unexpected {type(exc).__name__}: {first} (set MNIST_SEARCH_DEBUG=1 for the traceback)", FAILED)
 

@@ -40,6 +40,20 @@ class StorageError(SearchError):
     """The storage URL is malformed, the database unreachable, unwritable, or lacks a driver."""
 
 
+class DamagedStudy(StorageError):
+    """The study's SQLite file is not a database or is cut short; it is left exactly as it is."""
+
+
+class WriteFailed(SearchError):
+    """A file could not be written (no space left, a file size limit or quota, no permission); the message
+    names the path, the cause in plain words and the fix. Nothing half-written is left behind."""
+
+
+class StudyWriteFailed(WriteFailed, StorageError):
+    """The study database could not be written (as WriteFailed); what it committed before is kept, and
+    the same command, rerun once there is space, resumes the study."""
+
+
 class NotFound(SearchError, LookupError):
     """Something named does not exist."""
 

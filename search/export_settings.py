@@ -106,6 +106,12 @@ class ExportSettings(Settings):
         metavar="DIR",
         required=True,
     )
+    fallback: str | None = setting(
+        None,
+        "with --retrain: where the retrained model (config.json, recipe.json, weights.pt) is kept if --out "
+        "cannot be written, e.g. on a full disk (default: a new folder in the system's temp folder)",
+        metavar="DIR",
+    )
     artifacts: str | None = setting(None, ARTIFACTS_HELP, metavar=ARTIFACTS_METAVAR)
     precision: str = setting(
         "auto", PRECISION_HELP, choices=PRECISION_CHOICES

@@ -14,7 +14,9 @@ import json
 import shutil
 import statistics
 import tempfile
+import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
@@ -26,11 +28,11 @@ from mnistnet.data import MNIST, Split
 from mnistnet.model import NetConfig, build
 from mnistnet.precision import resolve as resolve_precision
 from mnistnet.recipe import Recipe
-from mnistnet.rundir import save_weights
+from mnistnet.rundir import in_memory, save_weights, write_atomic
 from mnistnet.train import evaluate, fit
 
-from . import confirmation, inference_speed, onnx_export, optuna_adapter, records
-from .errors import BadArgument, DataUnavailable, ModelFolderError, TrainingFailed, UnknownTrial
+from . import confirmation, disk, inference_speed, onnx_export, optuna_adapter, records
+from .errors import BadArgument, DataUnavailable, ModelFolderError, TrainingFailed, UnknownTrial, WriteFailed
 from .export_settings import FORMATS, format_list, trial_number
 from .model_dir import CARD_JSON
 from .artifact_stores import location
@@ -148,7 +150,7 @@ def _write_formats(model: torch.nn.Module, folder: Path, formats, card, images, 
         card["export"] = write_program(model, folder / PROGRAM_FILE, example)
         written.append(PROGRAM_FILE)
     if "torchscript" in formats:
-        torch.jit.save(torch.jit.trace(model, example), str(folder / "model.ts"))
+        write_atomic(folder / "model.ts", in_memory(torch.jit.save, torch.jit.trace(model, example)))
         written.append("model.ts")
     if "onnx" in formats:
         card["onnx"] = onnx_export.write(model, folder / "model.onnx", images, log)  # exporter and parity
@@ -172,7 +174,7 @@ def write_program(model: torch.nn.Module, path: Path, example: torch.Tensor) -> 
         # torch's archive writer warns on tensors it cannot tie to one storage ("No complete tensor found");
         # the program is loaded back and compared below, so a real problem is an ExportFailed, not a warning.
         warnings.filterwarnings("ignore", message="No complete tensor found", category=UserWarning)
-        torch.export.save(program, str(path))
+        write_atomic(path, in_memory(torch.export.save, program))
     check = torch.rand(5, 1, 28, 28)
     with torch.no_grad():
         diff = float((torch.export.load(str(path)).module()(check) - model(check)).abs().max())
@@ -288,6 +290,7 @@ def export(
     epochs=None,
     subset=None,
     artifacts=None,
+    fallback=None,
     device=CPU,
     data_root=None,
     seed_check=None,
@@ -328,9 +331,12 @@ def export(
             val_acc_std=net.std,
             confirmed=net.confirmed(records.confirm_seeds(study)),
         )
+    retrained = None
     if retrain:
         log(f"retraining trial {t.number} on train+validation with {seeds} seeds")
+        began = time.perf_counter()
         model, accs = retrain_model(config, recipe, data, seeds, device, epochs, subset, log=log, precision=precision)
+        retrained = Retrained(model, config, recipe, time.perf_counter() - began, fallback)
         card["trained_precision"] = resolve_precision(precision, device)
         card.update(
             test_acc=accs[0],
@@ -370,7 +376,25 @@ def export(
                 "mean": statistics.mean(accs),
                 "std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
             }
-    with tempfile.TemporaryDirectory(dir=out.parent if out.parent.exists() else None) as tmp:
+    try:
+        _write_folder(out, model, config, recipe, formats, card, data, log)
+    except OSError as exc:
+        error = disk.refused(exc)
+        if error is None:
+            raise
+        raise _not_written(out, error, retrained) from None
+    log(
+        f"exported trial {t.number} ({records.stage(t)}) of {study.study_name!r} ({card['params']:,} params, "
+        f"{validation_text(card)}, {test_text(card)}) to {out}"
+    )
+    return card
+
+
+def _write_folder(out: Path, model, config: NetConfig, recipe: Recipe, formats, card: dict, data: MNIST, log) -> None:
+    """The model folder, assembled in a staging folder beside `out` and moved into place: whole or not
+    at all (a failed write removes the staging folder)."""
+    out.parent.mkdir(parents=True, exist_ok=True)  # staged on the same disk, so the move is a rename
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         staging = Path(tmp) / "export"
         staging.mkdir()
         (staging / records.CONFIG_FILE).write_text(config.to_json())
@@ -386,12 +410,57 @@ def export(
         card["inference_cpu"] = inference_speed.runtimes(staging, model)
         (staging / CARD_JSON).write_text(json.dumps(card, indent=2))
         (staging / "MODEL_CARD.md").write_text(model_card(card))
-        out.parent.mkdir(parents=True, exist_ok=True)
         if out.exists():
             shutil.rmtree(out)
         shutil.move(str(staging), str(out))
-    log(
-        f"exported trial {t.number} ({records.stage(t)}) of {study.study_name!r} ({card['params']:,} params, "
-        f"{validation_text(card)}, {test_text(card)}) to {out}"
+
+
+@dataclass(frozen=True)
+class Retrained:
+    """A retraining done at export: what a failed write of the model folder would otherwise lose."""
+
+    model: torch.nn.Module
+    config: NetConfig
+    recipe: Recipe
+    seconds: float
+    fallback: str | None  # where it is kept then (default: a new temporary folder)
+
+
+def _not_written(out: Path, error: OSError, retrained: Retrained | None) -> WriteFailed:
+    """The one line for a model folder the disk refused: what happened, what was kept or lost, the fix."""
+    line = f"cannot write the model folder {out}: {disk.cause(error.errno)} (nothing was written there)"
+    fix = f"{disk.FIXES[error.errno]} or choose another --out"
+    if retrained is None:
+        return WriteFailed(f"{line}; {fix}, then export again")
+    try:
+        kept = _keep(retrained)
+    except OSError as again:
+        return WriteFailed(
+            f"{line}; the retraining ({retrained.seconds:.0f} s) is lost: its weights could not be kept in "
+            f"{retrained.fallback or tempfile.gettempdir()} either ({disk.cause(again.errno, again.strerror)}); "
+            f"{fix}, and pass --fallback DIR on another disk"
+        )
+    return WriteFailed(
+        f"{line}; the retrained model ({retrained.seconds:.0f} s of training) is kept in {kept} "
+        f"(config.json, recipe.json, weights.pt: `mnist-search evaluate {kept}` reads it); {fix}"
     )
-    return card
+
+
+def _keep(retrained: Retrained) -> Path:
+    """Write the retrained model's config, recipe and weights to its fallback folder; returns it."""
+    if retrained.fallback:
+        folder = Path(retrained.fallback)
+        folder.mkdir(parents=True, exist_ok=True)
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="mnist-search-retrained-"))
+    try:
+        write_atomic(folder / records.CONFIG_FILE, retrained.config.to_json())
+        write_atomic(folder / records.RECIPE_FILE, retrained.recipe.to_json())
+        save_weights(retrained.model, folder / records.WEIGHTS_FILE)
+    except OSError:
+        for name in (records.CONFIG_FILE, records.RECIPE_FILE):  # no folder that looks whole but is not
+            (folder / name).unlink(missing_ok=True)
+        if not retrained.fallback:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return folder

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import disk
 from .errors import ExportFailed
 
 # Largest |logit difference| between onnxruntime and PyTorch that still counts as the same model, per unit of
@@ -34,6 +35,8 @@ def write(model: torch.nn.Module, path: Path, images: torch.Tensor | None = None
         exporter = "dynamo"
     except Exception as exc:  # noqa: BLE001 - any dynamo failure falls back; the reason is printed
         _remove(path)
+        if disk.refused(exc):
+            raise  # a full disk: the other exporter would meet it too
         log(f"ONNX: the dynamo exporter is unavailable ({_reason(exc)}); using the TorchScript-based exporter")
         _legacy(model, example, path)
         exporter = "torchscript"

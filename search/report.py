@@ -22,7 +22,7 @@ from mnistnet.model import count_params
 from mnistnet.presets import PRESETS
 from mnistnet.rundir import write_atomic
 
-from . import confirmation, records, selection
+from . import confirmation, disk, records, selection
 
 TOP = 10
 ACC_FORMAT = ".2%"
@@ -331,7 +331,10 @@ def render(study: optuna.Study) -> str:
 
 
 def write_report(study: optuna.Study, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write STUDY.html into `folder`, whole or not at all; WriteFailed (one line) when the disk refuses."""
     path = folder / f"{study.study_name}.html"
-    write_atomic(path, render(study))
+    page = render(study)
+    with disk.writing(path, "or choose another --out"):
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, page)
     return path

@@ -37,6 +37,8 @@ def artifact_dir(url: str, explicit: str | None = None) -> Path:
 
 
 def _prepare_sqlite(path: Path) -> None:
+    from .sqlite_study import translate
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(path, timeout=60)
@@ -46,6 +48,9 @@ def _prepare_sqlite(path: Path) -> None:
         finally:
             con.close()
     except (OSError, sqlite3.Error) as exc:
+        error = translate(path, exc)  # a damaged file, or a full disk: said as such
+        if error is not None:
+            raise error from None
         raise StorageError(
             f"cannot open or create the SQLite database {path}: {exc}; choose a writable --storage path"
         ) from None
@@ -84,7 +89,6 @@ def open_storage(url: str, create: bool = True, heartbeat: bool = True):
         return open_proxy(url)  # no heartbeats through the proxy: see search.storage_proxy
 
     import optuna
-    from optuna.storages import RDBStorage
 
     from .owners import CleanRetry
     from sqlalchemy.engine import make_url
@@ -129,7 +133,9 @@ def open_storage(url: str, create: bool = True, heartbeat: bool = True):
                 from .reconnect import ReconnectingRDBStorage
 
                 return ReconnectingRDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
-            storage = RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
+            from .sqlite_study import SQLiteStorage
+
+            storage = SQLiteStorage(url, db, engine_kwargs=engine_kwargs, **kwargs)
             _lock_on_begin(storage.engine)
             return storage
     except ImportError as exc:

@@ -33,14 +33,15 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from . import failures, optuna_adapter, owners, records, settings
-from .errors import StorageError, WorkersFailed
+from . import disk, failures, optuna_adapter, owners, records, settings
+from .errors import StorageError, WorkersFailed, WriteFailed
 from .storage import mask
 from .study import StudySpec
 
 # A run's trials are counted in these states: waiting (enqueued) trials are not yet anyone's work.
 COUNTED = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 STORAGE_EXIT = 4  # a worker process that lost the database exits with this (the command line's code)
+WRITE_EXIT = 6  # one whose write the disk refused (no space, a size limit): the command line's code too
 
 
 @dataclass
@@ -145,9 +146,9 @@ def run_worker(job: WorkerJob, callbacks=(), objective=None) -> None:
     except _StorageLost as lost:
         raise lost.error from None
     except Exception as exc:
-        lost = failures.storage_cause(exc)
+        lost = failures.storage_cause(exc) or refused_write(exc)
         if lost is not None and lost is not exc:
-            raise lost from None  # the database went away while Optuna recorded a trial
+            raise lost from None  # the database went away (or the disk refused it) while Optuna recorded a trial
         raise
     finally:
         optuna.logging.set_verbosity(verbosity)
@@ -184,13 +185,19 @@ def _run_worker(job: WorkerJob, callbacks, objective) -> None:
     )
 
 
-class _StorageLost(BaseException):
-    """A StorageError raised in a trial, carried past study.optimize's catch=(Exception,): caught there,
-    it would be recorded as the trial's failure (if the storage still answered) and the worker would go
-    on. The worker stops instead, and reports it; the trial stays RUNNING under its owner, so the next
-    worker on this machine fails it and runs it again (search.owners.reap), as after a crash."""
+def refused_write(exc: BaseException) -> WriteFailed | None:
+    """A write the disk refused inside a trial (its artifacts: search.artifact_stores) as one WriteFailed."""
+    return disk.failed("a file", exc, "then rerun the same command: the study resumes where it stopped")
 
-    def __init__(self, error: StorageError):
+
+class _StorageLost(BaseException):
+    """A StorageError (or a WriteFailed: the disk is full) raised in a trial, carried past study.optimize's
+    catch=(Exception,): caught there, it would be recorded as the trial's failure (if the storage still
+    answered) and the worker would go on. The worker stops instead, and reports it; the trial stays
+    RUNNING under its owner, so the next worker on this machine fails it and runs it again
+    (search.owners.reap), as after a crash: once there is space, the same command loses nothing."""
+
+    def __init__(self, error: StorageError | WriteFailed):
         super().__init__(str(error))
         self.error = error
 
@@ -205,7 +212,7 @@ class _Owned:
     def __call__(self, trial: optuna.Trial):
         try:
             return self._run(trial)
-        except StorageError as exc:
+        except (StorageError, WriteFailed) as exc:
             raise _StorageLost(exc) from None  # the worker's to report, not this trial's
 
     def _run(self, trial: optuna.Trial):
@@ -229,6 +236,9 @@ class _Owned:
                 self._requeue(trial)  # its run was killed: the next run does it again, as after a crash
             raise
         except Exception as exc:
+            full = refused_write(exc)
+            if full is not None:
+                raise full from None  # no fault of the trial's: it runs again once there is space
             failures.trial_failed(self.job, trial, exc)
             raise
 
@@ -287,6 +297,10 @@ def _child(job: WorkerJob, status: str | None = None) -> None:
             torch.set_num_threads(nxt.threads)
     except KeyboardInterrupt:
         pass  # the parent reports the interruption
+    except WriteFailed as exc:
+        failures.worker_failed(job, exc, quiet=True)  # the parent says it once for all workers
+        _write_status(status, str(exc))
+        sys.exit(WRITE_EXIT)
     except StorageError as exc:
         failures.worker_failed(job, exc, quiet=True)  # the parent says it once for all workers
         sys.exit(STORAGE_EXIT)
@@ -447,6 +461,9 @@ class WorkerPool:
                     p.kill()
             raise
         codes = [0 if self._done(i) else self.procs[i][0].wait() for i in self.active]
+        if WRITE_EXIT in codes:  # the disk refused a write: the first such worker's line says where
+            first = _read_status(self.procs[self.active[codes.index(WRITE_EXIT)]][1])
+            raise WriteFailed(first or f"a worker could not write (details in {failures.worker_log(self.job).parent})")
         if STORAGE_EXIT in codes:
             raise StorageError(
                 f"lost the database {mask(self.job.spec.storage)}: no answer for "

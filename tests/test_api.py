@@ -373,6 +373,7 @@ EXPORT_FLAGS = [
     "--seed-check",
     "--format",
     "--out",
+    "--fallback",
     "--artifacts",
     "--precision",
     "--profile",
