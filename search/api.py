@@ -421,7 +421,7 @@ def describe_round(st: optuna.Study, new, spec: StudySpec, run_seed) -> str:
     sources = {}
     for source, seed in new:
         key = confirmation.net_number(source)
-        by_net.setdefault(key, []).append("the run's" if seed is None else seed)
+        by_net.setdefault(key, []).append(f"{run_seed} (the run's)" if seed is None else str(seed))
         sources[key] = source
     nets = {n.key: n for n in confirmation.nets(st)}
     parts = []

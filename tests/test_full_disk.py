@@ -110,6 +110,10 @@ def _can_mount() -> bool:
 CAN_MOUNT = _can_mount()
 
 
+# Where a test trains (slow), one kind is enough: a tmpfs where this machine can mount one, else the limit.
+EITHER = "tmpfs" if CAN_MOUNT else "fsize"
+
+
 @pytest.fixture(params=["tmpfs", "fsize"])
 def small_disk(request, tmp_path):
     def make(size: int) -> SmallDisk:
@@ -145,6 +149,7 @@ def weights_size(trial) -> int:
 
 
 @pytest.mark.slow  # retrains, then evaluates what was kept
+@pytest.mark.parametrize("small_disk", [EITHER], indirect=True)
 def test_export_retrain_onto_a_full_disk_keeps_the_retrained_weights(study, small_disk, tmp_path):
     url, trial = study
     # Room for weights.pt, not for the torch.export program after it (the weights and the program).
@@ -166,6 +171,7 @@ def test_export_retrain_onto_a_full_disk_keeps_the_retrained_weights(study, smal
 
 
 @pytest.mark.slow  # measures the exported model on the test set first
+@pytest.mark.parametrize("small_disk", [EITHER], indirect=True)
 def test_export_without_retraining_onto_a_full_disk_writes_nothing(study, small_disk):
     url, trial = study
     disk = small_disk(weights_size(trial) + 8192)  # the trial's weights, read into a temporary file, fit
@@ -188,6 +194,19 @@ def test_report_onto_a_full_disk_leaves_no_part_file(study, small_disk):
     assert [p.name for p in (disk.folder / "r").iterdir()] == []
 
 
+@pytest.mark.slow  # trains an epoch
+@pytest.mark.parametrize("small_disk", [EITHER], indirect=True)
+def test_train_onto_a_full_disk_says_which_file_and_leaves_no_part_file(small_disk):
+    disk = small_disk(16 * 1024)  # room for the recipe and config, not for seed001's weights after them
+    out = disk.folder / "run"
+    args = ["train", "--preset", "seed001", "--epochs", "1", "--subset", "200", "--val-size", "200"]
+    code, _, err = cli(*args, "--no-progress", "--out", out, fsize=disk.fsize)
+    line = one_line(err)
+    assert code == WRITE_EXIT
+    assert f"cannot write {out}" in line and disk.words in line
+    assert not [p for p in disk.folder.rglob("*") if p.name.endswith(".part")]
+
+
 def states(url: str) -> list[optuna.trial.FrozenTrial]:
     return optuna.load_study(study_name="arch", storage=url).trials
 
@@ -205,6 +224,7 @@ def completed(db: Path) -> int:
 
 
 @pytest.mark.slow  # two short runs
+@pytest.mark.parametrize("small_disk", [EITHER], indirect=True)
 def test_a_run_that_fills_the_disk_stops_with_one_line_and_resumes_losing_nothing(small_disk):
     disk = small_disk(16 << 20)
     db = disk.folder / "mnist.db"
