@@ -62,6 +62,22 @@ def zoom(values) -> list[float] | None:
     return [max(0.0, lo - pad), min(1.0, hi + pad)]
 
 
+def drawn(fig) -> list[float]:
+    """Every y value a figure's traces draw (numbers only)."""
+    return [
+        float(v)
+        for trace in fig.data
+        for v in (getattr(trace, "y", None) or ())
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    ]
+
+
+def highest(fig) -> list[float]:
+    """[the highest y value the figure draws], or [] when it draws none."""
+    values = drawn(fig)
+    return [max(values)] if values else []
+
+
 def pareto_figure(study: optuna.Study):
     import plotly.graph_objects as go
 
@@ -264,8 +280,8 @@ def sections(study: optuna.Study) -> list[tuple[str, object]]:
                 fig = make()
             fig.update_yaxes(automargin=True)
             fig.update_xaxes(automargin=True)
-            if yzoom:
-                fig.update_yaxes(range=zoom(accs), tickformat=ACC_FORMAT)
+            if yzoom:  # the proxy trials' spread, up to the highest point the chart draws
+                fig.update_yaxes(range=zoom(accs + highest(fig)), tickformat=ACC_FORMAT)
             out.append((title, fig))
         except (ValueError, RuntimeError, ZeroDivisionError) as exc:
             out.append((title, f"not available: {exc}"))

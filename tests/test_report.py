@@ -64,21 +64,34 @@ def test_report_is_one_self_contained_page_with_every_section(report):
 
 @pytest.mark.slow
 def test_accuracy_axes_zoom_to_the_trained_trials(tiny_study):
-    """98.2 % and 99.4 % must not look the same: the axes span the trials, not 0 to 1."""
+    """98.2 % and 99.4 % must not look the same: the axes span the trials, not 0 to 1, and each chart's
+    range reaches the highest point that chart draws (whichever stage holds the study's best trial)."""
     import optuna
-    from search import records, report, selection
+    from search import report
 
     study = optuna.load_study(study_name="arch", storage=tiny_study[0])
     figures = dict(report.sections(study))
-    accs = [records.accuracy(t) for t in selection.trained(study)]
     for title in (
         "Optimization history (proxy stage)",
         "Pareto front",
         "Intermediate values (pruned trials stop early)",
     ):
+        values = report.drawn(figures[title])
+        assert values, title
         low, high = figures[title].layout.yaxis.range
-        assert 0 < low and high <= 1 and high - low < 1 - 0.5 * min(accs), (title, low, high)
-        assert high >= max(accs)
+        assert 0 < low and high <= 1 and high - low < 1 - 0.5 * min(values), (title, low, high)
+        assert high >= max(values), (title, high, max(values))
+
+
+def test_a_chart_range_reaches_a_point_above_the_trials_it_zooms_on():
+    import plotly.graph_objects as go
+    from search import report
+
+    fig = go.Figure()
+    fig.add_scatter(y=[0.10, 0.95, 0.96, 0.97])
+    fig.add_scatter(y=[0.99, None])  # an intermediate value above every trial's final one
+    low, high = report.zoom([0.95, 0.96, 0.97] + report.highest(fig))
+    assert high >= 0.99 and low > 0.5
 
 
 @pytest.mark.slow
