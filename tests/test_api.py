@@ -248,17 +248,14 @@ def python(folder: Path, *args, stdin: str | None = None, timeout: float = 600) 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("how", ["file", "stdin"])
-def test_the_readme_python_example_runs_as_a_script(tmp_path, how):
-    """The README's example as people run it: saved as example.py (no main guard), or fed on standard
-    input; either way with the default workers ("auto": several processes on a multi-core machine)."""
+def test_the_readme_python_example_runs_as_a_script(tmp_path):
+    """The README's example as people run it: saved as example.py (no main guard), with the default
+    workers ("auto": several processes on a multi-core machine). Standard input and `python -c`, which
+    have no file to re-import either, are the test below."""
     code = readme_example()
     assert "workers" not in code and "__main__" not in code
-    if how == "file":
-        (tmp_path / "example.py").write_text(code)
-        done = python(tmp_path, "example.py")
-    else:
-        done = python(tmp_path, "-", stdin=code)
+    (tmp_path / "example.py").write_text(code)
+    done = python(tmp_path, "example.py")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "exited with an error" not in done.stdout + done.stderr
     assert (tmp_path / "studies" / "nb.db").exists() and (tmp_path / "model" / "card.json").exists()
@@ -267,13 +264,15 @@ def test_the_readme_python_example_runs_as_a_script(tmp_path, how):
 
 
 @pytest.mark.slow
-def test_workers_start_from_python_dash_c(tmp_path):
-    """Several workers from `python -c` (no __main__ file at all to re-import)."""
+@pytest.mark.parametrize("how", ["-c", "stdin"])
+def test_workers_start_from_python_dash_c_and_from_standard_input(tmp_path, how):
+    """Several workers from `python -c` or a script fed on standard input (no __main__ file at all to
+    re-import)."""
     code = (
         "import search; st = search.run(trials=2, storage='sqlite:///c.db', study='c', subset=300, epochs=1, "
         "finals=0, workers=2, progress=False); print('finished', len(st.trials))"
     )
-    done = python(tmp_path, "-c", code)
+    done = python(tmp_path, "-c", code) if how == "-c" else python(tmp_path, "-", stdin=code)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "finished 2" in done.stdout and "exited with an error" not in done.stdout + done.stderr
 

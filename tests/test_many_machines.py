@@ -596,7 +596,7 @@ def test_a_restart_behind_or_of_the_proxy_mid_study_loses_nothing(restart, pg_pr
 @pytest.mark.slow
 def test_a_proxy_that_stays_down_stops_the_workers_with_one_line(pg_proxy, tmp_path):
     _, proxy = pg_proxy
-    proc = run_through_the_proxy(proxy, tmp_path, 200, env={"MNIST_SEARCH_DB_RETRY": "8"})
+    proc = run_through_the_proxy(proxy, tmp_path, 200, env={"MNIST_SEARCH_DB_RETRY": "4"})
     try:
         wait_for(
             lambda: counts(proxy.url)[TrialState.COMPLETE] >= 2, timeout=STARTUP_S, what="completed trials", proc=proc
@@ -611,8 +611,8 @@ def test_a_proxy_that_stays_down_stops_the_workers_with_one_line(pg_proxy, tmp_p
     assert "Traceback" not in err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"mnist-search: error: lost the database {proxy.url}"), err
-    assert "no answer for 8 s" in lines[0]
-    assert 8 <= waited < 8 + 60, waited  # the retry window, plus the step each worker was in
+    assert "no answer for 4 s" in lines[0]
+    assert 4 <= waited < 4 + 60, waited  # the retry window, plus the step each worker was in
     proxy.start()  # the study is kept: nothing is left RUNNING once a worker looks again
     leftover = [t for t in trials_of(proxy.url) if t.state == TrialState.RUNNING]
     assert all(t.user_attrs.get("worker", {}).get("pid") for t in leftover)
