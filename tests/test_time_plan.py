@@ -114,7 +114,7 @@ def test_a_run_on_a_time_budget_plans_its_stages_and_ends_with_a_confirmed_answe
     monkeypatch.setattr(time_plan, "MIN_PROXY_TRIALS", 2)  # a short test: the mechanism, not the floor
     lines = []
     study = search.run(
-        time="35s",
+        time="30s",
         trials=10_000,  # the budget, not the count, ends the proxy stage
         storage=f"sqlite:///{tmp_path / 't.db'}",
         workers=1,
@@ -131,7 +131,7 @@ def test_a_run_on_a_time_budget_plans_its_stages_and_ends_with_a_confirmed_answe
     )
     assert any(line.startswith("time plan for 0:") for line in lines)
     assert any(line.startswith("after the proxy stage, time plan for") for line in lines)
-    assert lines[-1].startswith("\ntime budget 0:35: used ")
+    assert lines[-1].startswith("\ntime budget 0:30: used ")
     proxies = [t for t in study.trials if records.stage(t) == records.PROXY]
     assert 0 < len(proxies) < 10_000
     # each trained trial records its torch threads: what a confirmation round is judged by
