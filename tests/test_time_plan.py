@@ -61,22 +61,31 @@ def test_a_budget_too_short_for_one_confirmed_final_is_refused_with_the_time_it_
         time_plan.plan(290, 2, STAGES, RATES, total=300)
 
 
+def add_trained(study, value: float, attrs: dict) -> None:
+    """A finished trial with these user attributes (no training)."""
+    study.add_trial(
+        create_trial(
+            state=TrialState.COMPLETE,
+            value=value,
+            params={"x": 0.5},
+            distributions={"x": FloatDistribution(0, 1)},
+            user_attrs=attrs,
+        )
+    )
+
+
 def test_the_rest_is_planned_again_at_the_speed_the_proxy_trials_showed():
     study = optuna.create_study()
     for seconds in (7.0, 7.4, 7.2):  # twice the calibrated 3.6 s
-        study.add_trial(
-            create_trial(
-                state=TrialState.COMPLETE,
-                value=0.9,
-                params={"x": 0.5},
-                distributions={"x": FloatDistribution(0, 1)},
-                user_attrs={
-                    records.STAGE: records.PROXY,
-                    records.TRAIN_IMAGES: 8000,
-                    records.EPOCHS_TRAINED: 4,
-                    records.SECONDS: seconds,
-                },
-            )
+        add_trained(
+            study,
+            0.9,
+            {
+                records.STAGE: records.PROXY,
+                records.TRAIN_IMAGES: 8000,
+                records.EPOCHS_TRAINED: 4,
+                records.SECONDS: seconds,
+            },
         )
     budget = time_plan.TimeBudget(time_plan.Deadline(1800), STAGES, RATES, workers=2)
     p = budget.replan(study, records.PROXY, since=0)
@@ -86,20 +95,8 @@ def test_the_rest_is_planned_again_at_the_speed_the_proxy_trials_showed():
 
 def test_a_confirmation_round_is_judged_by_its_seeds_side_by_side_not_by_a_final_alone():
     study = optuna.create_study()
-    study.add_trial(
-        create_trial(
-            state=TrialState.COMPLETE,
-            value=0.99,
-            params={"x": 0.5},
-            distributions={"x": FloatDistribution(0, 1)},
-            user_attrs={
-                records.STAGE: records.FINAL,
-                records.CONFIG: {},
-                records.SECONDS: 242.0,
-                records.THREADS: 2,  # alone on both cores
-            },
-        )
-    )
+    alone = {records.STAGE: records.FINAL, records.CONFIG: {}, records.SECONDS: 242.0, records.THREADS: 2}
+    add_trained(study, 0.99, alone)  # a final alone on both cores
     budget = time_plan.TimeBudget(time_plan.Deadline(1800), STAGES, RATES, workers=2)
     budget.deadline = time_plan.Deadline(300)  # 5 minutes left
     assert budget.final_seconds(study, 0) == pytest.approx(242.0)
