@@ -133,6 +133,7 @@ def seed_everything(seed: int) -> None:
 
 OnEpoch = Callable[[EpochMetrics], bool | None]
 OnStep = Callable[[int], None]
+OnValidated = Callable[[nn.Module, EpochMetrics], None]
 
 
 @torch.enable_grad()  # callers may have switched autograd off (e.g. inside an inference block)
@@ -147,6 +148,7 @@ def fit(
     compile: bool | str = False,
     log=print,
     on_step: OnStep | None = None,
+    on_validated: OnValidated | None = None,
 ) -> FitResult:
     """Train from scratch; after each epoch call on_epoch(metrics), and stop early if it returns True.
 
@@ -155,13 +157,16 @@ def fit(
     mnistnet.precision.exact_fp32). compile: run the training steps through torch.compile (True, or
     a torch.compile mode such as "reduce-overhead": CUDA graphs on a GPU), falling back to eager
     with one logged line where it cannot compile. on_step(i), if given, is called before each
-    training step i (counted from 0 over the whole run), e.g. to time or pace steps. A non-finite
+    training step i (counted from 0 over the whole run), e.g. to time or pace steps.
+    on_validated(model, metrics), if given, is called after each epoch's validation with the model that
+    was validated (the weight average where the recipe keeps one), e.g. to keep the best epoch's weights.
+    A non-finite
     training loss ends the run with status "diverged" instead of raising.
     """
     recipe.validate()
     device = torch.device(device) if device is not None else data.device
     with exact_fp32(device), _quiet_toolchain_probe(bool(compile)):
-        return _fit(config, recipe, data, device, on_epoch, progress, precision, compile, log, on_step)
+        return _fit(config, recipe, data, device, on_epoch, progress, precision, compile, log, on_step, on_validated)
 
 
 @contextmanager
@@ -180,7 +185,7 @@ def _quiet_toolchain_probe(compiling: bool):
         logger.setLevel(level)
 
 
-def _fit(config, recipe, data, device, on_epoch, progress, precision, compile, log, on_step) -> FitResult:
+def _fit(config, recipe, data, device, on_epoch, progress, precision, compile, log, on_step, on_validated) -> FitResult:
     if data.device != device:
         data = data.to(device)
     precision = resolve_precision(precision, device)
@@ -259,6 +264,8 @@ def _fit(config, recipe, data, device, on_epoch, progress, precision, compile, l
             seen,
         )
         result.history.append(metrics)
+        if on_validated is not None:
+            on_validated(model if average is None else average.module, metrics)
         if on_epoch is not None and on_epoch(metrics):
             result.status = "stopped"
             break

@@ -183,6 +183,11 @@ def build_parser(run_defaults: dict | None = None) -> Parser:
     sub.required = True
 
     p = sub.add_parser("presets", help="list the source projects' models with their parameter counts")
+    p.add_argument(
+        "--results",
+        action="store_true",
+        help="the presets' measured accuracy with their sources' own recipes (bench/preset_claims.py)",
+    )
     p.set_defaults(command_module="presets")
 
     p = sub.add_parser("train", help="train one preset or warm start and save the run")

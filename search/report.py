@@ -2,7 +2,7 @@
 
 Sections: the answer and the finals (with the proxy-to-final rank correlation); optimization
 history; Pareto front (validation accuracy vs parameters, log axis) with the source presets as
-reference lines; hyperparameter importances; parallel coordinates; intermediate values (what
+reference lines and, where bench/preset_claims.py has measured them, as points; hyperparameter importances; parallel coordinates; intermediate values (what
 pruning cut); training curves of the best trials; a table of the best models. Trials that never
 trained (over budget) are in no plot. Accuracy axes zoom to the trained trials, so tenths of a
 percent are visible.
@@ -18,6 +18,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
+from mnistnet import preset_results
 from mnistnet.model import count_params
 from mnistnet.presets import PRESETS
 from mnistnet.rundir import write_atomic
@@ -128,6 +129,19 @@ def pareto_figure(study: optuna.Study):
         text=[f"{a:.2%} test at {p:,} params, selected on the test set" for p, a in PUBLISHED],
         marker=dict(color="black", size=10, symbol="x"),
     )
+    measured = preset_results.load()
+    if measured:
+        fig.add_scatter(
+            x=[r["params"] for r in measured],
+            y=[r["val_acc_mean"] for r in measured],
+            error_y=dict(array=[r["val_acc_std"] or 0 for r in measured]),
+            mode="markers",
+            name="source presets, their own recipes (validation mean ± std over seeds)",
+            text=[
+                f"{r['preset']}: {r['val_acc_mean']:.2%} validation, {r['test_acc_mean']:.2%} test" for r in measured
+            ],
+            marker=dict(color="dimgray", size=11, symbol="square"),
+        )
     target = records.target_acc(study)
     fig.add_hline(y=target, line_dash="dash", line_color="gray", annotation_text=f"target {target:.2%}")
     for p in PRESETS.values():
@@ -150,7 +164,11 @@ def pareto_figure(study: optuna.Study):
     fig.update_yaxes(
         title="validation accuracy",
         tickformat=ACC_FORMAT,
-        range=zoom([records.accuracy(t) for t in trials + finals] + [a for _, a in PUBLISHED]),
+        range=zoom(
+            [records.accuracy(t) for t in trials + finals]
+            + [a for _, a in PUBLISHED]
+            + [r["val_acc_mean"] for r in measured]
+        ),
     )
     fig.update_layout(title="Validation accuracy vs parameters (source presets as reference lines)")
     return fig

@@ -63,6 +63,21 @@ def test_report_is_one_self_contained_page_with_every_section(report):
 
 
 @pytest.mark.slow
+def test_measured_presets_are_points_of_the_front_and_inside_its_range(tiny_study, tmp_path, monkeypatch):
+    import optuna
+    from mnistnet import preset_results
+    from search import report
+
+    row = {"preset": "gap16k", "params": 16_478, "val_acc_mean": 0.999, "val_acc_std": 0.0004, "test_acc_mean": 0.998}
+    (tmp_path / "r.json").write_text(json.dumps([row]))
+    monkeypatch.setattr(preset_results, "RESULTS_FILE", tmp_path / "r.json")
+    fig = report.pareto_figure(optuna.load_study(study_name="arch", storage=tiny_study[0]))
+    points = next(d for d in fig.data if d.name.startswith("source presets"))
+    assert list(points.x) == [16_478] and list(points.y) == [0.999] and "gap16k" in points.text[0]
+    assert fig.layout.yaxis.range[1] >= 0.999
+
+
+@pytest.mark.slow
 def test_accuracy_axes_zoom_to_the_trained_trials(tiny_study):
     """98.2 % and 99.4 % must not look the same: the axes span the trials, not 0 to 1, and each chart's
     range reaches the highest point that chart draws (whichever stage holds the study's best trial)."""

@@ -129,3 +129,20 @@ def test_bad_train_arguments_give_one_line(argv, message, capsys):
         code = exc.code
     err = capsys.readouterr().err.strip()
     assert code in (2, 5) and message in err and len(err.splitlines()) == 1
+
+
+def test_the_validated_model_is_handed_over_each_epoch_so_the_best_epoch_can_be_kept(mnist):
+    """on_validated gets the very weights that scored each epoch's validation accuracy."""
+    from mnistnet.train import evaluate
+
+    data = mnist.subset(1000)
+    scored = []
+    result = fit(
+        SMALL,
+        Recipe(optimizer="adam", lr=3e-3, batch_size=50, epochs=2),
+        data,
+        on_validated=lambda model, m: scored.append((m.epoch, evaluate(model, data.val)[1], m.val_acc)),
+    )
+    assert [e for e, _, _ in scored] == [1, 2]
+    assert all(again == pytest.approx(reported, abs=2e-3) for _, again, reported in scored)  # bf16 vs fp32 eval
+    assert result.history[-1].val_acc >= 0.8
