@@ -55,8 +55,11 @@ class Profile:
 # epochs = 825k images) and `train`'s full recipes compile; proxy trials (32k images) never do.
 # threads_per_worker: 40 proxy trials on 2 cores ran 1.39x (fp32) and 1.67x (bf16) more trials per
 # hour as 2 workers x 1 thread than as 1 worker x 2 threads: small nets do not fill two threads.
-# finals and final_epochs: at most 4 finals, the rung's front over the proxy's plausible nets
-# (search.selection), so a run ends with a full-fidelity front. Small nets gained from 30 epochs over 20
+# finals and final_epochs: at most 2 finals, the rung's front over the proxy's plausible nets
+# (search.selection): the rung retrains 2 nets in each of 2 size bands. With 4 (a rung of 8 nets) the
+# default run took 1.85-2.08x the peer's one training here, of which the rung 3.7-5.1 min and the finals
+# 3 rounds; `run --time` at the peer's time planned this size (a rung of 4, 2 finals) and ended in 0.95 T
+# with a confirmed answer (bench/RESULTS.md, 2026-12-04). Small nets gained from 30 epochs over 20
 # (a sampled 5,516-param final: 99.22-99.32 % after 20, 99.44-99.50 % after 30, bench/final_epochs.py),
 # but 20 epochs with a weight average over 128,000 images (decay 0.999 at batch 128) held the 30-epoch mean: +0.01 pp over 3 nets x
 # 3 seeds (bench/final_recipes.py, bench/RESULTS.md, 2026-12-04), at two thirds of the cost.
@@ -65,7 +68,7 @@ CPU = Profile(
     subset=8000,
     epochs=4,
     max_macs=2_000_000,
-    finals=4,
+    finals=2,
     final_epochs=20,
     recipe_base="gap8k",
     final_ema_images=128_000,

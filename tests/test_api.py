@@ -528,7 +528,10 @@ def test_the_profile_line_counts_the_training_images_left_by_the_validation_spli
     monkeypatch.setattr(api.Workers, "proxy_stage", lambda self, st: None)  # nothing trains: only the lines
     quiet = ("--profile", "cpu", "--workers", "1", "--no-progress", "--no-warm-start")  # nothing queued to run
     _, out, _ = run_cli(capsys, "run", "--val-size", "10000", *quiet, "--storage", f"sqlite:///{tmp_path / 'v.db'}")
-    assert f"then 4 finals on all 50,000 images x {profiles.CPU.final_epochs} epochs" in out and "55,000" not in out
+    assert (
+        f"then {profiles.CPU.finals} finals on all 50,000 images x {profiles.CPU.final_epochs} epochs" in out
+        and "55,000" not in out
+    )
     _, out, _ = run_cli(capsys, "run", "--subset", "all", *quiet, "--storage", f"sqlite:///{tmp_path / 'w.db'}")
     assert "proxy all 55,000 training images" in out
     # the finals' slice, when --final-subset sets one, as the finals line says it
