@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 run: setup
 	$(VENV)/bin/mnist-search run --trials $(TRIALS)
 
-# The layering of DESIGN.md (pyproject's [tool.importlinter]), ruff's lint and ruff's format (`ruff format .`
+# The layering of docs/architecture.md (pyproject's [tool.importlinter]), ruff's lint and ruff's format (`ruff format .`
 # fixes the last), before any test runs.
 lint: setup
 	$(VENV)/bin/lint-imports

@@ -27,7 +27,7 @@ from .settings_fields import (
 )
 from .train_settings import TrainSettings
 
-# Exit codes (listed in the README).
+# Exit codes (listed in docs/failures.md).
 OK = 0
 FAILED = 1  # the work ran but failed (e.g. every trial failed)
 USAGE = 2  # bad or missing arguments

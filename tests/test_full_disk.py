@@ -30,7 +30,7 @@ from search.cli import main
 REPO = Path(__file__).resolve().parents[1]
 QUICK = ["--workers", "1", "--subset", "300", "--epochs", "1", "--val-size", "500", "--no-progress", "--seed", "2"]
 RUN = ["--finals", "0", "--study", "arch", *QUICK]
-WRITE_EXIT = 6  # README: a write was refused
+WRITE_EXIT = 6  # docs/failures.md: a write was refused
 
 
 # The child ignores SIGXFSZ and takes the file size limit, then becomes the command (no preexec_fn: Python
