@@ -24,10 +24,10 @@ from optuna.trial import TrialState
 from . import confirmation, profiles, records, selection
 from .errors import BadArgument, DataUnavailable, DeviceUnavailable, ImpossibleBudget, UnknownPreset, UnknownSpace
 from .storage import DEFAULT_URL, mask, open_storage
-from .objective_names import DEFAULT_OBJECTIVE
+from .settings import DEFAULT_OBJECTIVE
 from .progress import clock
-from .export_settings import ExportSettings
-from .run_settings import RunSettings
+from .settings import ExportSettings
+from .settings import RunSettings
 from .study import StudySpec, open_study
 from .workers import COUNTED, Stage, WorkerJob, WorkerPool, exit_report, run_worker
 

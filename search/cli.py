@@ -10,9 +10,12 @@ import argparse
 import sys
 
 from . import errors, settings
-from .export_settings import ExportSettings, format_list
-from .run_settings import TARGET_ACC, RunSettings
-from .settings_fields import (
+from .settings import (
+    TARGET_ACC,
+    ExportSettings,
+    RunSettings,
+    TrainSettings,
+    format_list,
     ARTIFACTS_HELP,
     ARTIFACTS_METAVAR,
     DATA_ROOT_HELP,
@@ -25,7 +28,6 @@ from .settings_fields import (
     parse_duration,
     profile_help,
 )
-from .train_settings import TrainSettings
 
 # Exit codes (listed in the README).
 OK = 0
@@ -383,11 +385,10 @@ def build_parser(run_defaults: dict | None = None) -> Parser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "config", None):
-        from . import settings_file
-        from .run_settings import RunSettings
+        from .settings import RunSettings, read_settings_file
 
         try:
-            values = settings_file.read(args.config, RunSettings)
+            values = read_settings_file(args.config, RunSettings)
         except errors.SearchError as exc:
             return _fail(str(exc), exit_code(exc))
         args = build_parser(run_defaults=values).parse_args(argv)  # the file's settings, then the flags

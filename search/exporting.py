@@ -33,7 +33,7 @@ from mnistnet.train import evaluate, fit
 
 from . import confirmation, disk, inference_speed, onnx_export, optuna_adapter, records
 from .errors import BadArgument, DataUnavailable, ModelFolderError, TrainingFailed, UnknownTrial, WriteFailed
-from .export_settings import FORMATS, format_list, trial_number
+from .settings import FORMATS, format_list, trial_number
 from .model_dir import CARD_JSON
 from .artifact_stores import location
 

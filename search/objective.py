@@ -31,7 +31,7 @@ from mnistnet.model import ConfigError, trace
 from mnistnet.train import fit
 
 from . import bands, records
-from .objective_names import PARETO_MIN_PARAMS
+from .settings import PARETO_MIN_PARAMS
 
 # "size" objective: validation accuracy traded for each doubling of parameters. At proxy fidelity a
 # doubling bought ~0.7 pp (gap8k 97.88 % -> a 16.5k net 98.70 %) where full fidelity gave 0.14 pp

@@ -13,6 +13,7 @@ import time
 import optuna
 
 from . import records, selection
+from .settings import clock
 
 
 def line_mode() -> bool:
@@ -33,15 +34,6 @@ def say(line: str) -> None:
     from tqdm.auto import tqdm
 
     tqdm.write(line, file=sys.stderr)
-
-
-def clock(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    return (
-        f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-        if seconds >= 3600
-        else f"{seconds // 60}:{seconds % 60:02d}"
-    )
 
 
 class TrialBar:

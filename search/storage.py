@@ -6,12 +6,11 @@ import sqlite3
 from pathlib import Path
 
 from . import settings
+from .settings import DEFAULT_URL
 from .errors import StorageError
 from .urls import mask
 
 __all__ = ["DEFAULT_URL", "mask", "sqlite_path", "artifact_dir", "open_storage"]
-
-DEFAULT_URL = "sqlite:///studies/mnist.db"
 
 
 def sqlite_path(url: str) -> Path | None:

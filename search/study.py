@@ -10,10 +10,9 @@ from dataclasses import asdict, dataclass, fields
 import optuna
 
 from . import records
-from .objective_names import DEFAULT_OBJECTIVE, OBJECTIVES, PARETO_MIN_PARAMS  # noqa: F401 (re-exported)
-from . import run_settings as rs
+from .settings import DEFAULT_OBJECTIVE, OBJECTIVES, PARETO_MIN_PARAMS  # noqa: F401 (re-exported)
 from .errors import BadArgument, SettingsMismatch, UnknownStudy
-from .run_settings import PRUNERS, TARGET_ACC  # noqa: F401 (PRUNERS re-exported)
+from .settings import PRUNERS, TARGET_ACC, RunSettings  # noqa: F401 (PRUNERS re-exported)
 from .sampling import make_sampler
 from .storage import mask, open_storage
 
@@ -77,7 +76,7 @@ class StudySpec:
 
     def validate(self) -> "StudySpec":
         """The run settings' own checks (search.run_settings), on the values a study is made with."""
-        checks = {f.name: f.metadata["check"] for f in dataclasses.fields(rs.RunSettings)}
+        checks = {f.name: f.metadata["check"] for f in dataclasses.fields(RunSettings)}
         for key in ("objective", "pruner", "target_acc", "finals", "epochs", "final_epochs", "val_size"):
             checks[key](key, getattr(self, key))
         for key in ("epochs", "final_epochs"):  # here never None: the profile's value is filled in

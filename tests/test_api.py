@@ -330,7 +330,7 @@ def test_run_flags_are_generated_from_the_run_settings_with_their_defaults():
     import inspect
     from dataclasses import fields
     from search.cli import build_parser
-    from search.run_settings import RunSettings
+    from search.settings import RunSettings
 
     args = build_parser().parse_args(["run"])
     for f in fields(RunSettings):
@@ -395,7 +395,7 @@ def test_train_flags_are_generated_from_the_train_settings_with_their_defaults(m
     from conftest import run_cli
     from search.cli import build_parser
     from search.commands import train
-    from search.train_settings import TrainSettings
+    from search.settings import TrainSettings
 
     assert option_strings("train") == TRAIN_FLAGS == [TrainSettings.flag(f.name) for f in fields(TrainSettings)]
     args = build_parser().parse_args(["train"])
@@ -415,7 +415,7 @@ def test_export_flags_and_search_export_are_the_export_settings(monkeypatch, cap
     from conftest import run_cli
     from search import api
     from search.cli import build_parser
-    from search.export_settings import ExportSettings
+    from search.settings import ExportSettings
 
     assert option_strings("export") == EXPORT_FLAGS == [ExportSettings.flag(f.name) for f in fields(ExportSettings)]
     args = build_parser().parse_args(["export", "--out", "m"])
@@ -450,7 +450,7 @@ def test_export_flags_and_search_export_are_the_export_settings(monkeypatch, cap
 
 
 def test_export_formats_are_a_comma_list_on_the_command_line_and_a_sequence_in_python():
-    from search.export_settings import FORMATS, ExportSettings
+    from search.settings import FORMATS, ExportSettings
 
     assert ExportSettings().formats == FORMATS
     assert (
@@ -509,7 +509,7 @@ def test_a_bad_train_or_export_flag_is_one_line_and_exit_code_2(capsys, argv, wo
 
 
 def test_the_target_accuracy_has_one_default_everywhere(tmp_path):
-    from search.run_settings import RunSettings
+    from search.settings import RunSettings
     from search.study import StudySpec
 
     study = optuna.create_study(storage=f"sqlite:///{tmp_path / 't.db'}", study_name="t")  # no target stored

@@ -12,7 +12,7 @@ from optuna.trial import TrialState, create_trial
 import search
 from search import bands, records
 from search.objective import SIZE_REFERENCE, SIZE_WEIGHT, pareto_size, size_adjusted
-from search.objective_names import PARETO_MIN_PARAMS
+from search.settings import PARETO_MIN_PARAMS
 
 
 def test_size_adjusted_accuracy_trades_a_fixed_share_per_doubling():

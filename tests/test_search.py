@@ -11,7 +11,7 @@ from optuna.trial import TrialState
 
 
 from search import records, selection
-from search.objective_names import PARETO_MIN_PARAMS
+from search.settings import PARETO_MIN_PARAMS
 from conftest import TINY, run_cli
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import fields
 
 from .. import api
-from ..export_settings import ExportSettings
+from ..settings import ExportSettings
 
 
 def main(args) -> int:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from .. import api, selection, settings_file
+from .. import api, selection
 from ..errors import TrainingFailed
-from ..run_settings import RunSettings
+from ..settings import RunSettings, settings_file_text
 
 
 def main(args) -> int:
@@ -15,7 +15,7 @@ def main(args) -> int:
     settings = {f.name: getattr(args, f.name) for f in fields(RunSettings)}  # the flags are its fields
     if args.print_config:
         RunSettings(**settings)  # the settings' checks: a saved file is one that runs
-        print(settings_file.dumps(settings))
+        print(settings_file_text(settings))
         return 0
     if is_proxy(args.storage):
         print(NO_HEARTBEATS)

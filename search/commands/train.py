@@ -15,7 +15,7 @@ from mnistnet.train import evaluate, fit
 from .. import profiles
 from ..api import describe_precision, resolve_device
 from ..errors import BadArgument, UnknownPreset
-from ..train_settings import TrainSettings
+from ..settings import TrainSettings
 
 
 def format_epoch(m, epochs: int) -> str:

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import BadArgument
-from .objective_names import DEFAULT_OBJECTIVE, OBJECTIVES
-from .records import DEFAULT_CONFIRM_SEEDS as CONFIRM_SEEDS
-from .records import DEFAULT_TARGET_ACC as TARGET_ACC  # the answer's target, defined once
-from .settings_fields import (
+from ..errors import BadArgument
+from ._objective_names import DEFAULT_OBJECTIVE, OBJECTIVES
+from ..records import DEFAULT_CONFIRM_SEEDS as CONFIRM_SEEDS
+from ..records import DEFAULT_TARGET_ACC as TARGET_ACC  # the answer's target, defined once
+from ._fields import (
     ARTIFACTS_HELP,
     ARTIFACTS_METAVAR,
     COMPILE_CHOICES,
@@ -44,8 +44,8 @@ from .settings_fields import (
     setting,
     val_images,
     whole,
+    DEFAULT_URL,
 )
-from .storage import DEFAULT_URL
 
 PRUNERS = ("hyperband", "median", "none")
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 
-from .errors import BadSetting
+from ..errors import BadSetting
 
 HEARTBEAT = "MNIST_SEARCH_HEARTBEAT"
 DB_RETRY = "MNIST_SEARCH_DB_RETRY"

@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import MISSING, field, fields
 
-from .errors import BadArgument, ImpossibleBudget
-from .storage import DEFAULT_URL
+from ..errors import BadArgument, ImpossibleBudget
+
+# The study storage when --storage is not given (search.storage opens it).
+DEFAULT_URL = "sqlite:///studies/mnist.db"
 
 COMPILE_CHOICES = ("auto", "on", "off", "graphs")
 PROFILE_CHOICES = ("auto", "cpu", "gpu")
@@ -101,6 +103,16 @@ def parse_duration(value) -> float:
     if not seconds > 0:
         raise BadArgument(f"time must be more than 0 seconds, got {value!r}")
     return seconds
+
+
+def clock(seconds: float) -> str:
+    """A duration as the lines mnist-search prints write it: M:SS, or H:MM:SS from an hour."""
+    seconds = max(0, int(round(seconds)))
+    return (
+        f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        if seconds >= 3600
+        else f"{seconds // 60}:{seconds % 60:02d}"
+    )
 
 
 def duration(name, value):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import BadArgument
-from .settings_fields import (
+from ..errors import BadArgument
+from ._fields import (
     ARTIFACTS_HELP,
     ARTIFACTS_METAVAR,
     DATA_ROOT_HELP,
@@ -26,8 +26,8 @@ from .settings_fields import (
     profile_help,
     setting,
     whole,
+    DEFAULT_URL,
 )
-from .storage import DEFAULT_URL
 
 FORMATS = ("pt", "export", "torchscript", "onnx")  # export: a torch.export program, model.pt2
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .settings_fields import (
+from ._fields import (
     COMPILE_CHOICES,
     DATA_ROOT_HELP,
     DEVICE_CHOICES,

@@ -12,7 +12,7 @@ import json
 from dataclasses import fields
 from pathlib import Path
 
-from .errors import BadArgument
+from ..errors import BadArgument
 
 SAVE_HINT = "write one with `mnist-search run [FLAGS] --print-config > run.json`"
 
