@@ -268,7 +268,7 @@ def prepare(s: RunSettings) -> Plan:
         rung_subset=capped(s.rung_subset or None, s.final_subset or None),
         rung_epochs=min(s.rung_epochs, profile.final_epochs),
     )
-    from .artifact_stores import check, location
+    from .storage import check, location
 
     artifacts = location(spec.storage, s.artifacts)
     check(artifacts)  # a missing bucket is one line before the study is touched

@@ -425,7 +425,7 @@ def exit_code(exc: errors.SearchError) -> int:
 def _unexpected(exc: Exception) -> int:
     if settings.debug():
         raise exc
-    from . import disk
+    from .storage import disk
 
     refused = disk.refused(exc)
     if refused is not None:  # a write no command guards (each names its own path and fix)

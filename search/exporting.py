@@ -31,11 +31,12 @@ from mnistnet.recipe import Recipe
 from mnistnet.rundir import in_memory, save_weights, write_atomic
 from mnistnet.train import evaluate, fit
 
-from . import confirmation, disk, inference_speed, onnx_export, optuna_adapter, records
+from . import confirmation, inference_speed, onnx_export, optuna_adapter, records
+from .storage import disk
 from .errors import BadArgument, DataUnavailable, ModelFolderError, TrainingFailed, UnknownTrial, WriteFailed
 from .settings import FORMATS, format_list, trial_number
 from .model_dir import CARD_JSON
-from .artifact_stores import location
+from .storage import location
 
 CPU = torch.device("cpu")
 
@@ -64,7 +65,7 @@ def trial_weights(study: optuna.Study, trial, store_dir: Path | str, config: Net
     """The trial's trained weights from its artifact store (a folder, or s3://BUCKET/PREFIX)."""
     from optuna.artifacts import download_artifact
 
-    from .artifact_stores import open_store
+    from .storage import open_store
 
     ids = records.artifact_ids(optuna_adapter.storage_of(study), trial)
     if records.WEIGHTS_FILE not in ids:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import disk
+from .storage import disk
 from .errors import ExportFailed
 
 # Largest |logit difference| between onnxruntime and PyTorch that still counts as the same model, per unit of

@@ -22,7 +22,8 @@ from mnistnet.model import count_params
 from mnistnet.presets import PRESETS
 from mnistnet.rundir import write_atomic
 
-from . import confirmation, disk, records, selection
+from . import confirmation, records, selection
+from .storage import disk
 
 TOP = 10
 ACC_FORMAT = ".2%"

@@ -33,9 +33,9 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from . import disk, failures, optuna_adapter, owners, records, settings
+from . import failures, optuna_adapter, records, settings
 from .errors import StorageError, WorkersFailed, WriteFailed
-from .storage import mask
+from .storage import disk, mask, owners
 from .study import StudySpec
 
 # A run's trials are counted in these states: waiting (enqueued) trials are not yet anyone's work.
@@ -86,7 +86,7 @@ def make_objective(job: WorkerJob):
     spec = job.spec
     device = resolve_device(job.device)
     data = mdata.load(job.data_root, val_size=spec.val_size, device=device)
-    from .artifact_stores import open_store
+    from .storage import open_store
 
     store = open_store(job.artifact_dir) if job.artifact_dir else None  # a folder or s3://BUCKET/PREFIX
     torch.set_num_threads(job.threads)

@@ -10,7 +10,7 @@ from ..settings import RunSettings, settings_file_text
 
 
 def main(args) -> int:
-    from ..storage_proxy import NO_HEARTBEATS, is_proxy
+    from ..storage import NO_HEARTBEATS, is_proxy
 
     settings = {f.name: getattr(args, f.name) for f in fields(RunSettings)}  # the flags are its fields
     if args.print_config:

@@ -8,9 +8,7 @@ import socket
 
 from .. import api, selection
 from ..progress import TrialBar
-from ..artifact_stores import check, location
-from ..storage import mask, open_storage
-from ..storage_proxy import NO_HEARTBEATS, is_proxy
+from ..storage import NO_HEARTBEATS, check, is_proxy, location, mask, open_storage
 from ..study import StudySpec, load_existing
 from ..workers import WorkerJob, run_worker
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from . import optuna_adapter, records
+from .. import optuna_adapter, records
 
 
 def _read(path: str) -> str | None:

@@ -35,8 +35,8 @@ import optuna
 from optuna.storages import GrpcStorageProxy
 from optuna.trial import TrialState
 
-from . import optuna_adapter, settings
-from .errors import StorageError
+from .. import optuna_adapter, settings
+from ..errors import StorageError
 
 _log = logging.getLogger(__name__)
 

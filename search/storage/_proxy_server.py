@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import threading
 
-from . import optuna_adapter
-from .errors import BadArgument, StorageError
-from .storage import open_storage
-from .storage_proxy import SERVER_THREADS, STOP_GRACE_S, _grpc, is_proxy
-from .urls import mask
+from .. import optuna_adapter
+from ..errors import BadArgument, StorageError
+from ._storage import open_storage
+from ._proxy import SERVER_THREADS, STOP_GRACE_S, _grpc, is_proxy
+from ._urls import mask
 
 
 def serve(storage_url: str, host: str, port: int, log=print, ready=None) -> None:

@@ -23,8 +23,8 @@ import optuna
 from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
-from . import optuna_adapter, settings
-from .errors import StorageError
+from .. import optuna_adapter, settings
+from ..errors import StorageError
 
 _log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ class ReconnectingRDBStorage(RDBStorage):
             return self._down_since + self._retry_seconds - now
 
     def _gone(self, exc: BaseException) -> StorageError:
-        from .urls import mask
+        from ._urls import mask
         from sqlalchemy import exc as sa
 
         reason = exc

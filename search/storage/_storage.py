@@ -5,10 +5,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from . import settings
-from .settings import DEFAULT_URL
-from .errors import StorageError
-from .urls import mask
+from .. import settings
+from ..settings import DEFAULT_URL
+from ..errors import StorageError
+from ._urls import mask
 
 __all__ = ["DEFAULT_URL", "mask", "sqlite_path", "artifact_dir", "open_storage"]
 
@@ -36,7 +36,7 @@ def artifact_dir(url: str, explicit: str | None = None) -> Path:
 
 
 def _prepare_sqlite(path: Path) -> None:
-    from .sqlite_study import translate
+    from ._sqlite import translate
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -82,14 +82,14 @@ def open_storage(url: str, create: bool = True, heartbeat: bool = True):
     search.storage_proxy); malformed, unreachable or unwritable storage is a StorageError."""
     import warnings
 
-    from .storage_proxy import is_proxy, open_proxy
+    from ._proxy import is_proxy, open_proxy
 
     if is_proxy(url):
         return open_proxy(url)  # no heartbeats through the proxy: see search.storage_proxy
 
     import optuna
 
-    from .owners import CleanRetry
+    from ._owners import CleanRetry
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -129,10 +129,10 @@ def open_storage(url: str, create: bool = True, heartbeat: bool = True):
                     heartbeat_stale_trial_callback=CleanRetry(max_retry=1),
                 )
             if db is None:
-                from .reconnect import ReconnectingRDBStorage
+                from ._reconnect import ReconnectingRDBStorage
 
                 return ReconnectingRDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
-            from .sqlite_study import SQLiteStorage
+            from ._sqlite import SQLiteStorage
 
             storage = SQLiteStorage(url, db, engine_kwargs=engine_kwargs, **kwargs)
             _lock_on_begin(storage.engine)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import BinaryIO
 
-from .errors import StorageError
+from ..errors import StorageError
 
 S3 = "s3://"
 
@@ -21,7 +21,7 @@ def location(storage_url: str, explicit: str | None = None) -> str:
     """The artifact location of a study: an s3:// URL as given, else a folder path."""
     if explicit and explicit.startswith(S3):
         return explicit
-    from .storage import artifact_dir
+    from ._storage import artifact_dir
 
     return str(artifact_dir(storage_url, explicit))
 

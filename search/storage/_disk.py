@@ -16,7 +16,7 @@ import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import WriteFailed
+from ..errors import WriteFailed
 
 # errno -> the cause in plain words. Only these are a refused write; any other OSError is left as it is.
 CAUSES = {

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from optuna.storages import RDBStorage
 
-from . import disk
-from .errors import DamagedStudy, StudyWriteFailed
-from .reconnect import RETRIED
+from . import _disk as disk
+from ..errors import DamagedStudy, StudyWriteFailed
+from ._reconnect import RETRIED
 
 _log = logging.getLogger(__name__)
 
