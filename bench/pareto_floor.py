@@ -26,8 +26,8 @@ from optuna.trial import TrialState  # noqa: E402
 
 from mnistnet.model import ConfigError, trace  # noqa: E402
 from search import records  # noqa: E402
-from search.objective import Budget, pareto_size  # noqa: E402
-from search.sampling import make_sampler  # noqa: E402
+from search.engine import Budget, pareto_size  # noqa: E402
+from search.engine import make_sampler  # noqa: E402
 from space.arch import ArchSpace  # noqa: E402
 
 BANDS = [(0, 4000), (4000, 8000), (8000, 12000), (12000, 10**9)]

@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import optuna  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402
 
-from search import records, selection  # noqa: E402
+from search import records  # noqa: E402
+from search.engine import selection  # noqa: E402
 
 BANDS = [(0, 5000), (5000, 8000), (8000, 12000), (12000, 20001)]
 

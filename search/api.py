@@ -21,14 +21,15 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from . import confirmation, profiles, records, selection
+from . import records
+from .engine import confirmation, profiles, selection
 from .errors import BadArgument, DataUnavailable, DeviceUnavailable, ImpossibleBudget, UnknownPreset, UnknownSpace
 from .storage import DEFAULT_URL, mask, open_storage
 from .settings import DEFAULT_OBJECTIVE
 from .progress import clock
 from .settings import ExportSettings
 from .settings import RunSettings
-from .study import StudySpec, open_study
+from .engine import StudySpec, open_study
 from .workers import COUNTED, Stage, WorkerJob, WorkerPool, exit_report, run_worker
 
 
@@ -164,7 +165,7 @@ def time_budget(plan: "Plan", called: float):
     from mnistnet.precision import resolve as resolve_precision
     from optuna.trial import FixedTrial
 
-    from . import time_plan
+    from .engine import time_plan
 
     spec = plan.spec
     data = mdata.load(plan.settings.data_root, val_size=spec.val_size, device=plan.device)
@@ -314,7 +315,7 @@ def pruner_line(spec) -> str:
 def warm_starts(st: optuna.Study, plan: Plan, before: int, log) -> None:
     """A new study's first trials: the space's warm starts within budget (unless warm_start=False)."""
     spec = plan.spec
-    from .objective import Budget
+    from .engine import Budget
 
     queued = (
         enqueue_warm_starts(st, plan.space, Budget.for_space(plan.space, spec.max_params, spec.max_macs))
@@ -591,7 +592,7 @@ def answer(study: optuna.Study, target_acc: float | None = None) -> optuna.trial
 
 def load(study: str | None = None, storage: str = DEFAULT_URL) -> optuna.Study:
     """An existing study (the storage's only one when no name is given)."""
-    from .study import pick_study
+    from .engine import pick_study
 
     return pick_study(storage, study, open_storage(storage, create=False, heartbeat=False))
 

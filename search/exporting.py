@@ -31,7 +31,8 @@ from mnistnet.recipe import Recipe
 from mnistnet.rundir import in_memory, save_weights, write_atomic
 from mnistnet.train import evaluate, fit
 
-from . import confirmation, inference_speed, onnx_export, optuna_adapter, records
+from . import inference_speed, onnx_export, optuna_adapter, records
+from .engine import confirmation
 from .storage import disk
 from .errors import BadArgument, DataUnavailable, ModelFolderError, TrainingFailed, UnknownTrial, WriteFailed
 from .settings import FORMATS, format_list, trial_number
@@ -45,7 +46,7 @@ def pick_trial(study: optuna.Study, which) -> optuna.trial.FrozenTrial:
     """'answer' (or 'best'): the study's answer; else a trial number of a trained trial."""
     number = trial_number(which)
     if number is None:
-        from .selection import the_answer
+        from .engine import the_answer
 
         return the_answer(study)
     matches = [t for t in study.get_trials(deepcopy=False) if t.number == number]
@@ -108,7 +109,7 @@ def retrain_model(
     full = MNIST(
         Split(torch.cat([data.train.x, data.val.x]), torch.cat([data.train.y, data.val.y])), data.val, data.test
     ).subset(subset)  # val is inside the training data: no selection on it
-    from .profiles import compile_pays_back, for_device
+    from .engine import compile_pays_back, for_device
 
     models, accs = [], []
     for seed in range(seeds):
@@ -361,7 +362,7 @@ def export(
             ]
             card.update(test_acc_seeds=accs, test_acc_mean=statistics.mean(accs), test_acc_std=statistics.stdev(accs))
         if seed_check is None:
-            from .profiles import for_device
+            from .engine import for_device
 
             seed_check = for_device(device.type).seed_check
         if seed_check:

@@ -12,7 +12,8 @@ import time
 
 import optuna
 
-from . import records, selection
+from . import records
+from .engine import selection
 from .settings import clock
 
 

@@ -22,7 +22,8 @@ from mnistnet.model import count_params
 from mnistnet.presets import PRESETS
 from mnistnet.rundir import write_atomic
 
-from . import confirmation, records, selection
+from . import records
+from .engine import confirmation, selection
 from .storage import disk
 
 TOP = 10

@@ -36,7 +36,7 @@ from optuna.trial import TrialState
 from . import failures, optuna_adapter, records, settings
 from .errors import StorageError, WorkersFailed, WriteFailed
 from .storage import disk, mask, owners
-from .study import StudySpec
+from .engine import StudySpec
 
 # A run's trials are counted in these states: waiting (enqueued) trials are not yet anyone's work.
 COUNTED = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
@@ -81,7 +81,7 @@ def make_objective(job: WorkerJob):
     from mnistnet.precision import resolve as resolve_precision
     from mnistnet.train import resolve_device
 
-    from .objective import Budget, Fidelity, Objective
+    from .engine import Budget, Fidelity, Objective
 
     spec = job.spec
     device = resolve_device(job.device)
@@ -105,7 +105,7 @@ def make_objective(job: WorkerJob):
             seed=spec.seed,
             precision=resolve_precision(job.precision, device),
             compile_finals=job.compile_finals,
-            final_epochs_say=_say_final if job.progress else None,
+            on_final_epoch=_say_final if job.progress else None,
         )
 
     return ByStage(
@@ -157,7 +157,7 @@ def run_worker(job: WorkerJob, callbacks=(), objective=None) -> None:
 
 
 def _run_worker(job: WorkerJob, callbacks, objective) -> None:
-    from .study import open_study
+    from .engine import open_study
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are reported by the caller
     objective = objective or make_objective(job)
@@ -270,10 +270,10 @@ def _say(line: str) -> None:
     tqdm.write(line)
 
 
-def _say_final(line: str) -> None:
-    from .progress import say
+def _say_final(*epoch) -> None:
+    from .progress import final_epoch_line, say
 
-    say(line)
+    say(final_epoch_line(*epoch))
 
 
 def _child(job: WorkerJob, status: str | None = None) -> None:

@@ -13,7 +13,8 @@ import pytest
 from optuna.trial import TrialState
 
 import search
-from search import profiles, records, selection
+from search import records
+from search.engine import profiles, selection
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = dict(
@@ -135,7 +136,7 @@ def test_two_workers_stop_together_at_the_requested_count(tmp_path):
 def test_a_trial_started_past_the_requested_count_stops_untrained_and_an_enqueued_one_goes_back(tmp_path):
     """Two workers that end a trial at the same moment both see one trial left and both start one
     (Optuna counts after each trial): the later one stops untrained, and the run stops there."""
-    from search.study import open_study
+    from search.engine import open_study
     from search.workers import run_worker
 
     job = worker_job(tmp_path, until=3)
@@ -167,7 +168,7 @@ def test_a_database_lost_in_a_trial_stops_the_worker_and_leaves_the_trial_to_ret
     """Not recorded as the trial's failure (which would need the database, and would lose the trial):
     the worker stops with the StorageError, and the trial stays RUNNING under its owner, so the next
     worker on this machine fails it and runs it again (tests/test_owners.py)."""
-    from search.study import open_study
+    from search.engine import open_study
     from search.workers import run_worker
 
     job = worker_job(tmp_path, until=3)
@@ -213,7 +214,7 @@ def test_bad_input_raises_a_search_error_and_writes_nothing(tmp_path, kwargs, ki
 
 def test_resuming_with_other_defining_settings_is_refused_untouched(tmp_path):
     url = f"sqlite:///{tmp_path / 'r.db'}"
-    from search.study import StudySpec, open_study
+    from search.engine import StudySpec, open_study
 
     open_study(StudySpec("r", url, "arch", "", "pareto", 20000, 2_000_000, 4, "hyperband", 0, subset=8000))
     for change, flag in (
@@ -278,7 +279,7 @@ def test_workers_start_from_python_dash_c_and_from_standard_input(tmp_path, how)
 
 
 def worker_job(tmp_path, **changes):
-    from search.study import StudySpec
+    from search.engine import StudySpec
     from search.workers import WorkerJob
 
     spec = StudySpec(
@@ -299,7 +300,7 @@ def worker_job(tmp_path, **changes):
 
 
 def test_when_every_worker_fails_the_run_raises_naming_the_first_error_and_its_log(tmp_path):
-    from search.study import open_study
+    from search.engine import open_study
     from search.workers import run_workers
 
     (tmp_path / "not-a-folder").write_text("")  # MNIST cannot be read or written there, by any worker
@@ -510,7 +511,7 @@ def test_a_bad_train_or_export_flag_is_one_line_and_exit_code_2(capsys, argv, wo
 
 def test_the_target_accuracy_has_one_default_everywhere(tmp_path):
     from search.settings import RunSettings
-    from search.study import StudySpec
+    from search.engine import StudySpec
 
     study = optuna.create_study(storage=f"sqlite:///{tmp_path / 't.db'}", study_name="t")  # no target stored
     assert (

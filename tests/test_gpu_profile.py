@@ -15,9 +15,10 @@ import torch
 from optuna.trial import TrialState
 
 import search
-from search import profiles, records
+from search import records
+from search.engine import profiles
 from search.cli import build_parser
-from search.study import StudySpec, make_pruner
+from search.engine import StudySpec, make_pruner
 
 REPO = Path(__file__).resolve().parents[1]
 QUIET = dict(progress=False, log=lambda *_: None)

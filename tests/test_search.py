@@ -10,7 +10,8 @@ import torch
 from optuna.trial import TrialState
 
 
-from search import records, selection
+from search import records
+from search.engine import selection
 from search.settings import PARETO_MIN_PARAMS
 from conftest import TINY, run_cli
 

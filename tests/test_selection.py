@@ -6,7 +6,8 @@ import pytest
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
-from search import records, selection
+from search import records
+from search.engine import selection
 from space.known import gap_net
 
 

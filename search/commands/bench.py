@@ -32,7 +32,7 @@ from mnistnet import data as mdata
 from mnistnet.model import build, count_params
 from mnistnet.precision import resolve as precision_of
 
-from .. import profiles
+from ..engine import profiles
 from ..api import describe_precision, resolve_device
 from ..benchmarks import compiled, parallel, pipeline, precision
 from ..errors import BadArgument

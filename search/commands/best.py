@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .. import api, selection
+from .. import api
+from ..engine import selection
 from ..errors import TrainingFailed
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from .. import api, selection
+from .. import api
+from ..engine import selection
 from ..errors import TrainingFailed
 from ..settings import RunSettings, settings_file_text
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import optuna
 
-from .. import records, selection
+from .. import records
+from ..engine import selection
 from ..storage import mask, open_storage
 
 

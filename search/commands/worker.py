@@ -6,10 +6,11 @@ import os
 import secrets
 import socket
 
-from .. import api, selection
+from .. import api
+from ..engine import selection
 from ..progress import TrialBar
 from ..storage import NO_HEARTBEATS, check, is_proxy, location, mask, open_storage
-from ..study import StudySpec, load_existing
+from ..engine import StudySpec, load_existing
 from ..workers import WorkerJob, run_worker
 
 

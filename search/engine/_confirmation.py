@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from . import records
+from .. import records
 
 # A net whose mean so far is below the target by more than this gets no more seeds (about 1.5 seed
 # deviations of a small net's final, 0.07 pp: its chance of a mean at the target is then under 10 %).

@@ -9,12 +9,12 @@ from dataclasses import asdict, dataclass, fields
 
 import optuna
 
-from . import records
-from .settings import DEFAULT_OBJECTIVE, OBJECTIVES, PARETO_MIN_PARAMS  # noqa: F401 (re-exported)
-from .errors import BadArgument, SettingsMismatch, UnknownStudy
-from .settings import PRUNERS, TARGET_ACC, RunSettings  # noqa: F401 (PRUNERS re-exported)
-from .sampling import make_sampler
-from .storage import mask, open_storage
+from .. import records
+from ..settings import DEFAULT_OBJECTIVE, OBJECTIVES, PARETO_MIN_PARAMS  # noqa: F401 (re-exported)
+from ..errors import BadArgument, SettingsMismatch, UnknownStudy
+from ..settings import PRUNERS, TARGET_ACC, RunSettings  # noqa: F401 (PRUNERS re-exported)
+from ._sampling import make_sampler
+from ..storage import mask, open_storage
 
 # Settings that define what a study's values mean; a resumed study must be run with the same ones.
 DEFINING = (

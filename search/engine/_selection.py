@@ -25,8 +25,9 @@ from collections import Counter
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from . import bands, confirmation, records
-from .errors import NoResult
+from .. import records
+from . import _bands as bands, _confirmation as confirmation
+from ..errors import NoResult
 
 NEAR_COPY_RATIO = 1.25  # parameter counts within this factor, with one layout, count as one net
 # Proxy accuracy below the best by more than this: not a finalist. At 8,000 images x 4 epochs gap8k

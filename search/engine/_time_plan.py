@@ -20,10 +20,10 @@ import statistics
 import time
 from dataclasses import dataclass, replace
 
-from . import records
-from .errors import ImpossibleBudget
-from .progress import clock
-from .settings import parse_duration  # noqa: F401 (re-exported: the budget's own parser)
+from .. import records
+from ..errors import ImpossibleBudget
+from ..settings import clock
+from ..settings import parse_duration  # noqa: F401 (re-exported: the budget's own parser)
 
 MIN_PROXY_TRIALS = 12  # fully trained proxy trials the smallest plan still leaves the search
 # The proxy stage's share a plan keeps before it drops finals for more search: about what default runs

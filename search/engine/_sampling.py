@@ -18,7 +18,7 @@ import optuna
 from optuna.samplers import BaseSampler, RandomSampler, TPESampler
 from optuna.trial import FrozenTrial, TrialState
 
-from . import optuna_adapter, records
+from .. import optuna_adapter, records
 
 STARTUP_TRAINED = 10  # trained nets before TPE models: Optuna's default count of startup trials
 

@@ -17,7 +17,7 @@ import statistics
 import optuna
 from optuna.trial import TrialState
 
-from . import records
+from .. import records
 
 BAND_RATIO = 1.5  # nets within this factor of each other's parameters are of similar size
 MIN_PEERS = 4  # fewer earlier trials of similar size than this: never stop a trial

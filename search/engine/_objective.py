@@ -30,8 +30,9 @@ from mnistnet.data import MNIST
 from mnistnet.model import ConfigError, trace
 from mnistnet.train import fit
 
-from . import bands, records
-from .settings import PARETO_MIN_PARAMS
+from .. import records
+from . import _bands as bands
+from ..settings import PARETO_MIN_PARAMS
 
 # "size" objective: validation accuracy traded for each doubling of parameters. At proxy fidelity a
 # doubling bought ~0.7 pp (gap8k 97.88 % -> a 16.5k net 98.70 %) where full fidelity gave 0.14 pp
@@ -106,11 +107,13 @@ class Objective:
         precision: str = "fp32",
         compile_finals: bool = False,
         warmup_epochs: int = 1,
-        final_epochs_say=None,
+        on_final_epoch=None,
         stop_early: bool = True,
     ):
         self.space, self.fidelity, self.budget = space, fidelity, budget
-        self.final_epochs_say = final_epochs_say  # given a say(line): a line per epoch of a final
+        # Called after each epoch of a final with (trial, final_of, epoch, epochs, val_acc, elapsed, seed):
+        # how it is shown (a line on stderr, search.reports.final_epoch_line) is its caller's.
+        self.on_final_epoch = on_final_epoch
         self.device, self.objective, self.artifact_store, self.seed = device, objective, artifact_store, seed
         self.precision, self.compile_finals, self.warmup_epochs = precision, compile_finals, warmup_epochs
         self.stop_early = stop_early  # False (--pruner none): every proxy trial trains to its last epoch
@@ -158,19 +161,15 @@ class Objective:
 
         def report(m) -> bool:
             if final:
-                if self.final_epochs_say is not None:
-                    from .progress import final_epoch_line
-
-                    self.final_epochs_say(
-                        final_epoch_line(
-                            trial.number,
-                            trial.user_attrs.get(records.FINAL_OF),
-                            m.epoch,
-                            fidelity.epochs,
-                            m.val_acc,
-                            time.perf_counter() - start,
-                            seed,
-                        )
+                if self.on_final_epoch is not None:
+                    self.on_final_epoch(
+                        trial.number,
+                        trial.user_attrs.get(records.FINAL_OF),
+                        m.epoch,
+                        fidelity.epochs,
+                        m.val_acc,
+                        time.perf_counter() - start,
+                        seed,
                     )
                 return False  # finals run to the end
             if fidelity.rung:
