@@ -30,7 +30,7 @@ from .progress import clock
 from .settings import ExportSettings
 from .settings import RunSettings
 from .engine import StudySpec, open_study
-from .workers import COUNTED, Stage, WorkerJob, WorkerPool, exit_report, run_worker
+from .running import COUNTED, Stage, WorkerJob, WorkerPool, exit_report, run_worker
 
 
 GRAPHS_MODE = "reduce-overhead"  # torch.compile's mode that replays the steps as CUDA graphs

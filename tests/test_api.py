@@ -137,7 +137,7 @@ def test_a_trial_started_past_the_requested_count_stops_untrained_and_an_enqueue
     """Two workers that end a trial at the same moment both see one trial left and both start one
     (Optuna counts after each trial): the later one stops untrained, and the run stops there."""
     from search.engine import open_study
-    from search.workers import run_worker
+    from search.running import run_worker
 
     job = worker_job(tmp_path, until=3)
     study = open_study(job.spec)
@@ -169,7 +169,7 @@ def test_a_database_lost_in_a_trial_stops_the_worker_and_leaves_the_trial_to_ret
     the worker stops with the StorageError, and the trial stays RUNNING under its owner, so the next
     worker on this machine fails it and runs it again (tests/test_owners.py)."""
     from search.engine import open_study
-    from search.workers import run_worker
+    from search.running import run_worker
 
     job = worker_job(tmp_path, until=3)
 
@@ -280,7 +280,7 @@ def test_workers_start_from_python_dash_c_and_from_standard_input(tmp_path, how)
 
 def worker_job(tmp_path, **changes):
     from search.engine import StudySpec
-    from search.workers import WorkerJob
+    from search.running import WorkerJob
 
     spec = StudySpec(
         "w", f"sqlite:///{tmp_path / 'w.db'}", "arch", "", "accuracy", 20000, None, 1, "hyperband", 0, subset=300
@@ -301,7 +301,7 @@ def worker_job(tmp_path, **changes):
 
 def test_when_every_worker_fails_the_run_raises_naming_the_first_error_and_its_log(tmp_path):
     from search.engine import open_study
-    from search.workers import run_workers
+    from search.running import run_workers
 
     (tmp_path / "not-a-folder").write_text("")  # MNIST cannot be read or written there, by any worker
     job = worker_job(tmp_path, data_root=str(tmp_path / "not-a-folder"))
@@ -316,7 +316,7 @@ def test_when_every_worker_fails_the_run_raises_naming_the_first_error_and_its_l
 
 
 def test_when_some_workers_fail_the_warning_counts_them_and_names_their_logs(tmp_path):
-    from search.workers import exit_report
+    from search.running import exit_report
 
     job = worker_job(tmp_path)
     assert exit_report(job, [0, 0]) is None

@@ -11,7 +11,7 @@ from ..engine import selection
 from ..progress import TrialBar
 from ..storage import NO_HEARTBEATS, check, is_proxy, location, mask, open_storage
 from ..engine import StudySpec, load_existing
-from ..workers import WorkerJob, run_worker
+from ..running import WorkerJob, run_worker
 
 
 def main(args) -> int:

@@ -15,9 +15,9 @@ import time
 import traceback
 from pathlib import Path
 
-from . import settings
-from .errors import BadSetting, SearchError, StorageError
-from .storage import sqlite_path
+from .. import settings
+from ..errors import BadSetting, SearchError, StorageError
+from ..storage import sqlite_path
 
 
 def log_folder(storage_url: str, artifact_dir: str | None, study: str) -> Path:

@@ -33,10 +33,11 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from . import failures, optuna_adapter, records, settings
-from .errors import StorageError, WorkersFailed, WriteFailed
-from .storage import disk, mask, owners
-from .engine import StudySpec
+from .. import optuna_adapter, records, settings
+from . import _failures as failures
+from ..errors import StorageError, WorkersFailed, WriteFailed
+from ..storage import disk, mask, owners
+from ..engine import StudySpec
 
 # A run's trials are counted in these states: waiting (enqueued) trials are not yet anyone's work.
 COUNTED = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
@@ -81,12 +82,12 @@ def make_objective(job: WorkerJob):
     from mnistnet.precision import resolve as resolve_precision
     from mnistnet.train import resolve_device
 
-    from .engine import Budget, Fidelity, Objective
+    from ..engine import Budget, Fidelity, Objective
 
     spec = job.spec
     device = resolve_device(job.device)
     data = mdata.load(job.data_root, val_size=spec.val_size, device=device)
-    from .storage import open_store
+    from ..storage import open_store
 
     store = open_store(job.artifact_dir) if job.artifact_dir else None  # a folder or s3://BUCKET/PREFIX
     torch.set_num_threads(job.threads)
@@ -157,7 +158,7 @@ def run_worker(job: WorkerJob, callbacks=(), objective=None) -> None:
 
 
 def _run_worker(job: WorkerJob, callbacks, objective) -> None:
-    from .engine import open_study
+    from ..engine import open_study
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are reported by the caller
     objective = objective or make_objective(job)
@@ -271,7 +272,7 @@ def _say(line: str) -> None:
 
 
 def _say_final(*epoch) -> None:
-    from .progress import final_epoch_line, say
+    from ..progress import final_epoch_line, say
 
     say(final_epoch_line(*epoch))
 
@@ -342,7 +343,7 @@ def _write_status(path: str | None, line: str) -> None:
 BOOT = (
     "import sys\n"
     "try:\n"
-    "    from search.workers import child_main\n"
+    "    from search.running import child_main\n"
     "except BaseException as exc:\n"
     "    open(sys.argv[2], 'w').write(f'{type(exc).__name__}: {exc}')\n"
     "    raise\n"
