@@ -262,8 +262,7 @@ def study_args(args) -> list[str]:
 def run_inference(result, args) -> None:
     from space.known import base_net
 
-    from ..exporting import write_formats
-    from ..inference_speed import runtimes
+    from ..exporting import runtimes, write_formats
 
     config, _ = base_net("gap10k")
     torch.manual_seed(0)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mnistnet.train import predict
 
-from .. import model_dir
+from ..exporting import model_dir
 from ..errors import BadArgument, NotFound
 
 

@@ -6,7 +6,7 @@ import json
 import pickle
 from pathlib import Path
 
-from .errors import ModelFolderError, NotFound
+from ..errors import ModelFolderError, NotFound
 
 CARD_JSON = "card.json"
 REQUIRED = ("config.json", "weights.pt")

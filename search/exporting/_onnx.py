@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .storage import disk
-from .errors import ExportFailed
+from ..storage import disk
+from ..errors import ExportFailed
 
 # Largest |logit difference| between onnxruntime and PyTorch that still counts as the same model, per unit of
 # the largest |logit| (at least 1): float32 rounding grows with the logits' size (a trained net's reach ~30).

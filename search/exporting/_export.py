@@ -31,13 +31,14 @@ from mnistnet.recipe import Recipe
 from mnistnet.rundir import in_memory, save_weights, write_atomic
 from mnistnet.train import evaluate, fit
 
-from . import inference_speed, onnx_export, optuna_adapter, records
-from .engine import confirmation
-from .storage import disk
-from .errors import BadArgument, DataUnavailable, ModelFolderError, TrainingFailed, UnknownTrial, WriteFailed
-from .settings import FORMATS, format_list, trial_number
-from .model_dir import CARD_JSON
-from .storage import location
+from .. import optuna_adapter, records
+from . import _inference_speed as inference_speed, _onnx as onnx_export
+from ..engine import confirmation
+from ..storage import disk
+from ..errors import BadArgument, DataUnavailable, ModelFolderError, TrainingFailed, UnknownTrial, WriteFailed
+from ..settings import FORMATS, format_list, trial_number
+from ._model_dir import CARD_JSON
+from ..storage import location
 
 CPU = torch.device("cpu")
 
@@ -46,7 +47,7 @@ def pick_trial(study: optuna.Study, which) -> optuna.trial.FrozenTrial:
     """'answer' (or 'best'): the study's answer; else a trial number of a trained trial."""
     number = trial_number(which)
     if number is None:
-        from .engine import the_answer
+        from ..engine import the_answer
 
         return the_answer(study)
     matches = [t for t in study.get_trials(deepcopy=False) if t.number == number]
@@ -66,7 +67,7 @@ def trial_weights(study: optuna.Study, trial, store_dir: Path | str, config: Net
     """The trial's trained weights from its artifact store (a folder, or s3://BUCKET/PREFIX)."""
     from optuna.artifacts import download_artifact
 
-    from .storage import open_store
+    from ..storage import open_store
 
     ids = records.artifact_ids(optuna_adapter.storage_of(study), trial)
     if records.WEIGHTS_FILE not in ids:
@@ -109,7 +110,7 @@ def retrain_model(
     full = MNIST(
         Split(torch.cat([data.train.x, data.val.x]), torch.cat([data.train.y, data.val.y])), data.val, data.test
     ).subset(subset)  # val is inside the training data: no selection on it
-    from .engine import compile_pays_back, for_device
+    from ..engine import compile_pays_back, for_device
 
     models, accs = [], []
     for seed in range(seeds):
@@ -181,7 +182,7 @@ def write_program(model: torch.nn.Module, path: Path, example: torch.Tensor) -> 
     with torch.no_grad():
         diff = float((torch.export.load(str(path)).module()(check) - model(check)).abs().max())
     if not diff < 1e-4:
-        from .errors import ExportFailed
+        from ..errors import ExportFailed
 
         raise ExportFailed(f"the torch.export program {path.name} differs from the model by {diff:.2g}")
     return {"torch": torch.__version__.split("+")[0], "max_abs_diff": diff}
@@ -362,7 +363,7 @@ def export(
             ]
             card.update(test_acc_seeds=accs, test_acc_mean=statistics.mean(accs), test_acc_std=statistics.stdev(accs))
         if seed_check is None:
-            from .engine import for_device
+            from ..engine import for_device
 
             seed_check = for_device(device.type).seed_check
         if seed_check:
