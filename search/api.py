@@ -26,7 +26,7 @@ from .engine import confirmation, profiles, selection
 from .errors import BadArgument, DataUnavailable, DeviceUnavailable, ImpossibleBudget, UnknownPreset, UnknownSpace
 from .storage import DEFAULT_URL, mask, open_storage
 from .settings import DEFAULT_OBJECTIVE
-from .progress import clock
+from .settings import clock
 from .settings import ExportSettings
 from .settings import RunSettings
 from .engine import StudySpec, open_study
@@ -518,7 +518,7 @@ class Workers:
     def _stage(self, st: optuna.Study, total: int, desc: str, workers: int) -> None:
         import torch
 
-        from .progress import TrialBar
+        from .reports import TrialBar
 
         ends = None
         if self.budget is not None:  # the stage's planned end: the proxy stage's share, else the deadline

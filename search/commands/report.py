@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import api
-from ..report import write_report
+from ..reports import write_report
 
 
 def main(args) -> int:

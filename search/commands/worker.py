@@ -8,7 +8,7 @@ import socket
 
 from .. import api
 from ..engine import selection
-from ..progress import TrialBar
+from ..reports import TrialBar
 from ..storage import NO_HEARTBEATS, check, is_proxy, location, mask, open_storage
 from ..engine import StudySpec, load_existing
 from ..running import WorkerJob, run_worker

@@ -272,7 +272,7 @@ def _say(line: str) -> None:
 
 
 def _say_final(*epoch) -> None:
-    from ..progress import final_epoch_line, say
+    from ..reports import final_epoch_line, say
 
     say(final_epoch_line(*epoch))
 

@@ -22,9 +22,9 @@ from mnistnet.model import count_params
 from mnistnet.presets import PRESETS
 from mnistnet.rundir import write_atomic
 
-from . import records
-from .engine import confirmation, selection
-from .storage import disk
+from .. import records
+from ..engine import confirmation, selection
+from ..storage import disk
 
 TOP = 10
 ACC_FORMAT = ".2%"

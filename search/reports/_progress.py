@@ -12,9 +12,9 @@ import time
 
 import optuna
 
-from . import records
-from .engine import selection
-from .settings import clock
+from .. import records
+from ..engine import selection
+from ..settings import clock
 
 
 def line_mode() -> bool:
