@@ -395,7 +395,7 @@ def test_train_flags_are_generated_from_the_train_settings_with_their_defaults(m
     from dataclasses import fields
     from conftest import run_cli
     from search.cli import build_parser
-    from search.commands import train
+    from search.cli.commands import train
     from search.settings import TrainSettings
 
     assert option_strings("train") == TRAIN_FLAGS == [TrainSettings.flag(f.name) for f in fields(TrainSettings)]

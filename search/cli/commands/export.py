@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from .. import api
-from ..settings import ExportSettings
+from ... import api
+from ...settings import ExportSettings
 
 
 def main(args) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from ..storage import serve
+from ...storage import serve
 from .dashboard import is_loopback
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from .. import api
-from ..engine import selection
-from ..errors import TrainingFailed
-from ..settings import RunSettings, settings_file_text
+from ... import api
+from ...engine import selection
+from ...errors import TrainingFailed
+from ...settings import RunSettings, settings_file_text
 
 
 def main(args) -> int:
-    from ..storage import NO_HEARTBEATS, is_proxy
+    from ...storage import NO_HEARTBEATS, is_proxy
 
     settings = {f.name: getattr(args, f.name) for f in fields(RunSettings)}  # the flags are its fields
     if args.print_config:

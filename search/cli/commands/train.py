@@ -12,10 +12,10 @@ from mnistnet.model import count_macs, summary
 from mnistnet.rundir import save_run
 from mnistnet.train import evaluate, fit
 
-from ..engine import profiles
-from ..api import describe_precision, resolve_device
-from ..errors import BadArgument, UnknownPreset
-from ..settings import TrainSettings
+from ...engine import profiles
+from ...api import describe_precision, resolve_device
+from ...errors import BadArgument, UnknownPreset
+from ...settings import TrainSettings
 
 
 def format_epoch(m, epochs: int) -> str:

@@ -11,7 +11,7 @@ from mnistnet import data as mdata
 from mnistnet.augment import to_float
 from mnistnet.train import predict
 
-from ..exporting import model_dir
+from ...exporting import model_dir
 
 
 def confusion_matrix(true: torch.Tensor, pred: torch.Tensor) -> torch.Tensor:

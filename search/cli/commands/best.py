@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .. import api
-from ..engine import selection
-from ..errors import TrainingFailed
+from ... import api
+from ...engine import selection
+from ...errors import TrainingFailed
 
 
 def main(args) -> int:

@@ -1,6 +1,6 @@
 """The `mnist-search` command line: builds the parser and maps failures to one line and an exit code.
 
-The work lives in search/commands/ (one module per command) on top of the engine; the engine
+The work lives in search/cli/commands/ (one module per command) on top of the engine; the engine
 raises search.errors kinds, which are mapped here by type, never by message text.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import errors, settings
-from .settings import (
+from .. import errors, settings
+from ..settings import (
     TARGET_ACC,
     ExportSettings,
     RunSettings,
@@ -172,7 +172,7 @@ def add_settings_args(p, settings) -> None:
 
 
 def add_storage_args(p, study_help: str) -> None:
-    from .storage import DEFAULT_URL
+    from ..storage import DEFAULT_URL
 
     p.add_argument("--study", help=study_help)
     p.add_argument("--storage", default=DEFAULT_URL, help=STORAGE_HELP)
@@ -204,7 +204,7 @@ def build_parser(run_defaults: dict | None = None) -> Parser:
     p.set_defaults(command_module="run", **(run_defaults or {}))
 
     p = sub.add_parser("worker", help="join a running study (e.g. from another machine) and run trials")
-    from .storage import DEFAULT_URL
+    from ..storage import DEFAULT_URL
 
     p.add_argument("--study", required=True, help="the study to join (created by `mnist-search run`)")
     p.add_argument("--storage", default=DEFAULT_URL, help=STORAGE_HELP)
@@ -385,7 +385,7 @@ def build_parser(run_defaults: dict | None = None) -> Parser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "config", None):
-        from .settings import RunSettings, read_settings_file
+        from ..settings import RunSettings, read_settings_file
 
         try:
             values = read_settings_file(args.config, RunSettings)
@@ -402,7 +402,7 @@ def main(argv=None) -> int:
     _quiet_libraries()
     try:
         settings.debug()  # a bad value is reported before any work, not when a failure needs it
-        command = importlib.import_module(f"search.commands.{args.command_module}")
+        command = importlib.import_module(f"search.cli.commands.{args.command_module}")
         return command.main(args) or OK
     except errors.SearchError as exc:
         return _fail(str(exc), exit_code(exc))
@@ -425,7 +425,7 @@ def exit_code(exc: errors.SearchError) -> int:
 def _unexpected(exc: Exception) -> int:
     if settings.debug():
         raise exc
-    from .storage import disk
+    from ..storage import disk
 
     refused = disk.refused(exc)
     if refused is not None:  # a write no command guards (each names its own path and fix)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import api
-from ..reports import write_report
+from ... import api
+from ...reports import write_report
 
 
 def main(args) -> int:

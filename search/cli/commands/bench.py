@@ -32,10 +32,10 @@ from mnistnet import data as mdata
 from mnistnet.model import build, count_params
 from mnistnet.precision import resolve as precision_of
 
-from ..engine import profiles
-from ..api import describe_precision, resolve_device
-from ..benchmarks import compiled, parallel, pipeline, precision
-from ..errors import BadArgument
+from ...engine import profiles
+from ...api import describe_precision, resolve_device
+from ...benchmarks import compiled, parallel, pipeline, precision
+from ...errors import BadArgument
 
 SECTIONS = ("pipeline", "precision", "accuracy", "compile", "inference", "workers", "storage")
 TRAIN_IMAGES = 55_000
@@ -262,7 +262,7 @@ def study_args(args) -> list[str]:
 def run_inference(result, args) -> None:
     from space.known import base_net
 
-    from ..exporting import runtimes, write_formats
+    from ...exporting import runtimes, write_formats
 
     config, _ = base_net("gap10k")
     torch.manual_seed(0)
@@ -343,7 +343,7 @@ def run_workers(result, device, args) -> None:
 
 
 def run_storage(result, args) -> None:
-    from ..benchmarks import storage
+    from ...benchmarks import storage
 
     seconds = args.storage_seconds
     say(

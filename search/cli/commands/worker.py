@@ -6,12 +6,12 @@ import os
 import secrets
 import socket
 
-from .. import api
-from ..engine import selection
-from ..reports import TrialBar
-from ..storage import NO_HEARTBEATS, check, is_proxy, location, mask, open_storage
-from ..engine import StudySpec, load_existing
-from ..running import WorkerJob, run_worker
+from ... import api
+from ...engine import selection
+from ...reports import TrialBar
+from ...storage import NO_HEARTBEATS, check, is_proxy, location, mask, open_storage
+from ...engine import StudySpec, load_existing
+from ...running import WorkerJob, run_worker
 
 
 def main(args) -> int:

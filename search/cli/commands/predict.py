@@ -7,8 +7,8 @@ from pathlib import Path
 
 from mnistnet.train import predict
 
-from ..exporting import model_dir
-from ..errors import BadArgument, NotFound
+from ...exporting import model_dir
+from ...errors import BadArgument, NotFound
 
 
 def main(args) -> int:

@@ -12,7 +12,7 @@ import ipaddress
 import json
 import sys
 
-from ..storage import mask, open_storage
+from ...storage import mask, open_storage
 
 READS = ("GET", "HEAD")
 
@@ -44,7 +44,7 @@ def main(args) -> int:
     import bottle
     from optuna_dashboard import wsgi
 
-    from ..storage import location, open_store
+    from ...storage import location, open_store
 
     storage = open_storage(args.storage, create=False, heartbeat=False)
     store = open_store(location(args.storage, args.artifacts))  # a folder or s3://BUCKET/PREFIX

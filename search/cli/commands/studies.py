@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import optuna
 
-from .. import records
-from ..engine import selection
-from ..storage import mask, open_storage
+from ... import records
+from ...engine import selection
+from ...storage import mask, open_storage
 
 
 def main(args) -> int:
