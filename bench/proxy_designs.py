@@ -6,7 +6,7 @@ Usage (after one `mnist-search run --finals 0 --objective X --study design-X --s
 For each study: trials trained (complete or stopped after training), infeasible, wall time; how many
 trained nets fell in each size band and the best proxy validation accuracy there (completed trials);
 the median size of the trained nets in the first and second half of the study; and the finalists
-that the run's selection would retrain (search.selection.finalists, K=4).
+that the run's selection would retrain (search.engine.selection.finalists, K=4).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ small net against all others prunes and discards exactly the nets the search is 
 - stopping a multi-objective proxy trial (Optuna cannot prune those) whose accuracy at an epoch is
   below the median of earlier trials of similar size at that epoch, as Optuna's MedianPruner does
   for one objective;
-- spreading the finals over log-spaced size bands (search.selection.finalists).
+- spreading the finals over log-spaced size bands (search.engine.selection.finalists).
 """
 
 from __future__ import annotations

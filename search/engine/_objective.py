@@ -1,16 +1,16 @@
 """The objective: trial -> space.sample -> budget check -> mnistnet.fit -> the study's value.
 
-A study's values are one of (search.study.OBJECTIVES):
+A study's values are one of (search.settings.OBJECTIVES):
 - "accuracy": validation accuracy;
 - "size": size-adjusted validation accuracy, accuracy minus SIZE_WEIGHT per doubling of
   parameters over SIZE_REFERENCE, so the sampler and the pruner weigh a net's size as well;
 - "pareto": (validation accuracy, parameters counted from PARETO_MIN_PARAMS up), two objectives.
   Optuna cannot prune those, so a proxy trial is stopped here instead when, after the warm-up, its
   accuracy is below the median of the earlier trials of similar size at the same epoch
-  (search.bands).
+  (search.engine.bands).
 Every trial also stores its plain validation accuracy (records), which is what selection reads.
 
-An Objective is handed its fidelity (search.workers.ByStage holds one per stage). At proxy fidelity a
+An Objective is handed its fidelity (search.running.ByStage holds one per stage). At proxy fidelity a
 trial trains on the profile's subset for the proxy epochs and reports each epoch to the pruner; at
 full fidelity (a final: a proxy trial's params enqueued again) it trains on all the training images
 for the final epochs, unpruned. An over-budget or impossible net is never trained:
@@ -85,7 +85,7 @@ class Fidelity:
     epochs: int
     final: bool = False  # full fidelity: trained to the end (never pruned), compiled where it pays back
     rung: bool = False  # a rung (search.records.RUNG): trained to the end, never pruned, not compiled
-    ema_images: int = 0  # a weight average's horizon in images (finals: search.profiles), 0: none
+    ema_images: int = 0  # a weight average's horizon in images (finals: search.engine.profiles), 0: none
 
     @property
     def stage(self) -> str:

@@ -64,7 +64,7 @@ class StudySpec:
     finals: int = 0  # top-K distinct proxy trials retrained at full fidelity
     final_epochs: int = 15
     final_subset: int | None = None  # training images of a final (None: all; a slice only for quick tries)
-    final_ema_images: int = 0  # the finals' weight average's horizon (mnistnet Recipe.ema_images; search.profiles)
+    final_ema_images: int = 0  # the finals' weight average's horizon (Recipe.ema_images; search.engine.profiles)
     target_acc: float = TARGET_ACC  # the answer: the smallest net whose finals' mean reaches this accuracy
     confirm_seeds: int = records.DEFAULT_CONFIRM_SEEDS  # seeds a net's finals need before their mean counts
     rung: int = 0  # plausible proxy nets per size band retrained at the rung's fidelity (0: no rung)
@@ -75,7 +75,7 @@ class StudySpec:
         self.validate()
 
     def validate(self) -> "StudySpec":
-        """The run settings' own checks (search.run_settings), on the values a study is made with."""
+        """The run settings' own checks (search.settings), on the values a study is made with."""
         checks = {f.name: f.metadata["check"] for f in dataclasses.fields(RunSettings)}
         for key in ("objective", "pruner", "target_acc", "finals", "epochs", "final_epochs", "val_size"):
             checks[key](key, getattr(self, key))

@@ -84,7 +84,7 @@ class TrialBar:
             self.bar.set_postfix_str(extra)
         self.bar.refresh()
 
-    def __call__(self, study, trial) -> None:  # an Optuna callback (a failed trial's line: search.failures)
+    def __call__(self, study, trial) -> None:  # an Optuna callback (a failed trial's line: search.running)
         self.refresh()
 
     def close(self) -> None:

@@ -28,7 +28,7 @@ def log_folder(storage_url: str, artifact_dir: str | None, study: str) -> Path:
 
 
 def worker_log(job) -> Path:
-    """The log file of a worker (a search.workers.WorkerJob)."""
+    """The log file of a worker (a search.running.WorkerJob)."""
     return (
         log_folder(job.spec.storage, job.artifact_dir, job.spec.name) / f"{job.log_name or f'worker-{job.worker}'}.log"
     )

@@ -187,7 +187,7 @@ def _run_worker(job: WorkerJob, callbacks, objective) -> None:
 
 
 def refused_write(exc: BaseException) -> WriteFailed | None:
-    """A write the disk refused inside a trial (its artifacts: search.artifact_stores) as one WriteFailed."""
+    """A write the disk refused inside a trial (its artifacts: search.storage) as one WriteFailed."""
     return disk.failed("a file", exc, "then rerun the same command: the study resumes where it stopped")
 
 
@@ -196,7 +196,7 @@ class _StorageLost(BaseException):
     catch=(Exception,): caught there, it would be recorded as the trial's failure (if the storage still
     answered) and the worker would go on. The worker stops instead, and reports it; the trial stays
     RUNNING under its owner, so the next worker on this machine fails it and runs it again
-    (search.owners.reap), as after a crash: once there is space, the same command loses nothing."""
+    (search.storage.owners.reap), as after a crash: once there is space, the same command loses nothing."""
 
     def __init__(self, error: StorageError | WriteFailed):
         super().__init__(str(error))
@@ -374,7 +374,7 @@ def _stop_when_orphaned(parent: int, seconds: float = 2.0) -> None:
         _ORPHANED.set()
         _thread.interrupt_main()
         time.sleep(20)
-        os._exit(1)  # the interrupt did not land (SIGINT ignored?): its trial is left to search.owners
+        os._exit(1)  # the interrupt did not land (SIGINT ignored?): its trial is left to search.storage.owners
 
     threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
 

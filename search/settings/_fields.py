@@ -1,7 +1,7 @@
 """What the settings of a job are made of: `setting()` (a field with its help text, flag and check),
 the checks, and the help texts several jobs share.
 
-The settings dataclasses (search.run_settings, search.train_settings, search.export_settings) are made
+The settings dataclasses (search.settings, search.settings, search.settings) are made
 of these fields; search.cli generates each command's flags from them (add_settings_args), and the
 Python API takes the same fields as keyword arguments. Like them, this module never imports argparse.
 """

@@ -2,7 +2,7 @@
 writes them, `mnist-search run --config run.json` starts the same run again (flags given beside it win).
 
 The file is one JSON object of the run's settings by their Python names, the fields of
-search.run_settings.RunSettings (as `search.run` takes them, e.g. "max_params", "warm_start"). A text
+search.settings.RunSettings (as `search.run` takes them, e.g. "max_params", "warm_start"). A text
 value is read as its flag would read it ("subset": "all"); every value gets the flag's checks.
 """
 

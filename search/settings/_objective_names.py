@@ -1,4 +1,4 @@
-"""The proxy stage's objectives by name (what each computes: search.objective), without imports, so
+"""The proxy stage's objectives by name (what each computes: search.engine), without imports, so
 the command line can offer them without loading Optuna or torch."""
 
 OBJECTIVES = ("accuracy", "size", "pareto")

@@ -1,7 +1,7 @@
 """The settings of `mnist-search train`, each defined once: its default, its help text, its flag and its check.
 
-The `train` command line is generated from `TrainSettings` (search.cli.add_settings_args), and
-search.cli.commands.train reads the same fields; see search.run_settings for why the flags are generated
+The `train` command line is generated from `TrainSettings` (search.cli add_settings_args), and
+search.cli.commands.train reads the same fields; see search.settings._run for why the flags are generated
 by hand.
 """
 

@@ -3,7 +3,7 @@
 `mnist-search storage-server --storage postgresql://...` serves Optuna's proxy service (what
 `optuna.storages.run_grpc_proxy_server` serves, in a gRPC server kept in hand, see serve) over our
 storage (search.storage.open_storage: the database calls wait for a restarting server,
-search.reconnect). Every command that takes
+search.storage). Every command that takes
 `--storage` accepts `grpc://HOST:PORT`, which opens `ReconnectingGrpcProxy` below: Optuna's
 `GrpcStorageProxy` whose calls wait (MNIST_SEARCH_DB_RETRY seconds, as against the database) for a
 proxy that restarts, then fail with one StorageError line.
@@ -13,13 +13,13 @@ CANCELLED, which these workers never do themselves, so it means the proxy went a
 stopping server cancels the calls still open when its grace period ends). The server is stopped
 with a grace period (SIGTERM or Ctrl-C), so a call that reached it is answered before it goes; a
 proxy killed with SIGKILL mid-call may have done a call whose answer was lost: the retry of a
-trial's state change is recognised as done (as search.reconnect does), but a lost answer to "create
-a trial" leaves one unused trial RUNNING (it names its worker, search.owners: it is failed once that
+trial's state change is recognised as done (as search.storage does), but a lost answer to "create
+a trial" leaves one unused trial RUNNING (it names its worker, search.storage.owners: it is failed once that
 worker has ended).
 
 The proxy has no authentication: bind it to loopback, or to a private network the workers share.
 Trials have no heartbeats through the proxy (its protocol has no heartbeat call): a worker that
-dies on this machine is still found by search.owners; one that dies on another machine leaves its
+dies on this machine is still found by search.storage.owners; one that dies on another machine leaves its
 trial RUNNING until `mnist-search worker` runs again there (or forever, if that machine is gone).
 """
 

@@ -1,7 +1,7 @@
 """The server side of the storage proxy: `mnist-search storage-server` serves Optuna's gRPC proxy
 service over our storage (search.storage.open_storage), with a cache that knows every trial.
 
-Its client side, `--storage grpc://HOST:PORT`, is search.storage_proxy (search.storage opens it, so
+Its client side, `--storage grpc://HOST:PORT`, is search.storage (search.storage opens it, so
 the server lives here, above both).
 """
 

@@ -1,8 +1,8 @@
 """The study's SQLite file, when the disk refuses a write or the file is damaged: one clear error each.
 
 SQLite rolls a failed write back, so the file keeps every trial committed before it: the worker stops
-(search.workers), the trial it ran stays RUNNING under its dead owner, and the same command rerun
-once there is space fails that trial and runs it again (search.owners.reap), so nothing is lost.
+(search.running), the trial it ran stays RUNNING under its dead owner, and the same command rerun
+once there is space fails that trial and runs it again (search.storage.owners.reap), so nothing is lost.
 Optuna reports such a write as "invalid data in the commit" (and a trial's last write even as an
 AssertionError), so every call that reaches the database is wrapped here to say what happened:
 StudyWriteFailed names the file, the cause and the fix; DamagedStudy says the file is damaged, that

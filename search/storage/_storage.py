@@ -79,13 +79,13 @@ def _lock_on_begin(engine) -> None:
 
 def open_storage(url: str, create: bool = True, heartbeat: bool = True):
     """An Optuna RDBStorage for `url` (or, for grpc://HOST:PORT, the storage proxy in front of one,
-    search.storage_proxy); malformed, unreachable or unwritable storage is a StorageError."""
+    search.storage); malformed, unreachable or unwritable storage is a StorageError."""
     import warnings
 
     from ._proxy import is_proxy, open_proxy
 
     if is_proxy(url):
-        return open_proxy(url)  # no heartbeats through the proxy: see search.storage_proxy
+        return open_proxy(url)  # no heartbeats through the proxy: see search.storage
 
     import optuna
 
@@ -110,7 +110,7 @@ def open_storage(url: str, create: bool = True, heartbeat: bool = True):
         engine_kwargs = {"connect_args": {"timeout": 60}}  # wait for a writer rather than fail
     else:
         # A server database: pooled connections are checked before use, and calls that lose their
-        # connection are retried for a while (search.reconnect).
+        # connection are retried for a while (search.storage).
         settings.db_retry_seconds()  # a bad value is reported before connecting
         engine_kwargs = {"pool_pre_ping": True}
         u = make_url(url)
@@ -122,7 +122,7 @@ def open_storage(url: str, create: bool = True, heartbeat: bool = True):
             kwargs = {}
             if beat:
                 # A worker that dies mid-trial stops beating; its trial is marked FAIL and re-run once
-                # (search.owners fails it sooner when the dead worker ran on this machine).
+                # (search.storage.owners fails it sooner when the dead worker ran on this machine).
                 kwargs = dict(
                     heartbeat_interval=beat,
                     grace_period=2 * beat,

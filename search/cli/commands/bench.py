@@ -7,7 +7,7 @@ and against the previous defaults (fp32, one worker with all cores, no torch.com
   (search.benchmarks.precision);
 - accuracy: with --accuracy-seeds K, nets trained on all images in both precisions, K seeds each;
 - compile: torch.compile's one-off cost against its per-epoch gain (search.benchmarks.compiled);
-- inference: the exported model's CPU latency and throughput (search.inference_speed);
+- inference: the exported model's CPU latency and throughput (search.exporting);
 - workers: trials per hour of the default run for worker/thread layouts (search.benchmarks.parallel);
   on a GPU, 1, 2, 4 and 8 workers sharing it.
 On a GPU each training is timed up to a torch.cuda.synchronize(), and the pipeline section records

@@ -1,7 +1,7 @@
 """`mnist-search storage-server`: Optuna's gRPC storage proxy in front of the study database.
 
 Workers on many machines then pass `--storage grpc://HOST:PORT` and share the proxy's database
-connections instead of each opening a pool of its own (search.storage_proxy).
+connections instead of each opening a pool of its own (search.storage).
 """
 
 from __future__ import annotations
