@@ -31,7 +31,7 @@ import torch  # noqa: E402
 from mnistnet import data as mdata  # noqa: E402
 from mnistnet.model import trace  # noqa: E402
 from mnistnet.train import fit  # noqa: E402
-from search.commands.bench import _cpu_name as cpu_name  # noqa: E402  (the bench command's own reading)
+from search.cli.commands.bench import _cpu_name as cpu_name  # noqa: E402  (the bench command's own reading)
 from space.arch import ArchSpace  # noqa: E402
 
 # name -> changes to the net's own recipe. "30" is today's final.

@@ -6,8 +6,8 @@ Usage:
 
 For each variant, the study's proxy trials (trained or over budget, with their parameters,
 constraints and records) are copied into an in-memory study whose values are (validation accuracy,
-size), size being the raw parameter count or search.objective.pareto_size of it. The project's
-sampler (search.sampling.make_sampler) then draws `--draws` points of the arch space from it; each
+size), size being the raw parameter count or search.engine.pareto_size of it. The project's
+sampler (search.engine.make_sampler) then draws `--draws` points of the arch space from it; each
 draw is traced (parameters, budget) and failed, so every draw comes from the same model. Printed:
 the share of draws within budget and, of those, the share in each size band and the median size.
 """
@@ -26,8 +26,8 @@ from optuna.trial import TrialState  # noqa: E402
 
 from mnistnet.model import ConfigError, trace  # noqa: E402
 from search import records  # noqa: E402
-from search.objective import Budget, pareto_size  # noqa: E402
-from search.sampling import make_sampler  # noqa: E402
+from search.engine import Budget, pareto_size  # noqa: E402
+from search.engine import make_sampler  # noqa: E402
 from space.arch import ArchSpace  # noqa: E402
 
 BANDS = [(0, 4000), (4000, 8000), (8000, 12000), (12000, 10**9)]

@@ -6,7 +6,7 @@ Usage (after one `mnist-search run --finals 0 --objective X --study design-X --s
 For each study: trials trained (complete or stopped after training), infeasible, wall time; how many
 trained nets fell in each size band and the best proxy validation accuracy there (completed trials);
 the median size of the trained nets in the first and second half of the study; and the finalists
-that the run's selection would retrain (search.selection.finalists, K=4).
+that the run's selection would retrain (search.engine.selection.finalists, K=4).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import optuna  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402
 
-from search import records, selection  # noqa: E402
+from search import records  # noqa: E402
+from search.engine import selection  # noqa: E402
 
 BANDS = [(0, 5000), (5000, 8000), (8000, 12000), (12000, 20001)]
 

@@ -36,7 +36,7 @@ import space  # noqa: E402
 from mnistnet import data as mdata  # noqa: E402
 from mnistnet.model import ConfigError, trace  # noqa: E402
 from mnistnet.train import fit  # noqa: E402
-from search.selection import spearman  # noqa: E402  (one definition, tested in tests/test_selection.py)
+from search.engine import spearman  # noqa: E402  (one definition, tested in tests/test_selection.py)
 from space.known import KNOWN  # noqa: E402
 
 MAX_PARAMS, MAX_MACS = 20_000, 1_200_000  # keep sampled nets cheap enough to train on a CPU

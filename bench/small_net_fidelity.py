@@ -34,7 +34,7 @@ import torch  # noqa: E402
 from mnistnet import data as mdata  # noqa: E402
 from mnistnet.model import trace  # noqa: E402
 from mnistnet.train import fit  # noqa: E402
-from search.selection import spearman  # noqa: E402
+from search.engine import spearman  # noqa: E402
 from space.arch import ArchSpace  # noqa: E402
 
 

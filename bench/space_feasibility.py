@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import optuna  # noqa: E402
 
 from mnistnet.model import ConfigError, trace  # noqa: E402
-from search.objective import Budget  # noqa: E402
+from search.engine import Budget  # noqa: E402
 from space.arch import ArchSpace  # noqa: E402
 
 

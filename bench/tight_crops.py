@@ -30,7 +30,7 @@ import photo_fixtures as pf  # noqa: E402
 from mnistnet import data as mdata  # noqa: E402
 from mnistnet import preprocess  # noqa: E402
 from mnistnet.train import predict  # noqa: E402
-from search import model_dir  # noqa: E402
+from search.exporting import model_dir  # noqa: E402
 
 
 def accuracy(model, module, paths, labels) -> float:

@@ -21,15 +21,16 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from . import confirmation, profiles, records, selection
+from . import records
+from .engine import confirmation, profiles, selection
 from .errors import BadArgument, DataUnavailable, DeviceUnavailable, ImpossibleBudget, UnknownPreset, UnknownSpace
 from .storage import DEFAULT_URL, mask, open_storage
-from .objective_names import DEFAULT_OBJECTIVE
-from .progress import clock
-from .export_settings import ExportSettings
-from .run_settings import RunSettings
-from .study import StudySpec, open_study
-from .workers import COUNTED, Stage, WorkerJob, WorkerPool, exit_report, run_worker
+from .settings import DEFAULT_OBJECTIVE
+from .settings import clock
+from .settings import ExportSettings
+from .settings import RunSettings
+from .engine import StudySpec, open_study
+from .running import COUNTED, Stage, WorkerJob, WorkerPool, exit_report, run_worker
 
 
 GRAPHS_MODE = "reduce-overhead"  # torch.compile's mode that replays the steps as CUDA graphs
@@ -164,7 +165,7 @@ def time_budget(plan: "Plan", called: float):
     from mnistnet.precision import resolve as resolve_precision
     from optuna.trial import FixedTrial
 
-    from . import time_plan
+    from .engine import time_plan
 
     spec = plan.spec
     data = mdata.load(plan.settings.data_root, val_size=spec.val_size, device=plan.device)
@@ -268,7 +269,7 @@ def prepare(s: RunSettings) -> Plan:
         rung_subset=capped(s.rung_subset or None, s.final_subset or None),
         rung_epochs=min(s.rung_epochs, profile.final_epochs),
     )
-    from .artifact_stores import check, location
+    from .storage import check, location
 
     artifacts = location(spec.storage, s.artifacts)
     check(artifacts)  # a missing bucket is one line before the study is touched
@@ -314,7 +315,7 @@ def pruner_line(spec) -> str:
 def warm_starts(st: optuna.Study, plan: Plan, before: int, log) -> None:
     """A new study's first trials: the space's warm starts within budget (unless warm_start=False)."""
     spec = plan.spec
-    from .objective import Budget
+    from .engine import Budget
 
     queued = (
         enqueue_warm_starts(st, plan.space, Budget.for_space(plan.space, spec.max_params, spec.max_macs))
@@ -517,7 +518,7 @@ class Workers:
     def _stage(self, st: optuna.Study, total: int, desc: str, workers: int) -> None:
         import torch
 
-        from .progress import TrialBar
+        from .reports import TrialBar
 
         ends = None
         if self.budget is not None:  # the stage's planned end: the proxy stage's share, else the deadline
@@ -591,7 +592,7 @@ def answer(study: optuna.Study, target_acc: float | None = None) -> optuna.trial
 
 def load(study: str | None = None, storage: str = DEFAULT_URL) -> optuna.Study:
     """An existing study (the storage's only one when no name is given)."""
-    from .study import pick_study
+    from .engine import pick_study
 
     return pick_study(storage, study, open_storage(storage, create=False, heartbeat=False))
 

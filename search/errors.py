@@ -2,7 +2,7 @@
 
 Every failure the engine reports on purpose is a `SearchError`; its subclass says what kind of
 problem it is, its message says what is wrong and how to fix it. The command line maps the kinds
-to exit codes (search/cli.py); a notebook catches them like any exception.
+to exit codes (search/cli); a notebook catches them like any exception.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ FIXED_PARAMS = "fixed_params"
 
 # RDBStorage's methods that reach the database and are private: the public create_new_trial,
 # set_trial_param and get_all_trials go through them, and Optuna's cache calls them directly, so a
-# storage that retries lost connections (search.reconnect) must wrap them too.
+# storage that retries lost connections (search.storage) must wrap them too.
 RDB_PRIVATE_CALLS = (
     "_create_new_trial",
     "_set_trial_param",
@@ -31,7 +31,7 @@ RDB_PRIVATE_CALLS = (
 
 def storage_of(study: optuna.Study):
     """The storage object a study was opened with. Study has no public accessor for it; the engine
-    needs it to write a dead worker's trial (search.owners) and to list a trial's artifacts."""
+    needs it to write a dead worker's trial (search.storage.owners) and to list a trial's artifacts."""
     return study._storage
 
 
@@ -43,7 +43,7 @@ def backend_of(storage):
 
 def trial_id(trial: FrozenTrial) -> int:
     """A trial's id in its storage: FrozenTrial exposes only the number, and the storage's
-    set_trial_* calls (failing a dead worker's trial, search.owners) take the id."""
+    set_trial_* calls (failing a dead worker's trial, search.storage.owners) take the id."""
     return trial._trial_id
 
 
@@ -57,7 +57,7 @@ def grpc_generated():
 
 
 class GrpcProxyWithOptions(GrpcStorageProxy):
-    """GrpcStorageProxy with our gRPC channel options (CHANNEL_OPTIONS of search.storage_proxy): the
+    """GrpcStorageProxy with our gRPC channel options (CHANNEL_OPTIONS of search.storage): the
     public constructor takes host and port only, and its reconnect backoff grows to two minutes."""
 
     channel_options: list = []

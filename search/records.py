@@ -9,7 +9,7 @@ A trial of an mnist-search study carries:
 - Optuna artifacts: config.json, recipe.json and weights.pt, listed with
   `optuna.artifacts.get_all_artifact_meta`.
 
-The study carries its settings (search.study.StudySpec) and `SCHEMA_KEY`, the version of this
+The study carries its settings (search.engine.StudySpec) and `SCHEMA_KEY`, the version of this
 contract it was written with, so studies made today stay readable after a change.
 """
 
@@ -35,7 +35,7 @@ DEVICE = "device"  # str: torch device it trained on
 PRECISION = "precision"  # str: "fp32" or "bf16", what its forward passes ran in (weights are fp32)
 STAGE = "stage"  # "proxy" (cheap, ranked), "final" (full data, full epochs) or "surplus" (never trained)
 FINAL_OF = "final_of"  # int, on a final: the proxy trial it retrains
-# int, on a final enqueued to confirm a net (search.confirmation): the training seed it uses instead of
+# int, on a final enqueued to confirm a net (search.engine.confirmation): the training seed it uses instead of
 # the run's --seed, so that a net's finals are trainings of one net with distinct seeds.
 TRAIN_SEED = "train_seed"
 RUNG_OF = "rung_of"  # int: the proxy trial a rung trial retrains
@@ -49,9 +49,9 @@ SECONDS = "seconds"  # float: wall time of the trial
 THREADS = "threads"  # int: torch CPU threads the trial trained with (CPU trials only)
 INFEASIBLE = "infeasible"  # str: why the net was not trained (over budget, impossible config)
 FAIL_REASON = "fail_reason"  # str: why training failed or was stopped
-OWNER = "worker"  # dict: the process that runs the trial (host, pid, start time: search.owners)
+OWNER = "worker"  # dict: the process that runs the trial (host, pid, start time: search.storage.owners)
 
-# Study user attributes read here (the study's other settings: search.study.StudySpec, stored whole).
+# Study user attributes read here (the study's other settings: search.engine.StudySpec, stored whole).
 TARGET_ACC = "target_acc"  # float: the validation accuracy the answer must reach
 DEFAULT_TARGET_ACC = 0.994  # the answer: the smallest final reaching this validation accuracy (99.4 %)
 # int: full-fidelity trainings (seeds) a net needs before its mean validation accuracy can be the answer.
@@ -97,7 +97,7 @@ def write_net(
         trial.set_user_attr(key, value)
 
 
-CONSTRAINTS = ("params", "macs", "receptive_field")  # search.objective.Budget's bounds, in its order
+CONSTRAINTS = ("params", "macs", "receptive_field")  # search.engine.Budget's bounds, in its order
 
 
 def write_constraints(trial: optuna.Trial, excess: list[float]) -> None:
@@ -115,7 +115,7 @@ def write_failure(trial: optuna.Trial, reason: str) -> None:
 
 
 def write_failure_by_id(storage, trial_id: int, reason: str) -> None:
-    """write_failure for a trial this process does not run (a dead worker's: search.owners)."""
+    """write_failure for a trial this process does not run (a dead worker's: search.storage.owners)."""
     storage.set_trial_user_attr(trial_id, FAIL_REASON, reason[:400])
 
 
@@ -241,7 +241,7 @@ def infeasible_reason(t: FrozenTrial) -> str | None:
 
 
 def target_acc(study: optuna.Study, default: float | None = DEFAULT_TARGET_ACC) -> float | None:
-    """The study's target validation accuracy (the latest run's: search.study)."""
+    """The study's target validation accuracy (the latest run's: search.engine)."""
     value = study.user_attrs.get(TARGET_ACC)
     return default if value is None else value
 

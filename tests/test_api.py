@@ -13,7 +13,8 @@ import pytest
 from optuna.trial import TrialState
 
 import search
-from search import profiles, records, selection
+from search import records
+from search.engine import profiles, selection
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = dict(
@@ -135,8 +136,8 @@ def test_two_workers_stop_together_at_the_requested_count(tmp_path):
 def test_a_trial_started_past_the_requested_count_stops_untrained_and_an_enqueued_one_goes_back(tmp_path):
     """Two workers that end a trial at the same moment both see one trial left and both start one
     (Optuna counts after each trial): the later one stops untrained, and the run stops there."""
-    from search.study import open_study
-    from search.workers import run_worker
+    from search.engine import open_study
+    from search.running import run_worker
 
     job = worker_job(tmp_path, until=3)
     study = open_study(job.spec)
@@ -167,8 +168,8 @@ def test_a_database_lost_in_a_trial_stops_the_worker_and_leaves_the_trial_to_ret
     """Not recorded as the trial's failure (which would need the database, and would lose the trial):
     the worker stops with the StorageError, and the trial stays RUNNING under its owner, so the next
     worker on this machine fails it and runs it again (tests/test_owners.py)."""
-    from search.study import open_study
-    from search.workers import run_worker
+    from search.engine import open_study
+    from search.running import run_worker
 
     job = worker_job(tmp_path, until=3)
 
@@ -213,7 +214,7 @@ def test_bad_input_raises_a_search_error_and_writes_nothing(tmp_path, kwargs, ki
 
 def test_resuming_with_other_defining_settings_is_refused_untouched(tmp_path):
     url = f"sqlite:///{tmp_path / 'r.db'}"
-    from search.study import StudySpec, open_study
+    from search.engine import StudySpec, open_study
 
     open_study(StudySpec("r", url, "arch", "", "pareto", 20000, 2_000_000, 4, "hyperband", 0, subset=8000))
     for change, flag in (
@@ -278,8 +279,8 @@ def test_workers_start_from_python_dash_c_and_from_standard_input(tmp_path, how)
 
 
 def worker_job(tmp_path, **changes):
-    from search.study import StudySpec
-    from search.workers import WorkerJob
+    from search.engine import StudySpec
+    from search.running import WorkerJob
 
     spec = StudySpec(
         "w", f"sqlite:///{tmp_path / 'w.db'}", "arch", "", "accuracy", 20000, None, 1, "hyperband", 0, subset=300
@@ -299,8 +300,8 @@ def worker_job(tmp_path, **changes):
 
 
 def test_when_every_worker_fails_the_run_raises_naming_the_first_error_and_its_log(tmp_path):
-    from search.study import open_study
-    from search.workers import run_workers
+    from search.engine import open_study
+    from search.running import run_workers
 
     (tmp_path / "not-a-folder").write_text("")  # MNIST cannot be read or written there, by any worker
     job = worker_job(tmp_path, data_root=str(tmp_path / "not-a-folder"))
@@ -315,7 +316,7 @@ def test_when_every_worker_fails_the_run_raises_naming_the_first_error_and_its_l
 
 
 def test_when_some_workers_fail_the_warning_counts_them_and_names_their_logs(tmp_path):
-    from search.workers import exit_report
+    from search.running import exit_report
 
     job = worker_job(tmp_path)
     assert exit_report(job, [0, 0]) is None
@@ -330,7 +331,7 @@ def test_run_flags_are_generated_from_the_run_settings_with_their_defaults():
     import inspect
     from dataclasses import fields
     from search.cli import build_parser
-    from search.run_settings import RunSettings
+    from search.settings import RunSettings
 
     args = build_parser().parse_args(["run"])
     for f in fields(RunSettings):
@@ -394,8 +395,8 @@ def test_train_flags_are_generated_from_the_train_settings_with_their_defaults(m
     from dataclasses import fields
     from conftest import run_cli
     from search.cli import build_parser
-    from search.commands import train
-    from search.train_settings import TrainSettings
+    from search.cli.commands import train
+    from search.settings import TrainSettings
 
     assert option_strings("train") == TRAIN_FLAGS == [TrainSettings.flag(f.name) for f in fields(TrainSettings)]
     args = build_parser().parse_args(["train"])
@@ -415,7 +416,7 @@ def test_export_flags_and_search_export_are_the_export_settings(monkeypatch, cap
     from conftest import run_cli
     from search import api
     from search.cli import build_parser
-    from search.export_settings import ExportSettings
+    from search.settings import ExportSettings
 
     assert option_strings("export") == EXPORT_FLAGS == [ExportSettings.flag(f.name) for f in fields(ExportSettings)]
     args = build_parser().parse_args(["export", "--out", "m"])
@@ -450,7 +451,7 @@ def test_export_flags_and_search_export_are_the_export_settings(monkeypatch, cap
 
 
 def test_export_formats_are_a_comma_list_on_the_command_line_and_a_sequence_in_python():
-    from search.export_settings import FORMATS, ExportSettings
+    from search.settings import FORMATS, ExportSettings
 
     assert ExportSettings().formats == FORMATS
     assert (
@@ -509,8 +510,8 @@ def test_a_bad_train_or_export_flag_is_one_line_and_exit_code_2(capsys, argv, wo
 
 
 def test_the_target_accuracy_has_one_default_everywhere(tmp_path):
-    from search.run_settings import RunSettings
-    from search.study import StudySpec
+    from search.settings import RunSettings
+    from search.engine import StudySpec
 
     study = optuna.create_study(storage=f"sqlite:///{tmp_path / 't.db'}", study_name="t")  # no target stored
     assert (

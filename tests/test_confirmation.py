@@ -6,7 +6,8 @@ import pytest
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
-from search import confirmation, records, selection
+from search import records
+from search.engine import confirmation, selection
 from space.known import gap_net
 
 TARGET = 0.994

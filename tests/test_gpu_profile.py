@@ -15,9 +15,10 @@ import torch
 from optuna.trial import TrialState
 
 import search
-from search import profiles, records
+from search import records
+from search.engine import profiles
 from search.cli import build_parser
-from search.study import StudySpec, make_pruner
+from search.engine import StudySpec, make_pruner
 
 REPO = Path(__file__).resolve().parents[1]
 QUIET = dict(progress=False, log=lambda *_: None)
@@ -131,12 +132,13 @@ def test_gpu_profile_export_retrains_the_answer_with_its_seed_check(gpu_profile_
 
 def test_run_gives_the_caller_its_thread_count_back(tmp_path, monkeypatch):
     """An in-process worker sets torch's intra-op threads for its trials; the caller's count returns."""
-    from search import api, workers
+    from search import api
+    from search.running import make_objective
 
     seen = []
 
     def worker(job, callbacks=()):
-        workers.make_objective(job)  # what sets the threads in a real worker
+        make_objective(job)  # what sets the threads in a real worker
         seen.append(torch.get_num_threads())
 
     monkeypatch.setattr(api, "run_worker", worker)

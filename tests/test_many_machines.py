@@ -69,7 +69,7 @@ def test_no_proxy_at_the_address_is_one_line_at_once(capsys):
 def test_a_proxy_lost_mid_study_is_waited_for_then_one_line(monkeypatch):
     pytest.importorskip("grpc")
     from search.errors import StorageError
-    from search.storage_proxy import proxy_class
+    from search.storage import proxy_class
 
     monkeypatch.setenv("MNIST_SEARCH_DB_RETRY", "1")
     url = f"grpc://127.0.0.1:{free_port()}"
@@ -93,7 +93,7 @@ def test_a_call_the_proxy_cancels_is_tried_again():
     from concurrent.futures import ThreadPoolExecutor
 
     from search import optuna_adapter
-    from search.storage_proxy import proxy_class
+    from search.storage import proxy_class
 
     class CancelTheFirstCall(grpc.ServerInterceptor):
         calls = 0
@@ -175,7 +175,7 @@ def test_a_malformed_artifact_url_is_one_line_before_anything_is_written(url, ca
 def test_prefixed_store_keeps_artifacts_under_the_prefix():
     import io
 
-    from search.artifact_stores import PrefixedStore, bucket_and_prefix
+    from search.storage import PrefixedStore, bucket_and_prefix
 
     class Keys:
         def __init__(self):

@@ -10,9 +10,10 @@ from optuna.samplers import TPESampler
 from optuna.trial import TrialState, create_trial
 
 import search
-from search import bands, records
-from search.objective import SIZE_REFERENCE, SIZE_WEIGHT, pareto_size, size_adjusted
-from search.objective_names import PARETO_MIN_PARAMS
+from search import records
+from search.engine import bands
+from search.engine import SIZE_REFERENCE, SIZE_WEIGHT, pareto_size, size_adjusted
+from search.settings import PARETO_MIN_PARAMS
 
 
 def test_size_adjusted_accuracy_trades_a_fixed_share_per_doubling():
@@ -122,8 +123,8 @@ def test_pruner_none_lets_every_pareto_proxy_train_to_its_last_epoch(study, monk
 
     import space as spaces
     from mnistnet.train import EpochMetrics, FitResult
-    from search import objective as objective_module
-    from search.objective import Budget, Fidelity, Objective
+    from search.engine import _objective as objective_module  # where the objective looks up fit
+    from search.engine import Budget, Fidelity, Objective
 
     def fit(config, recipe, data, device, on_epoch, **_):
         history = []

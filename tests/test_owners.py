@@ -1,4 +1,4 @@
-"""Trials left RUNNING by a dead worker on this machine are failed at once and retried (search.owners)."""
+"""Trials left RUNNING by a dead worker on this machine are failed at once and retried (search.storage.owners)."""
 
 import os
 import subprocess
@@ -8,8 +8,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from search import optuna_adapter, owners, records
-from search.storage import open_storage
+from search import optuna_adapter, records
+from search.storage import open_storage, owners
 
 pytestmark = [
     pytest.mark.skipif(owners.me() is None, reason="needs /proc (Linux) to tell a process's liveness"),
@@ -93,8 +93,7 @@ def test_a_zombie_counts_as_dead():
 
 ASK_AND_DIE = """
 import os, sys, optuna
-from search import owners
-from search.storage import open_storage
+from search.storage import open_storage, owners
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 study = optuna.load_study(study_name="s", storage=open_storage(sys.argv[1]))
 owners.own_trials_from_the_start(study)

@@ -8,7 +8,7 @@ import torch
 
 from mnistnet import ConvLayer, Head, NetConfig, Recipe, fit
 from mnistnet import precision as prec
-from search import profiles
+from search.engine import profiles
 from search.cli import main
 
 SMALL = NetConfig([ConvLayer(8, 3, bn=True, pool=True), ConvLayer(16, 3, bn=True, pool=True)], Head(pool="flatten"))

@@ -5,7 +5,9 @@ import optuna
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
-from search import progress, records
+from search import records
+from search.reports import _progress as progress  # line_mode is looked up there
+from search.settings import clock
 from space.known import gap_net
 
 
@@ -63,4 +65,4 @@ def test_under_pytest_stderr_is_no_terminal():
 def test_a_final_epoch_line_says_accuracy_and_time_left():
     line = progress.final_epoch_line(12, 5, 3, 20, 0.99123, 63.0)
     assert line == ("final trial 12 (retrains trial 5): epoch 3/20, validation 99.12%, 1:03 elapsed, about 5:57 left")
-    assert progress.clock(3725) == "1:02:05"
+    assert clock(3725) == "1:02:05"

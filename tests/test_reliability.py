@@ -17,7 +17,7 @@ import pytest
 import torch
 from optuna.trial import TrialState
 
-import search.objective
+import search.engine._objective  # the objective looks up fit there
 from search.cli import main
 
 pytestmark = pytest.mark.slow  # trains on real MNIST, starts servers or browsers
@@ -190,7 +190,7 @@ def test_failing_trials_are_one_line_each_with_the_traceback_in_the_log(tmp_path
     def broken_fit(*args, **kw):
         raise RuntimeError("the trainer caught fire")
 
-    monkeypatch.setattr(search.objective, "fit", broken_fit)
+    monkeypatch.setattr(search.engine._objective, "fit", broken_fit)
     url = f"sqlite:///{tmp_path / 'fail.db'}"
     assert main(["run", "--trials", "3", "--storage", url, "--max-macs", "0", *QUICK]) == 1  # nothing trained
     _, err = capfd.readouterr()
@@ -285,7 +285,7 @@ def test_ctrl_c_stops_cleanly_and_the_study_resumes(tmp_path):
 
 
 def test_out_of_memory_fails_one_trial_and_the_study_goes_on(tmp_path, monkeypatch):
-    real_fit, calls = search.objective.fit, []
+    real_fit, calls = search.engine._objective.fit, []
 
     def flaky_fit(*args, **kw):
         calls.append(1)
@@ -293,7 +293,7 @@ def test_out_of_memory_fails_one_trial_and_the_study_goes_on(tmp_path, monkeypat
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
         return real_fit(*args, **kw)
 
-    monkeypatch.setattr(search.objective, "fit", flaky_fit)
+    monkeypatch.setattr(search.engine._objective, "fit", flaky_fit)
     url = f"sqlite:///{tmp_path / 'oom.db'}"
     assert main(["run", "--trials", "6", "--storage", url, "--max-macs", "0", *QUICK]) == 0
     trials = trials_of(url)
@@ -303,9 +303,9 @@ def test_out_of_memory_fails_one_trial_and_the_study_goes_on(tmp_path, monkeypat
 
 
 def test_non_finite_loss_prunes_the_trial_with_its_reason(tmp_path, monkeypatch):
-    real_fit = search.objective.fit
+    real_fit = search.engine._objective.fit
     monkeypatch.setattr(
-        search.objective,
+        search.engine._objective,
         "fit",
         lambda config, recipe, *a, **kw: real_fit(
             config, recipe.replace(optimizer="sgd", lr=1e12, momentum=0.9), *a, **kw

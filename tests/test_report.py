@@ -82,7 +82,7 @@ def test_accuracy_axes_zoom_to_the_trained_trials(tiny_study):
     """98.2 % and 99.4 % must not look the same: the axes span the trials, not 0 to 1, and each chart's
     range reaches the highest point that chart draws (whichever stage holds the study's best trial)."""
     import optuna
-    from search import report
+    from search.reports import _html as report  # its drawing helpers, tested one by one
 
     study = optuna.load_study(study_name="arch", storage=tiny_study[0])
     figures = dict(report.sections(study))
@@ -100,7 +100,7 @@ def test_accuracy_axes_zoom_to_the_trained_trials(tiny_study):
 
 def test_a_chart_range_reaches_a_point_above_the_trials_it_zooms_on():
     import plotly.graph_objects as go
-    from search import report
+    from search.reports import _html as report  # its drawing helpers, tested one by one
 
     fig = go.Figure()
     fig.add_scatter(y=[0.10, 0.95, 0.96, 0.97])

@@ -84,7 +84,7 @@ def test_onnx_model_gives_the_pytorch_predictions_in_onnxruntime(exported, mnist
 
 @pytest.mark.slow
 def test_onnx_export_falls_back_to_the_torchscript_exporter(tiny_study, tmp_path, capsys, monkeypatch):
-    from search import onnx_export
+    from search.exporting import _onnx as onnx_export  # its exporters, tested one by one
 
     def no_dynamo(*args):
         raise RuntimeError("dynamo cannot trace this\nsecond line of a long trace")
@@ -107,7 +107,7 @@ def test_onnx_export_falls_back_to_the_torchscript_exporter(tiny_study, tmp_path
 def test_export_refuses_an_onnx_model_that_disagrees_with_pytorch(tiny_study, tmp_path, capsys, monkeypatch):
     import copy
 
-    from search import onnx_export
+    from search.exporting import _onnx as onnx_export  # its exporters, tested one by one
 
     def skewed(model, example, path):  # an exporter that gets one weight slightly wrong
         wrong = copy.deepcopy(model)
@@ -128,7 +128,7 @@ def test_onnx_parity_is_skipped_with_a_note_without_onnxruntime(tmp_path, monkey
     import sys
 
     from mnistnet.model import build
-    from search import onnx_export
+    from search.exporting import _onnx as onnx_export  # its exporters, tested one by one
     from space.known import base_net
 
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` now fails

@@ -4,7 +4,7 @@ import optuna
 import pytest
 
 from search import records
-from search.sampling import STARTUP_TRAINED, make_sampler
+from search.engine import STARTUP_TRAINED, make_sampler
 
 pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 

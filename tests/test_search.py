@@ -10,8 +10,9 @@ import torch
 from optuna.trial import TrialState
 
 
-from search import records, selection
-from search.objective_names import PARETO_MIN_PARAMS
+from search import records
+from search.engine import selection
+from search.settings import PARETO_MIN_PARAMS
 from conftest import TINY, run_cli
 
 

@@ -6,7 +6,8 @@ import pytest
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
-from search import records, selection
+from search import records
+from search.engine import selection
 from space.known import gap_net
 
 
@@ -184,7 +185,7 @@ def test_spearman_matches_hand_computed_values():
 
 
 def test_an_untrained_study_has_no_answer_for_the_api_nor_for_export(study):
-    """search.answer and export's default trial both raise NoResult from one place (search.selection,
+    """search.answer and export's default trial both raise NoResult from one place (search.engine.selection,
     which both import: search.exporting no longer imports search.api)."""
     import search
     from search.exporting import pick_trial

@@ -3,9 +3,9 @@ import pytest
 
 import space
 from mnistnet.model import trace
-from search.objective import Budget
+from search.engine import Budget
 from search.api import enqueue_warm_starts
-from search.study import StudySpec, open_study
+from search.engine import StudySpec, open_study
 
 
 def random_trials(space_obj, n, seed=0):
@@ -44,7 +44,7 @@ def test_recipe_space_turns_the_source_knobs_on_the_base_net():
 
 def test_recipe_space_on_the_cpu_base_keeps_every_kernel_within_the_cpu_budget():
     """`run --space recipe` on CPU must train, not skip: every kernel variant fits 20k params / 2M MACs."""
-    from search.profiles import CPU
+    from search.engine import CPU
 
     sp = space.get("recipe", CPU.recipe_base)
     for kernel in space.recipe.KERNELS:

@@ -7,9 +7,10 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
 import search
-from search import records, selection, time_plan
+from search import records
+from search.engine import selection, time_plan
 from search.errors import BadArgument, ImpossibleBudget
-from search.time_plan import Rates, Stages
+from search.engine import Rates, Stages
 
 STAGES = Stages(
     proxy_images=8000,

@@ -1,0 +1,448 @@
+"""Choosing among trials: the proxy ranking, the finalists, the study's answer, and their tables.
+
+The flow is proxy -> finals -> answer:
+- proxy trials are ranked by validation accuracy (fewer parameters break ties);
+- the finalists are K *distinct* proxy trials spread over sizes: among the plausible ones (proxy
+  accuracy within FINALIST_MARGIN of the best), the best of each of K log-spaced size bands, so a
+  run ends with a full-fidelity accuracy-parameters front rather than K near-ceiling nets (the
+  proxy favours large nets, search.bands); a near-copy of one already chosen (same layer layout,
+  parameter count within 25 %) is skipped, the more accurate of two staying, and bands left empty
+  go to the best remaining nets;
+- with a rung (a longer training of each band's best few before the finals, which ranks small nets
+  far better than the proxy), the finalists are instead the rung's front: the retrained nets no
+  smaller retrained net beats at the rung, at most K;
+- the answer is the smallest net whose finals' mean validation accuracy, over the seeds the study
+  asks for (search.confirmation), reaches the target, else the net with the best mean (or, with no
+  finals, the best proxy trial); its seed with the best validation accuracy stands for it. Test
+  accuracy never takes part.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from .. import records
+from . import _bands as bands, _confirmation as confirmation
+from ..errors import NoResult
+
+NEAR_COPY_RATIO = 1.25  # parameter counts within this factor, with one layout, count as one net
+# Proxy accuracy below the best by more than this: not a finalist. At 8,000 images x 4 epochs gap8k
+# scored 0.8 pp below the best proxy of its run and still reached 99.36 % at full fidelity.
+FINALIST_MARGIN = 0.01
+
+
+def trained(study: optuna.Study, stage: str | None = None) -> list[FrozenTrial]:
+    """Completed, within-budget trials (of one stage, if given)."""
+    return [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if records.is_trained(t) and (stage is None or records.stage(t) == stage)
+    ]
+
+
+def rank_key(t: FrozenTrial):
+    return (-records.accuracy(t), records.params(t))
+
+
+def ranked(trials) -> list[FrozenTrial]:
+    """Best first: highest validation accuracy, then fewer parameters."""
+    return sorted(trials, key=rank_key)
+
+
+def pareto_front(trials, score=records.accuracy, size=records.params) -> list:
+    """Trials (or nets) no other beats on both `score` (higher; validation accuracy by default) and
+    `size` (fewer parameters), by size."""
+    front, best = [], -1.0
+    for t in sorted(trials, key=lambda t: (size(t), -score(t))):
+        if score(t) > best:
+            front.append(t)
+            best = score(t)
+    return front
+
+
+def layout(t: FrozenTrial) -> tuple:
+    """A net's shape without its widths: kernels, BatchNorm, pools, head."""
+    cfg = t.user_attrs[records.CONFIG]
+    convs = tuple((layer["kernel"], layer["bn"], layer["pool"]) for layer in cfg["layers"])
+    return convs, tuple(sorted(cfg["head"].items()))
+
+
+def near_copies(a: FrozenTrial, b: FrozenTrial) -> bool:
+    ratio = max(records.params(a), records.params(b)) / max(1, min(records.params(a), records.params(b)))
+    return layout(a) == layout(b) and ratio <= NEAR_COPY_RATIO
+
+
+def rung_scores(study: optuna.Study) -> dict[int, float]:
+    """Proxy trial number -> the validation accuracy its finished rung trial reached."""
+    scores: dict[int, float] = {}
+    for t in trained(study, records.RUNG):
+        if records.rung_of(t) is not None:
+            scores[records.rung_of(t)] = max(scores.get(records.rung_of(t), 0.0), records.accuracy(t))
+    return scores
+
+
+def distinct(t: FrozenTrial, others) -> bool:
+    return not any(near_copies(t, c) for c in others)
+
+
+def size_bands(proxies: list[FrozenTrial], k: int) -> list[list[FrozenTrial]]:
+    """The plausible proxy trials (within FINALIST_MARGIN of the best), in k log-spaced size bands,
+    each band in the order of `proxies`."""
+    best = records.accuracy(ranked(proxies)[0])
+    plausible = [t for t in proxies if records.accuracy(t) >= best - FINALIST_MARGIN]
+    sizes = [records.params(t) for t in plausible]
+    return [
+        [t for t in plausible if low <= records.params(t) <= high]
+        for low, high in bands.log_bands(min(sizes), max(sizes), k)
+    ]
+
+
+def rung_candidates(study: optuna.Study, k: int, per_band: int) -> list[FrozenTrial]:
+    """The proxy trials a rung retrains: the `per_band` best plausible nets of each of the finals' k size
+    bands, by proxy accuracy, smallest band first; two of one band are never near-copies. A near-copy
+    in another band is retrained too, and the rung's front then decides between them: at the proxy
+    the two often differ by less than a seed moves one (in one default run a sampled 6,676-param
+    near-copy of gap8k scored 97.92 % against its 98.02 %, and excluding it left gap8k's band to itself)."""
+    proxies = ranked(trained(study, records.PROXY))
+    if not proxies or k <= 0 or per_band <= 0:
+        return []
+    picked: list[FrozenTrial] = []
+    for band in size_bands(proxies, k):
+        mine: list[FrozenTrial] = []
+        for t in band:
+            if len(mine) < per_band and distinct(t, mine) and t not in picked:  # a net on an edge: lower band
+                mine.append(t)
+        picked += mine
+    return picked
+
+
+def finalists(study: optuna.Study, k: int) -> list[FrozenTrial]:
+    """K distinct proxy trials spread over the sizes of the plausible ones (module doc); where a rung has
+    run, its front instead (rung_front)."""
+    if k <= 0:
+        return []
+    scores = rung_scores(study)
+    if scores:
+        return rung_front(study, k, scores)
+    proxies = ranked(trained(study, records.PROXY))
+    if not proxies:
+        return []
+    chosen: dict[int, FrozenTrial] = {}  # band -> its pick
+
+    # The best of each size band. Bands choose in the order of their best nets' accuracy, so where the
+    # picks of two bands are near-copies, the more accurate one stays and the other band takes its
+    # next best (choosing smallest band first once gave a band's best, 98.16 % at proxy fidelity, up
+    # for a 97.88 % near-copy in the band below).
+    by_band = size_bands(proxies, k)
+    while len(chosen) < k:
+        picks = [
+            (b, next((t for t in band if distinct(t, chosen.values())), None))
+            for b, band in enumerate(by_band)
+            if b not in chosen
+        ]
+        picks = [(b, t) for b, t in picks if t is not None]
+        if not picks:
+            break
+        b, t = min(picks, key=lambda bt: rank_key(bt[1]))
+        chosen[b] = t
+    finals = [chosen[b] for b in sorted(chosen)]  # smallest band first
+    # Bands left empty go to the best remaining distinct nets.
+    for t in proxies:
+        if len(finals) < k and distinct(t, finals):
+            finals.append(t)
+    return finals
+
+
+def rung_front(study: optuna.Study, k: int, scores: dict[int, float]) -> list[FrozenTrial]:
+    """The finalists after a rung: the retrained nets that no smaller retrained net beats there, smallest
+    first; of more than k, the best there of each of k log-spaced size bands of them. A net the rung saw
+    beaten by a smaller one gets no final: it would hardly be on the full-fidelity front, and the
+    larger finals are the run's longest (in one default run the rung put 8,574 below 6,406 and 13,628
+    below gap10k, and their finals then scored below those nets' too)."""
+    retrained = [t for t in trained(study, records.PROXY) if t.number in scores]
+    front = pareto_front(retrained, score=lambda t: scores[t.number])
+    if len(front) <= k:
+        picks = list(front)
+    else:
+        by_score = sorted(front, key=lambda t: -scores[t.number])
+        sizes = [records.params(t) for t in front]
+        picks = []
+        for low, high in bands.log_bands(min(sizes), max(sizes), k):
+            band = [t for t in by_score if low <= records.params(t) <= high and t not in picks]
+            if band:
+                picks.append(band[0])
+        picks += [t for t in by_score if t not in picks][: k - len(picks)]  # bands left empty
+    picks = second_chance(retrained, picks, k, scores)
+    return sorted(picks, key=lambda t: (records.params(t), t.number))
+
+
+# A net the rung scored this close below the smallest band's best still gets a final there: one rung
+# training is one seed, and the band holding the smallest answers should not hang on one final.
+SECOND_CHANCE_MARGIN = 0.003
+
+
+def second_chance(retrained, picks, k: int, scores: dict[int, float]) -> list:
+    """The smallest of the k size bands of the retrained nets gets a second final when the rung's front
+    left it one and another distinct net there scored within SECOND_CHANCE_MARGIN of it at the rung.
+    With k finals already, it takes the place of the pick the rung scored lowest outside that band
+    (never the rung's best). In 2 of 7 default runs logged in bench/results, one net under 8,000
+    parameters reached the finals, and when it missed the target no small net had another try."""
+    if k < 2 or not retrained:
+        return picks
+    sizes = [records.params(t) for t in retrained]
+    _, high = bands.log_bands(min(sizes), max(sizes), k)[0]
+    mine = [t for t in picks if records.params(t) <= high]
+    if len(mine) != 1:
+        return picks
+    best = scores[mine[0].number]
+    extra = next(
+        (
+            t
+            for t in sorted(retrained, key=lambda t: -scores[t.number])
+            if records.params(t) <= high
+            and t not in picks
+            and not near_copies(t, mine[0])
+            and scores[t.number] >= best - SECOND_CHANCE_MARGIN
+        ),
+        None,
+    )
+    if extra is None:
+        return picks
+    if len(picks) >= k:
+        others = [t for t in picks if t not in mine and scores[t.number] < max(scores[p.number] for p in picks)]
+        if not others:
+            return picks
+        picks = [t for t in picks if t is not min(others, key=lambda t: scores[t.number])]
+    return picks + [extra]
+
+
+def finals_of(study: optuna.Study) -> dict[int, list[FrozenTrial]]:
+    """Proxy trial number -> its final trials in any state (waiting, running, finished)."""
+    out: dict[int, list[FrozenTrial]] = {}
+    for t in study.get_trials(deepcopy=False):
+        if records.is_final(t) and records.final_of(t) is not None:
+            out.setdefault(records.final_of(t), []).append(t)
+    return out
+
+
+def answer(study: optuna.Study, target_acc: float | None = None) -> FrozenTrial | None:
+    """The study's answer: of the smallest net confirmed at the target validation accuracy (its mean over
+    the study's confirm_seeds seeds reaches it), else of the net with the best mean, the seed with the
+    best validation accuracy; with no finished final, the best proxy trial."""
+    net = answer_net(study, target_acc)
+    if net is not None:
+        return net.best
+    proxies = ranked(trained(study, records.PROXY))
+    return proxies[0] if proxies else None
+
+
+def answer_net(study: optuna.Study, target_acc: float | None = None) -> confirmation.Net | None:
+    """The net behind the answer (None before any final has finished)."""
+    target = target_acc if target_acc is not None else records.target_acc(study)
+    found = confirmation.nets(study)
+    if not found:
+        return None
+    net = confirmation.decided(found, records.confirm_seeds(study), target)
+    return net if net is not None else max(found, key=lambda n: (n.mean, -n.params))
+
+
+def the_answer(study: optuna.Study, target_acc: float | None = None) -> FrozenTrial:
+    """answer(), or NoResult when nothing has trained yet (search.answer, export's default trial)."""
+    a = answer(study, target_acc)
+    if a is None:
+        raise NoResult(f"study {study.study_name!r} has no trained model within budget yet: run more trials")
+    return a
+
+
+def spearman(xs, ys) -> float | None:
+    """Spearman's rank correlation (average ranks for ties); None for fewer than 3 pairs."""
+    if len(xs) < 3:
+        return None
+
+    def ranks(values):
+        order = sorted(range(len(values)), key=lambda i: values[i])
+        r = [0.0] * len(values)
+        i = 0
+        while i < len(order):
+            j = i
+            while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+                j += 1
+            for m in range(i, j + 1):
+                r[order[m]] = (i + j) / 2 + 1
+            i = j + 1
+        return r
+
+    rx, ry = ranks(list(xs)), ranks(list(ys))
+    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
+    var = math.sqrt(sum((a - mx) ** 2 for a in rx) * sum((b - my) ** 2 for b in ry))
+    return cov / var if var else None
+
+
+def proxy_vs_final(study: optuna.Study) -> list[tuple[FrozenTrial, confirmation.Net]]:
+    """(proxy trial, its net's finished finals) pairs."""
+    proxies = {t.number: t for t in trained(study, records.PROXY)}
+    return [(proxies[n.key], n) for n in confirmation.nets(study) if n.key in proxies]
+
+
+def ranking_quality(study: optuna.Study) -> float | None:
+    """Spearman's rank correlation between proxy score and full-fidelity validation accuracy (a net's
+    mean over its seeds)."""
+    pairs = proxy_vs_final(study)
+    return spearman([records.accuracy(p) for p, _ in pairs], [n.mean for _, n in pairs])
+
+
+def counts(study: optuna.Study) -> Counter:
+    trials = study.get_trials(deepcopy=False)
+    c = Counter(t.state.name for t in trials)
+    c["INFEASIBLE"] = sum(1 for t in trials if records.infeasible_reason(t) is not None)
+    c["FINAL"] = sum(1 for t in trials if records.is_final(t) and t.state == TrialState.COMPLETE)
+    c["RUNG"] = sum(1 for t in trials if records.is_rung(t) and t.state == TrialState.COMPLETE)
+    return c
+
+
+def describe_counts(study: optuna.Study) -> str:
+    c = counts(study)
+    parts = [
+        f"{len(study.get_trials(deepcopy=False))} trials",
+        f"{c['COMPLETE']} complete ({c['RUNG']} rung, {c['FINAL']} finals)"
+        if c["RUNG"]
+        else f"{c['COMPLETE']} complete ({c['FINAL']} finals)",
+        f"{c['PRUNED'] - c['INFEASIBLE']} pruned",
+        f"{c['INFEASIBLE']} infeasible (over budget, not trained)",
+        f"{c['FAIL']} failed",
+    ]
+    if c["RUNNING"]:
+        parts.append(f"{c['RUNNING']} running")
+    if c["WAITING"]:
+        parts.append(f"{c['WAITING']} waiting")
+    return ", ".join(parts)
+
+
+def table(trials, front=()) -> str:
+    on_front = {t.number for t in front}
+    rows = [f"{'trial':>7} {'stage':>6} {'val acc':>8} {'params':>9} {'MACs':>11} {'epochs':>6} {'seconds':>8}  note"]
+    for t in trials:
+        note = records.preset(t)
+        if records.is_final(t):
+            seed = records.train_seed(t)
+            note = (
+                f"final of trial {records.final_of(t)}"
+                + (f", seed {seed}" if seed is not None else "")
+                + (f", enqueued {note}" if note else "")
+            )
+        elif records.is_rung(t):
+            note = f"rung of trial {records.rung_of(t)}" + (f", enqueued {note}" if note else "")
+        mark = "*" if t.number in on_front else " "
+        rows.append(
+            f"{mark}{t.number:>6} {records.stage(t):>6} {records.accuracy(t):>8.2%} {records.params(t):>9,} "
+            f"{records.macs(t):>11,} {records.epochs_trained(t):>6} {records.seconds(t):>8.1f}  {note}"
+        )
+    return "\n".join(rows)
+
+
+def front_chart(finals, target: float, width: int = 40) -> str:
+    """The finals' validation accuracy against their size, as text: one bar per net (its mean over its
+    seeds), smallest first, with the target marked (the report draws the same front as a plot)."""
+    by_net = {}
+    for t in finals:
+        by_net.setdefault(confirmation.net_key(t), []).append(t)
+    means = {k: sum(map(records.accuracy, ts)) / len(ts) for k, ts in by_net.items()}
+    rows = sorted(((records.params(ts[0]), k, means[k], len(ts)) for k, ts in by_net.items()))
+    accs = [acc for _, _, acc, _ in rows]
+    low = min(min(accs), target) - 0.001
+    high = max(max(accs), target) + 0.001
+
+    def col(acc: float) -> int:
+        return round((acc - low) / (high - low) * (width - 1))
+
+    lines = [f"{'params':>9}  {low:.2%}{' ' * (width - 12)}{high:.2%}"]
+    for params, _, acc, n in rows:
+        bar = ["-"] * col(acc) + ["o"] + [" "] * (width - 1 - col(acc))
+        if bar[col(target)] == " ":
+            bar[col(target)] = "|"
+        lines.append(f"{params:>9,}  {''.join(bar)} {acc:.2%}" + (f" (mean of {n} seeds)" if n > 1 else ""))
+    lines.append(f"{'':>9}  {' ' * col(target)}^ target {target:.2%}")
+    return "\n".join(lines)
+
+
+def summary(study: optuna.Study) -> str:
+    lines = [f"study {study.study_name}: {describe_counts(study)}"]
+    proxies = trained(study, records.PROXY)
+    if not proxies and not trained(study):
+        return "\n".join(lines + ["no trial has completed within budget yet"])
+    if proxies:
+        lines += [
+            "",
+            "Pareto front of the proxy stage (validation accuracy vs parameters):",
+            table(pareto_front(proxies)),
+        ]
+    rungs = trained(study, records.RUNG)
+    if rungs:
+        lines += [
+            "",
+            "Rung (plausible nets retrained longer; the finals are those no smaller one beats here), smallest first:",
+            table(sorted(rungs, key=lambda t: (records.params(t), t.number))),
+        ]
+    finals = trained(study, records.FINAL)
+    if finals:
+        lines += [
+            "",
+            "Finals (all training images, full epochs), smallest first; * on the full-fidelity front:",
+            table(sorted(finals, key=lambda t: (records.params(t), t.number)), front=pareto_front(finals)),
+            "",
+            front_chart(finals, records.target_acc(study)),
+        ]
+        nets = confirmation.nets(study)
+        lines += ["", nets_table(nets, records.confirm_seeds(study), records.target_acc(study))]
+        rho = ranking_quality(study)
+        if rho is not None:
+            lines.append(f"proxy-to-final rank correlation (Spearman) over {len(nets)} nets: {rho:+.2f}")
+    a = answer(study)
+    lines += ["", answer_line(study, a)]
+    lines += [f"  {k} = {v:.4g}" if isinstance(v, float) else f"  {k} = {v}" for k, v in a.params.items()]
+    return "\n".join(lines)
+
+
+def nets_table(nets, needed: int, target: float) -> str:
+    """The finals net by net: each seed's validation accuracy, their mean ± std, and whether it counts."""
+    rows = [
+        f"Nets at full fidelity, smallest first (the answer needs {needed} seed{'s' if needed > 1 else ''} "
+        f"and a mean >= {target:.2%}):",
+        f"{'trial':>7} {'params':>9} {'seeds':>5} {'mean':>8} {'std':>7}  validation accuracy by seed",
+    ]
+    for n in nets:
+        verdict = (
+            ("confirmed" if n.mean >= target else "confirmed below the target")
+            if n.confirmed(needed)
+            else f"{n.count} of {needed} seeds"
+        )
+        each = ", ".join(f"{a:.2%} (seed {s})" for a, s in zip(n.accs, n.seeds))
+        rows.append(f"{n.key:>7} {n.params:>9,} {n.count:>5} {n.mean:>8.2%} {n.std:>7.2%}  {each}; {verdict}")
+    return "\n".join(rows)
+
+
+def answer_line(study: optuna.Study, a: FrozenTrial) -> str:
+    """The answer in one line: its net's mean over seeds, where it has finals, and the verdict."""
+    target, needed = records.target_acc(study), records.confirm_seeds(study)
+    net = confirmation.net_of(study, a) if records.is_final(a) else None
+    acc = net.mean if net is not None else records.accuracy(a)
+    if net is None:
+        verdict = ("reaches" if acc >= target else "is below") + f" the target {target:.2%}"
+        how = f"validation accuracy {acc:.2%}"
+    else:
+        confirmed = net.confirmed(needed)
+        verdict = (
+            ("reaches" if acc >= target else "is below")
+            + f" the target {target:.2%}"
+            + ("" if confirmed else f", not confirmed ({net.count} of {needed} seeds)")
+        )
+        how = f"validation accuracy {net.describe()}"
+    return (
+        f"answer: trial {a.number} ({records.stage(a)}): {how} "
+        f"with {records.params(a):,} parameters, {records.macs(a):,} MACs; {verdict}"
+    )
