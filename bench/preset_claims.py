@@ -37,8 +37,8 @@ from mnistnet import presets  # noqa: E402
 from mnistnet.model import count_macs, count_params  # noqa: E402
 from mnistnet.preset_results import RESULTS_FILE  # noqa: E402
 from mnistnet.train import evaluate, fit  # noqa: E402
-from search import profiles  # noqa: E402
-from search.commands.bench import _cpu_name as cpu_name  # noqa: E402  (the bench command's own reading)
+from search.engine import profiles  # noqa: E402
+from search.cli.commands.bench import _cpu_name as cpu_name  # noqa: E402  (the bench command's own reading)
 
 OUT = Path(__file__).resolve().parent / "results" / "preset-claims.jsonl"
 # What each source project says its net reaches (its README); None where it states no figure.

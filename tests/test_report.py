@@ -66,7 +66,7 @@ def test_report_is_one_self_contained_page_with_every_section(report):
 def test_measured_presets_are_points_of_the_front_and_inside_its_range(tiny_study, tmp_path, monkeypatch):
     import optuna
     from mnistnet import preset_results
-    from search import report
+    from search.reports import _html as report
 
     row = {"preset": "gap16k", "params": 16_478, "val_acc_mean": 0.999, "val_acc_std": 0.0004, "test_acc_mean": 0.998}
     (tmp_path / "r.json").write_text(json.dumps([row]))
