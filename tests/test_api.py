@@ -14,6 +14,7 @@ from optuna.trial import TrialState
 
 import search
 from search import records
+from search import reports
 from search.engine import profiles, selection
 
 REPO = Path(__file__).resolve().parents[1]
@@ -584,7 +585,7 @@ def test_the_answer_is_confirmed_over_seeds_and_export_tests_each_seeds_own_weig
     assert all(t.state == TrialState.COMPLETE and t.user_attrs[records.TRAIN_IMAGES] == 3000 for t in net)
     assert net[0].user_attrs[records.VAL_ACC_CURVE] != net[1].user_attrs[records.VAL_ACC_CURVE]  # two trainings
     assert any(line.startswith(f"confirmation: trial {records.final_of(a)} (") for line in lines)
-    assert "over 2 seeds" in selection.summary(study)
+    assert "over 2 seeds" in reports.summary(study)
     card = search.export(study, out=tmp_path / "model", formats=["pt"], log=lambda *_: None)
     assert card["val_acc_seeds"] == [records.accuracy(t) for t in net] and len(card["test_acc_seeds"]) == 2
     assert card["val_acc_mean"] == pytest.approx(sum(card["val_acc_seeds"]) / 2)
