@@ -302,13 +302,14 @@ def worker_job(tmp_path, **changes):
 
 def test_when_every_worker_fails_the_run_raises_naming_the_first_error_and_its_log(tmp_path):
     from search.engine import open_study
-    from search.running import run_workers
+    from search.running import WorkerPool
 
     (tmp_path / "not-a-folder").write_text("")  # MNIST cannot be read or written there, by any worker
     job = worker_job(tmp_path, data_root=str(tmp_path / "not-a-folder"))
     open_study(job.spec)
     with pytest.raises(search.WorkersFailed) as info:
-        run_workers(job, 2, poll_seconds=0.2)
+        with WorkerPool(job, 2, stages=False, poll_seconds=0.2) as pool:
+            pool.wait()
     message = str(info.value)
     assert isinstance(info.value, search.SearchError)
     assert "all 2 workers" in message and "MNIST" in message  # worker 0's own error: the data is missing

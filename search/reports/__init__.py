@@ -7,18 +7,6 @@ Only the command line, the API and the worker processes draw progress: the engin
 
 from ._html import write_report
 from ._progress import TrialBar, final_epoch_line, line_mode, say
-from ._tables import answer_line, describe_counts, front_chart, nets_table, summary, table
+from ._tables import summary
 
-__all__ = [
-    "TrialBar",
-    "answer_line",
-    "describe_counts",
-    "final_epoch_line",
-    "front_chart",
-    "line_mode",
-    "nets_table",
-    "say",
-    "summary",
-    "table",
-    "write_report",
-]
+__all__ = ["TrialBar", "final_epoch_line", "line_mode", "say", "summary", "write_report"]

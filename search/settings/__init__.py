@@ -5,14 +5,13 @@ Nothing here imports Optuna's storages or torch's models: the command line build
 these dataclasses (search.cli), and the Python API takes the same fields as keyword arguments.
 """
 
-from ._environment import DB_RETRY, DEBUG, HEARTBEAT, db_retry_seconds, debug, heartbeat_seconds
+from ._environment import DB_RETRY, DEBUG, db_retry_seconds, debug, heartbeat_seconds
 from ._export import FORMATS, ExportSettings, format_list, trial_number
 from ._fields import (
     DEFAULT_URL,
     Settings,
     artifacts_field,
     clock,
-    compile_field,
     data_root_field,
     device_field,
     flag_of,
@@ -21,7 +20,6 @@ from ._fields import (
     profile_field,
     setting,
     storage_field,
-    val_size_field,
 )
 from ._file import dumps as settings_file_text
 from ._file import read as read_settings_file
@@ -35,7 +33,6 @@ __all__ = [
     "DEFAULT_OBJECTIVE",
     "DEFAULT_URL",
     "FORMATS",
-    "HEARTBEAT",
     "OBJECTIVES",
     "PARETO_MIN_PARAMS",
     "PRUNERS",
@@ -46,7 +43,6 @@ __all__ = [
     "TrainSettings",
     "artifacts_field",
     "clock",
-    "compile_field",
     "data_root_field",
     "db_retry_seconds",
     "debug",
@@ -62,5 +58,4 @@ __all__ = [
     "settings_file_text",
     "storage_field",
     "trial_number",
-    "val_size_field",
 ]

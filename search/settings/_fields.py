@@ -9,7 +9,7 @@ Python API takes the same fields as keyword arguments. Like them, this module ne
 from __future__ import annotations
 
 import re
-from dataclasses import MISSING, field, fields
+from dataclasses import field, fields
 
 from ..errors import BadArgument, ImpossibleBudget
 
@@ -224,9 +224,3 @@ class Settings:
     def flag(cls, name: str) -> str:
         """The command-line flag of a field ("--max-params")."""
         return flag_of(name, next(f for f in fields(cls) if f.name == name))
-
-    @classmethod
-    def default(cls, name: str):
-        """A field's default (what the Python API and the command line use when it is not given)."""
-        f = next(f for f in fields(cls) if f.name == name)
-        return None if f.default is MISSING else f.default

@@ -180,8 +180,3 @@ class RunSettings(Settings):
     progress: bool = setting(True, "no progress bars", negate="--no-progress")
     data_root: str | None = data_root_field()
     device: str = device_field()
-
-
-def default(name: str):
-    """A field's default (what `search.run` and `mnist-search run` use when it is not given)."""
-    return RunSettings.default(name)
