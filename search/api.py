@@ -16,7 +16,6 @@ import inspect
 import os
 import time
 from dataclasses import dataclass, fields
-from pathlib import Path
 
 import optuna
 from optuna.trial import TrialState
@@ -626,24 +625,7 @@ def export(*args, log=print, **settings) -> dict:
     dev = resolve_device(s.device)
     describe_precision(s.precision, dev)
     seed_check = choose_profile(s.profile, dev.type).seed_check if s.seed_check is None else s.seed_check
-    return exporting.export(
-        study,
-        Path(s.out),
-        trial=s.trial,
-        storage_url=storage,
-        formats=s.formats,
-        retrain=s.retrain,
-        seeds=s.seeds,
-        epochs=s.epochs,
-        subset=s.subset,
-        artifacts=s.artifacts,
-        fallback=s.fallback,
-        device=dev,
-        data_root=s.data_root,
-        seed_check=seed_check,
-        precision=s.precision,
-        log=log,
-    )
+    return exporting.export(study, s, storage_url=storage, device=dev, seed_check=seed_check, log=log)
 
 
 export.__signature__ = _signature(ExportSettings, EXPORT_POSITIONAL)

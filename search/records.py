@@ -162,10 +162,6 @@ def mark_study(study: optuna.Study) -> None:
 # --- reading (selection, report, export, dashboard, best) ---
 
 
-def schema(study: optuna.Study) -> int:
-    return int(study.user_attrs.get(SCHEMA_KEY, 1))
-
-
 def accuracy(t: FrozenTrial) -> float:
     """Validation accuracy after the last epoch (the study's value may be a size-adjusted score)."""
     curve = t.user_attrs.get(VAL_ACC_CURVE)

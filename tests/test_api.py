@@ -14,6 +14,7 @@ from optuna.trial import TrialState
 
 import search
 from search import records
+from search import reports
 from search.engine import profiles, selection
 
 REPO = Path(__file__).resolve().parents[1]
@@ -301,13 +302,14 @@ def worker_job(tmp_path, **changes):
 
 def test_when_every_worker_fails_the_run_raises_naming_the_first_error_and_its_log(tmp_path):
     from search.engine import open_study
-    from search.running import run_workers
+    from search.running import WorkerPool
 
     (tmp_path / "not-a-folder").write_text("")  # MNIST cannot be read or written there, by any worker
     job = worker_job(tmp_path, data_root=str(tmp_path / "not-a-folder"))
     open_study(job.spec)
     with pytest.raises(search.WorkersFailed) as info:
-        run_workers(job, 2, poll_seconds=0.2)
+        with WorkerPool(job, 2, stages=False, poll_seconds=0.2) as pool:
+            pool.wait()
     message = str(info.value)
     assert isinstance(info.value, search.SearchError)
     assert "all 2 workers" in message and "MNIST" in message  # worker 0's own error: the data is missing
@@ -584,7 +586,7 @@ def test_the_answer_is_confirmed_over_seeds_and_export_tests_each_seeds_own_weig
     assert all(t.state == TrialState.COMPLETE and t.user_attrs[records.TRAIN_IMAGES] == 3000 for t in net)
     assert net[0].user_attrs[records.VAL_ACC_CURVE] != net[1].user_attrs[records.VAL_ACC_CURVE]  # two trainings
     assert any(line.startswith(f"confirmation: trial {records.final_of(a)} (") for line in lines)
-    assert "over 2 seeds" in selection.summary(study)
+    assert "over 2 seeds" in reports.summary(study)
     card = search.export(study, out=tmp_path / "model", formats=["pt"], log=lambda *_: None)
     assert card["val_acc_seeds"] == [records.accuracy(t) for t in net] and len(card["test_acc_seeds"]) == 2
     assert card["val_acc_mean"] == pytest.approx(sum(card["val_acc_seeds"]) / 2)

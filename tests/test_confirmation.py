@@ -7,6 +7,7 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
 from search import records
+from search import reports
 from search.engine import confirmation, selection
 from space.known import gap_net
 
@@ -174,7 +175,7 @@ def test_the_summary_shows_each_seed_and_the_mean(study):
     final(study, 2, 0.9941, 5000, seed=0)
     final(study, 2, 0.9943, 5000, seed=1)
     final(study, 2, 0.9942, 5000, seed=2)
-    text = selection.summary(study)
+    text = reports.summary(study)
     assert "validation accuracy 99.42% ± 0.01% over 3 seeds (99.41, 99.43, 99.42 %)" in text
     assert "99.41% (seed 0), 99.43% (seed 1), 99.42% (seed 2); confirmed" in text
     assert "reaches the target 99.40%" in text

@@ -7,6 +7,5 @@ reading such a folder back (`model_dir.load`, for `evaluate` and `predict`).
 from . import _model_dir as model_dir
 from ._export import export, pick_trial, write_formats
 from ._inference_speed import runtimes
-from ._model_dir import CARD_JSON
 
-__all__ = ["CARD_JSON", "export", "model_dir", "pick_trial", "runtimes", "write_formats"]
+__all__ = ["export", "model_dir", "pick_trial", "runtimes", "write_formats"]

@@ -36,7 +36,7 @@ from . import _inference_speed as inference_speed, _onnx as onnx_export
 from ..engine import confirmation
 from ..storage import disk
 from ..errors import BadArgument, DataUnavailable, ModelFolderError, TrainingFailed, UnknownTrial, WriteFailed
-from ..settings import FORMATS, format_list, trial_number
+from ..settings import ExportSettings, trial_number
 from ._model_dir import CARD_JSON
 from ..storage import location
 
@@ -281,31 +281,15 @@ def check_out(out: Path) -> None:
         raise ModelFolderError(f"{out} exists and is not an earlier export: choose another --out or remove it")
 
 
-def export(
-    study: optuna.Study,
-    out: Path,
-    *,
-    trial="answer",
-    storage_url: str,
-    formats=FORMATS,
-    retrain=False,
-    seeds=3,
-    epochs=None,
-    subset=None,
-    artifacts=None,
-    fallback=None,
-    device=CPU,
-    data_root=None,
-    seed_check=None,
-    precision="auto",
-    log=print,
-) -> dict:
-    formats = format_list(formats)
+def export(study: optuna.Study, s: ExportSettings, *, storage_url: str, device=CPU, seed_check=None, log=print) -> dict:
+    """Write the model folder `s.out` of the trial `s.trial` (search.settings.ExportSettings: every other
+    setting too), on `device`; seed_check None: the device profile's."""
+    out = Path(s.out)
     check_out(out)
-    t = pick_trial(study, trial)
+    t = pick_trial(study, s.trial)
     config, recipe = records.config(t), records.recipe(t)
     try:
-        data = mdata.load(data_root, device=device)
+        data = mdata.load(s.data_root, device=device)
     except mdata.DataError as exc:
         raise DataUnavailable(str(exc)) from None
     card = {
@@ -335,26 +319,28 @@ def export(
             confirmed=net.confirmed(records.confirm_seeds(study)),
         )
     retrained = None
-    if retrain:
-        log(f"retraining trial {t.number} on train+validation with {seeds} seeds")
+    if s.retrain:
+        log(f"retraining trial {t.number} on train+validation with {s.seeds} seeds")
         began = time.perf_counter()
-        model, accs = retrain_model(config, recipe, data, seeds, device, epochs, subset, log=log, precision=precision)
-        retrained = Retrained(model, config, recipe, time.perf_counter() - began, fallback)
-        card["trained_precision"] = resolve_precision(precision, device)
+        model, accs = retrain_model(
+            config, recipe, data, s.seeds, device, s.epochs, s.subset, log=log, precision=s.precision
+        )
+        retrained = Retrained(model, config, recipe, time.perf_counter() - began, s.fallback)
+        card["trained_precision"] = resolve_precision(s.precision, device)
         card.update(
             test_acc=accs[0],
             test_accs=accs,
             test_acc_mean=statistics.mean(accs),
             test_acc_std=statistics.stdev(accs) if len(accs) > 1 else 0.0,
-            retrain_seeds=seeds,
+            retrain_seeds=s.seeds,
         )
     else:
-        model = trial_weights(study, t, location(storage_url, artifacts), config).to(device)
+        model = trial_weights(study, t, location(storage_url, s.artifacts), config).to(device)
         card["test_acc"] = evaluate(model, data.test)[1]  # the one look at the test set
         if net is not None and net.count > 1:
             # Each seed's own weights, tested once: the net's test accuracy as its answer was chosen,
             # over seeds, without training anything again.
-            store = location(storage_url, artifacts)
+            store = location(storage_url, s.artifacts)
             accs = [
                 card["test_acc"]
                 if f.number == t.number
@@ -371,7 +357,7 @@ def export(
             # trial's own): cheap on a GPU, the device profile's default there.
             log(f"retraining trial {t.number} with {seed_check} seeds to measure the spread of its test accuracy")
             _, accs = retrain_model(
-                config, recipe, data, seed_check, device, epochs, subset, log=log, precision=precision
+                config, recipe, data, seed_check, device, s.epochs, s.subset, log=log, precision=s.precision
             )
             card["seed_check"] = {
                 "seeds": seed_check,
@@ -380,7 +366,7 @@ def export(
                 "std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
             }
     try:
-        _write_folder(out, model, config, recipe, formats, card, data, log)
+        _write_folder(out, model, config, recipe, s.formats, card, data, log)
     except OSError as exc:
         error = disk.refused(exc)
         if error is None:

@@ -26,6 +26,7 @@ from mnistnet.rundir import write_atomic
 from .. import records
 from ..engine import confirmation, selection
 from ..storage import disk
+from ._tables import answer_line, describe_counts
 
 TOP = 10
 ACC_FORMAT = ".2%"
@@ -341,14 +342,14 @@ def headline(study: optuna.Study) -> str:
     a = selection.answer(study)
     if a is None:
         return "No trial has trained to the end within budget yet."
-    line = selection.answer_line(study, a)
+    line = answer_line(study, a)
     return f"{line[0].upper()}{line[1:]}. Export it with `mnist-search export --study {study.study_name} --out DIR`."
 
 
 def render(study: optuna.Study) -> str:
     parts = [
         f"<h1>mnist-search study {html.escape(study.study_name)}</h1>",
-        f"<p>{html.escape(selection.describe_counts(study))}</p>",
+        f"<p>{html.escape(describe_counts(study))}</p>",
         f"<p><strong>{html.escape(headline(study))}</strong></p>",
     ]
     first = True

@@ -5,26 +5,6 @@ leaves behind (one line on stderr, its traceback in the worker's log file).
 A worker shows a final's epochs as lines on stderr (search.reports); the engine it runs shows nothing.
 """
 
-from ._workers import (
-    COUNTED,
-    Stage,
-    WorkerJob,
-    WorkerPool,
-    child_main,
-    exit_report,
-    make_objective,
-    run_worker,
-    run_workers,
-)
+from ._workers import COUNTED, Stage, WorkerJob, WorkerPool, child_main, exit_report, make_objective, run_worker
 
-__all__ = [
-    "COUNTED",
-    "Stage",
-    "WorkerJob",
-    "WorkerPool",
-    "child_main",
-    "exit_report",
-    "make_objective",
-    "run_worker",
-    "run_workers",
-]
+__all__ = ["COUNTED", "Stage", "WorkerJob", "WorkerPool", "child_main", "exit_report", "make_objective", "run_worker"]

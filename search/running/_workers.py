@@ -395,15 +395,6 @@ def _start(job: WorkerJob, folder: Path):
     return proc, status
 
 
-def run_workers(job: WorkerJob, workers: int, on_poll=None, poll_seconds: float = 2.0) -> list[int]:
-    """Start `workers` processes on the study for one stage; call on_poll() while they run; return exit codes.
-
-    Raises WorkersFailed when every worker exited with an error (naming the first one's error and
-    log); when only some did, the codes say so (see exit_report)."""
-    with WorkerPool(job, workers, stages=False, poll_seconds=poll_seconds) as pool:
-        return pool.wait(on_poll)
-
-
 class WorkerPool:
     """`workers` processes on a study, started once (each a fresh interpreter, see BOOT) and kept for
     the run's stages: `wait()` for a stage to end, then `next_stage()` with the workers it needs; the

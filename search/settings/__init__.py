@@ -5,24 +5,21 @@ Nothing here imports Optuna's storages or torch's models: the command line build
 these dataclasses (search.cli), and the Python API takes the same fields as keyword arguments.
 """
 
-from ._environment import DB_RETRY, DEBUG, HEARTBEAT, db_retry_seconds, debug, heartbeat_seconds
+from ._environment import DB_RETRY, DEBUG, db_retry_seconds, debug, heartbeat_seconds
 from ._export import FORMATS, ExportSettings, format_list, trial_number
 from ._fields import (
-    ARTIFACTS_HELP,
-    ARTIFACTS_METAVAR,
-    DATA_ROOT_HELP,
     DEFAULT_URL,
-    DEVICE_CHOICES,
-    DEVICE_HELP,
-    PRECISION_CHOICES,
-    PRECISION_HELP,
-    PROFILE_CHOICES,
-    STORAGE_HELP,
     Settings,
+    artifacts_field,
     clock,
+    data_root_field,
+    device_field,
+    flag_of,
     parse_duration,
-    profile_help,
+    precision_field,
+    profile_field,
     setting,
+    storage_field,
 )
 from ._file import dumps as settings_file_text
 from ._file import read as read_settings_file
@@ -31,38 +28,34 @@ from ._run import PRUNERS, TARGET_ACC, RunSettings
 from ._train import TrainSettings
 
 __all__ = [
-    "ARTIFACTS_HELP",
-    "ARTIFACTS_METAVAR",
-    "DATA_ROOT_HELP",
     "DB_RETRY",
     "DEBUG",
     "DEFAULT_OBJECTIVE",
     "DEFAULT_URL",
-    "DEVICE_CHOICES",
-    "DEVICE_HELP",
     "FORMATS",
-    "HEARTBEAT",
     "OBJECTIVES",
     "PARETO_MIN_PARAMS",
-    "PRECISION_CHOICES",
-    "PRECISION_HELP",
-    "PROFILE_CHOICES",
     "PRUNERS",
-    "STORAGE_HELP",
     "TARGET_ACC",
     "ExportSettings",
     "RunSettings",
     "Settings",
     "TrainSettings",
+    "artifacts_field",
     "clock",
+    "data_root_field",
     "db_retry_seconds",
     "debug",
+    "device_field",
+    "flag_of",
     "format_list",
     "heartbeat_seconds",
     "parse_duration",
-    "profile_help",
+    "precision_field",
+    "profile_field",
     "read_settings_file",
     "setting",
     "settings_file_text",
+    "storage_field",
     "trial_number",
 ]

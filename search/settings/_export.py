@@ -11,22 +11,16 @@ from dataclasses import dataclass
 
 from ..errors import BadArgument
 from ._fields import (
-    ARTIFACTS_HELP,
-    ARTIFACTS_METAVAR,
-    DATA_ROOT_HELP,
-    DEVICE_CHOICES,
-    DEVICE_HELP,
-    PRECISION_CHOICES,
-    PRECISION_HELP,
-    PROFILE_CHOICES,
     PROFILE_DEFAULT,
-    STORAGE_HELP,
     Settings,
-    choice,
-    profile_help,
+    artifacts_field,
+    data_root_field,
+    device_field,
+    precision_field,
+    profile_field,
     setting,
+    storage_field,
     whole,
-    DEFAULT_URL,
 )
 
 FORMATS = ("pt", "export", "torchscript", "onnx")  # export: a torch.export program, model.pt2
@@ -70,7 +64,7 @@ class ExportSettings(Settings):
     study may also be an optuna.Study in the Python API (then its own storage is used)."""
 
     study: str | None = setting(None, "study name (default: the only study in the storage)")
-    storage: str = setting(DEFAULT_URL, STORAGE_HELP)
+    storage: str = storage_field()
     trial: int | str = setting(
         "answer",
         "trial number, or 'answer' (default; 'best' is the same): the smallest final reaching the target accuracy",
@@ -112,15 +106,11 @@ class ExportSettings(Settings):
         "cannot be written, e.g. on a full disk (default: a new folder in the system's temp folder)",
         metavar="DIR",
     )
-    artifacts: str | None = setting(None, ARTIFACTS_HELP, metavar=ARTIFACTS_METAVAR)
-    precision: str = setting(
-        "auto", PRECISION_HELP, choices=PRECISION_CHOICES
-    )  # checked on the device (search.api.describe_precision)
-    profile: str = setting(
-        "auto", profile_help("the default --seed-check"), choices=PROFILE_CHOICES, check=choice(PROFILE_CHOICES)
-    )
-    data_root: str | None = setting(None, DATA_ROOT_HELP)
-    device: str = setting("auto", DEVICE_HELP, choices=DEVICE_CHOICES)  # checked by search.api.resolve_device
+    artifacts: str | None = artifacts_field()
+    precision: str = precision_field()
+    profile: str = profile_field("the default --seed-check")
+    data_root: str | None = data_root_field()
+    device: str = device_field()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "formats", format_list(self.formats))  # frozen: set once, as a tuple

@@ -9,7 +9,7 @@ Python API takes the same fields as keyword arguments. Like them, this module ne
 from __future__ import annotations
 
 import re
-from dataclasses import MISSING, field, fields
+from dataclasses import field, fields
 
 from ..errors import BadArgument, ImpossibleBudget
 
@@ -172,6 +172,45 @@ def setting(
     )
 
 
+# The fields several jobs share, each defined here once (a function: a dataclass needs a field of its
+# own). The commands without a settings dataclass (worker, bench, ...) make their flags from them too.
+def storage_field():
+    return setting(DEFAULT_URL, STORAGE_HELP)
+
+
+def artifacts_field():
+    return setting(None, ARTIFACTS_HELP, metavar=ARTIFACTS_METAVAR)
+
+
+def precision_field():
+    return setting("auto", PRECISION_HELP, choices=PRECISION_CHOICES)  # checked on the device (search.api)
+
+
+def compile_field(what: str):
+    return setting("auto", compile_help(what), choices=COMPILE_CHOICES, check=choice(COMPILE_CHOICES))
+
+
+def profile_field(what: str):
+    return setting("auto", profile_help(what), choices=PROFILE_CHOICES, check=choice(PROFILE_CHOICES))
+
+
+def data_root_field():
+    return setting(None, DATA_ROOT_HELP)
+
+
+def device_field():
+    return setting("auto", DEVICE_HELP, choices=DEVICE_CHOICES)  # checked by search.api.resolve_device
+
+
+def val_size_field():
+    return setting(5000, VAL_SIZE_HELP, parse="positive_int", check=val_images)
+
+
+def flag_of(name: str, f) -> str:
+    """The command-line flag of a field named `name` ("--max-params")."""
+    return f.metadata["negate"] or f.metadata["flag"] or "--" + name.replace("_", "-")
+
+
 class Settings:
     """The behaviour every settings dataclass shares: its fields' checks run when it is made."""
 
@@ -184,11 +223,4 @@ class Settings:
     @classmethod
     def flag(cls, name: str) -> str:
         """The command-line flag of a field ("--max-params")."""
-        f = next(f for f in fields(cls) if f.name == name)
-        return f.metadata["negate"] or f.metadata["flag"] or "--" + name.replace("_", "-")
-
-    @classmethod
-    def default(cls, name: str):
-        """A field's default (what the Python API and the command line use when it is not given)."""
-        f = next(f for f in fields(cls) if f.name == name)
-        return None if f.default is MISSING else f.default
+        return flag_of(name, next(f for f in fields(cls) if f.name == name))

@@ -21,30 +21,22 @@ from ._objective_names import DEFAULT_OBJECTIVE, OBJECTIVES
 from ..records import DEFAULT_CONFIRM_SEEDS as CONFIRM_SEEDS
 from ..records import DEFAULT_TARGET_ACC as TARGET_ACC  # the answer's target, defined once
 from ._fields import (
-    ARTIFACTS_HELP,
-    ARTIFACTS_METAVAR,
-    COMPILE_CHOICES,
-    DATA_ROOT_HELP,
-    DEVICE_CHOICES,
-    DEVICE_HELP,
-    PRECISION_CHOICES,
-    PRECISION_HELP,
-    PROFILE_CHOICES,
     PROFILE_DEFAULT,
-    STORAGE_HELP,
-    VAL_SIZE_HELP,
     Settings,
+    artifacts_field,
     budget,
-    choice,
-    compile_help,
+    compile_field,
+    data_root_field,
+    device_field,
     duration,
     images,
     named,
-    profile_help,
+    precision_field,
+    profile_field,
     setting,
-    val_images,
+    storage_field,
+    val_size_field,
     whole,
-    DEFAULT_URL,
 )
 
 PRUNERS = ("hyperband", "median", "none")
@@ -89,7 +81,7 @@ class RunSettings(Settings):
         "net (gap8k, gap10k); default: the device profile's",
     )
     study: str | None = setting(None, "study name (default: the space's name; an existing study is resumed)")
-    storage: str = setting(DEFAULT_URL, STORAGE_HELP)
+    storage: str = storage_field()
     epochs: int | None = setting(
         None, f"epochs per proxy trial ({PROFILE_DEFAULT})", parse="positive_int", check=whole(1)
     )
@@ -159,7 +151,7 @@ class RunSettings(Settings):
         metavar="N",
         check=whole(1),
     )
-    val_size: int = setting(5000, VAL_SIZE_HELP, parse="positive_int", check=val_images)
+    val_size: int = val_size_field()
     objective: str = setting(
         DEFAULT_OBJECTIVE,
         "the proxy stage's value: accuracy, size (accuracy minus a share "
@@ -181,24 +173,10 @@ class RunSettings(Settings):
         metavar="N|auto",
         check=workers_count,
     )
-    precision: str = setting(
-        "auto", PRECISION_HELP, choices=PRECISION_CHOICES
-    )  # checked on the device (search.api.describe_precision)
-    compile: str = setting(
-        "auto", compile_help("the finals' training steps"), choices=COMPILE_CHOICES, check=choice(COMPILE_CHOICES)
-    )
-    profile: str = setting(
-        "auto",
-        profile_help("budgets, finals, --workers auto, --compile auto"),
-        choices=PROFILE_CHOICES,
-        check=choice(PROFILE_CHOICES),
-    )
-    artifacts: str | None = setting(None, ARTIFACTS_HELP, metavar=ARTIFACTS_METAVAR)
+    precision: str = precision_field()
+    compile: str = compile_field("the finals' training steps")
+    profile: str = profile_field("budgets, finals, --workers auto, --compile auto")
+    artifacts: str | None = artifacts_field()
     progress: bool = setting(True, "no progress bars", negate="--no-progress")
-    data_root: str | None = setting(None, DATA_ROOT_HELP)
-    device: str = setting("auto", DEVICE_HELP, choices=DEVICE_CHOICES)  # checked by search.api.resolve_device
-
-
-def default(name: str):
-    """A field's default (what `search.run` and `mnist-search run` use when it is not given)."""
-    return RunSettings.default(name)
+    data_root: str | None = data_root_field()
+    device: str = device_field()

@@ -10,20 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ._fields import (
-    COMPILE_CHOICES,
-    DATA_ROOT_HELP,
-    DEVICE_CHOICES,
-    DEVICE_HELP,
-    PRECISION_CHOICES,
-    PRECISION_HELP,
-    VAL_SIZE_HELP,
     Settings,
-    choice,
-    compile_help,
+    compile_field,
+    data_root_field,
+    device_field,
     fraction,
     positive,
+    precision_field,
     setting,
-    val_images,
+    val_size_field,
     whole,
 )
 
@@ -55,15 +50,11 @@ class TrainSettings(Settings):
     subset: int | None = setting(
         None, "train on the first N training images", parse="positive_int", metavar="N", check=whole(1)
     )
-    val_size: int = setting(5000, VAL_SIZE_HELP, parse="positive_int", check=val_images)
+    val_size: int = val_size_field()
     seed: int = setting(0, "seed of the weights' initialisation and the data order (default 0)", parse="int")
     out: str | None = setting(None, "run folder (default: studies/runs/PRESET-TIME)", metavar="DIR")
     progress: bool = setting(True, "no tqdm bars", negate="--no-progress")
-    precision: str = setting(
-        "auto", PRECISION_HELP, choices=PRECISION_CHOICES
-    )  # checked on the device (search.api.describe_precision)
-    compile: str = setting(
-        "auto", compile_help("the training steps"), choices=COMPILE_CHOICES, check=choice(COMPILE_CHOICES)
-    )
-    data_root: str | None = setting(None, DATA_ROOT_HELP)
-    device: str = setting("auto", DEVICE_HELP, choices=DEVICE_CHOICES)  # checked by search.api.resolve_device
+    precision: str = precision_field()
+    compile: str = compile_field("the training steps")
+    data_root: str | None = data_root_field()
+    device: str = device_field()

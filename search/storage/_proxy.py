@@ -25,26 +25,19 @@ trial RUNNING until `mnist-search worker` runs again there (or forever, if that 
 
 from __future__ import annotations
 
-import functools
-import logging
-import threading
-import time
 import warnings
 
 import optuna
 from optuna.storages import GrpcStorageProxy
-from optuna.trial import TrialState
 
 from .. import optuna_adapter, settings
 from ..errors import StorageError
-
-_log = logging.getLogger(__name__)
+from ._retry import SERVER_CALLS, Retrying, retry_calls
 
 SCHEME = "grpc://"
 DEFAULT_PORT = 13000
 SERVER_THREADS = 10  # Optuna's default pool: at most this many calls reach the database at once
 STOP_GRACE_S = 10  # a stopping server answers the calls it has begun for this long
-FIRST_WAIT, LONGEST_WAIT = 0.25, 4.0
 # Reconnect quickly once the proxy is back (gRPC's default backoff grows to two minutes).
 CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", -1),
@@ -53,26 +46,7 @@ CHANNEL_OPTIONS = [
     ("grpc.max_reconnect_backoff_ms", 2000),
 ]
 # GrpcStorageProxy's methods that reach the server (BaseStorage's other methods call these).
-CALLS = (
-    "create_new_study",
-    "delete_study",
-    "set_study_user_attr",
-    "set_study_system_attr",
-    "get_study_id_from_name",
-    "get_study_name_from_id",
-    "get_study_directions",
-    "get_study_user_attrs",
-    "get_study_system_attrs",
-    "get_all_studies",
-    "create_new_trial",
-    "set_trial_param",
-    "set_trial_intermediate_value",
-    "set_trial_user_attr",
-    "set_trial_system_attr",
-    "get_trial_id_from_study_id_trial_number",
-    "get_trial",
-    "get_all_trials",
-)
+CALLS = (*SERVER_CALLS, "create_new_trial", "set_trial_param", "get_all_trials")
 
 
 NO_HEARTBEATS = (
@@ -120,29 +94,22 @@ def _grpc():
         ) from None
 
 
-class ReconnectingGrpcProxy(optuna_adapter.GrpcProxyWithOptions):
+class ReconnectingGrpcProxy(Retrying, optuna_adapter.GrpcProxyWithOptions):
     """GrpcStorageProxy whose calls wait (a bounded time) for a proxy that went away."""
 
     channel_options = CHANNEL_OPTIONS
+    storage_class = GrpcStorageProxy
+    longest_wait = 4.0
+    lost_what = "the storage proxy"
+    hides_cause = True  # the gRPC error's details are in the line
 
     def __init__(self, url: str):
         self.url = url  # api.storage_url reads it
-        self._retry_seconds = settings.db_retry_seconds()
-        self._down_since: float | None = None
-        self._lock = threading.Lock()
+        self._start_retrying()
         host, port = address(url)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             super().__init__(host=host, port=port)
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("_lock", None)
-        return state
-
-    def __setstate__(self, state):
-        state["_lock"] = threading.Lock()
-        super().__setstate__(state)
 
     def probe(self) -> None:
         """One call, not retried: a proxy that is not there is one line now, not after a minute."""
@@ -156,41 +123,21 @@ class ReconnectingGrpcProxy(optuna_adapter.GrpcProxyWithOptions):
                 f"or check the address"
             ) from None
 
-    def _call(self, name: str, method, *args, **kwargs):
+    def _lost(self, exc: BaseException) -> bool:
         grpc = _grpc()
-        wait, attempt = FIRST_WAIT, 0
-        while True:
-            attempt += 1
-            try:
-                result = method(self, *args, **kwargs)
-            except optuna.exceptions.UpdateFinishedTrialError:
-                if attempt > 1 and name == "set_trial_state_values" and self._already_set(args, kwargs):
-                    return True  # the unanswered attempt had done it
-                raise
-            except optuna.exceptions.DuplicatedStudyError:
-                if attempt > 1 and name == "create_new_study" and kwargs.get("study_name"):
-                    return GrpcStorageProxy.get_study_id_from_name(self, kwargs["study_name"])
-                raise
-            except grpc.RpcError as exc:
-                if exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
-                    raise self._failed(exc) from None
-                left = self._left(exc)
-                if left <= 0:
-                    raise self._gone(exc) from None
-                time.sleep(min(wait, left))
-                wait = min(2 * wait, LONGEST_WAIT)
-                continue
-            with self._lock:
-                self._down_since = None
-            return result
+        return isinstance(exc, grpc.RpcError) and exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
 
-    def _left(self, exc) -> float:
-        with self._lock:
-            now = time.monotonic()
-            if self._down_since is None:
-                self._down_since = now
-                _log.info("lost the storage proxy (%s); retrying for up to %.0f s", _details(exc), self._retry_seconds)
-            return self._down_since + self._retry_seconds - now
+    def _describe(self, exc: BaseException) -> str:
+        return _details(exc)
+
+    def _done_already(self, name: str, exc: BaseException, args, kwargs):
+        if (
+            isinstance(exc, optuna.exceptions.DuplicatedStudyError)
+            and name == "create_new_study"
+            and kwargs.get("study_name")
+        ):
+            return GrpcStorageProxy.get_study_id_from_name(self, kwargs["study_name"])  # the lost attempt made it
+        return super()._done_already(name, exc, args, kwargs)
 
     def _gone(self, exc) -> StorageError:
         return StorageError(
@@ -199,34 +146,14 @@ class ReconnectingGrpcProxy(optuna_adapter.GrpcProxyWithOptions):
             f"({settings.DB_RETRY} sets how long workers wait)"
         )
 
-    def _failed(self, exc) -> StorageError:
+    def _failed(self, exc) -> StorageError | None:
         # The server raised: e.g. its database stayed away past its own retry window.
-        return StorageError(f"the storage proxy {self.url} failed: {_details(exc)}")
-
-    def _already_set(self, args, kwargs) -> bool:
-        trial_id = args[0] if args else kwargs["trial_id"]
-        state = args[1] if len(args) > 1 else kwargs["state"]
-        try:
-            return GrpcStorageProxy.get_trial(self, trial_id).state == state and state != TrialState.RUNNING
-        except Exception:  # noqa: BLE001 - cannot tell: the original error stands
-            return False
-
-    def set_trial_state_values(self, trial_id, state, values=None):
-        return self._call("set_trial_state_values", GrpcStorageProxy.set_trial_state_values, trial_id, state, values)
+        if isinstance(exc, _grpc().RpcError):
+            return StorageError(f"the storage proxy {self.url} failed: {_details(exc)}")
+        return None
 
 
-def _retrying(name: str):
-    method = getattr(GrpcStorageProxy, name)
-
-    @functools.wraps(method)
-    def call(self, *args, **kwargs):
-        return self._call(name, method, *args, **kwargs)
-
-    return call
-
-
-for _name in CALLS:
-    setattr(ReconnectingGrpcProxy, _name, _retrying(_name))
+retry_calls(ReconnectingGrpcProxy, CALLS)
 
 
 def proxy_class():

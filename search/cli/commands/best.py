@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from ... import api
+from ... import api, reports
 from ...engine import selection
 from ...errors import TrainingFailed
 
 
 def main(args) -> int:
     study = api.load(args.study, args.storage)
-    print(selection.summary(study))
+    print(reports.summary(study))
     if selection.answer(study) is None:
         raise TrainingFailed(f"study {study.study_name!r} has no trained model within budget yet: run more trials")
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from ... import api
+from ... import api, reports
 from ...engine import selection
 from ...errors import TrainingFailed
 from ...settings import RunSettings, settings_file_text
@@ -21,7 +21,7 @@ def main(args) -> int:
     if is_proxy(args.storage):
         print(NO_HEARTBEATS)
     study = api.run(**settings)
-    print(selection.summary(study))
+    print(reports.summary(study))
     if selection.answer(study) is None:
         raise TrainingFailed(
             f"no trial of study {study.study_name!r} trained to the end within budget; "

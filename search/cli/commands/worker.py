@@ -6,8 +6,7 @@ import os
 import secrets
 import socket
 
-from ... import api
-from ...engine import selection
+from ... import api, reports
 from ...reports import TrialBar
 from ...storage import NO_HEARTBEATS, check, is_proxy, location, mask, open_storage
 from ...engine import StudySpec, load_existing
@@ -50,5 +49,5 @@ def main(args) -> int:
         run_worker(job, callbacks=[bar])
     finally:
         bar.close()
-    print(selection.summary(study))
+    print(reports.summary(study))
     return 0
