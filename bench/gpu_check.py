@@ -8,8 +8,8 @@ within one deadline, so a slow step costs only itself and the steps after it):
   run       the default `mnist-search run --trials 100` (gpu profile on a GPU), wall time timed; its
             confirmation rounds train the answer's seeds (the seed check happens here)
   export    its answer exported: each seed's own weights tested once, nothing retrained
-  final     images/s of one final: gap10k (10,414 params), a final's recipe, on all 55,000 training
-            images, 4 of a final's 20 epochs timed (a final's cost per image does not depend on how
+  final     images/s of one final: gap10k (10,414 params, its one-cycle recipe, not compiled, as the
+            gpu profile's finals) on all 55,000 training images, 4 of a final's 20 epochs timed (a final's cost per image does not depend on how
             many epochs it runs; 20 would cost a minute of the plan)
   peer      bench/peer_training.py (PyTorch's examples/mnist defaults) on CUDA, 2 of its 14 epochs
             timed; its JSON says the epochs, and the seconds an epoch
@@ -20,7 +20,7 @@ within one deadline, so a slow step costs only itself and the steps after it):
   tests     the quick test suite (pytest -m "not slow") on CUDA; when the deadline cuts it, the
             counts of the tests that ended before are kept
 Not in the 8-minute plan, run only when --only names them: seed001 (`mnist-search train --preset
-seed001 --epochs 20`), pipeline and precision (the bench's sections, ~2.5 minutes together).
+seed001 --epochs 20`), pipeline and precision (the bench's sections); their limits add to 150 s.
 
 The plan's arithmetic, from the one H200 run (2026-12-04, 16 cores, bf16; the check's earlier plan
 there: run 199 s, then export's 3-seed retraining cut at 100 s, workers cut after 1 worker, the
@@ -38,11 +38,11 @@ rest never started within its 470 s deadline). Seconds planned for each step, an
   tests    the quick suite on CUDA ran in 72 s                                             72    95
   sum                                                                                     466
 within a 470 s deadline: with the device probe and the files written, under 8 minutes in one call
-(the machine's start, 1-2 minutes, comes on top, inside a session's 15 minutes). A step's limit is
-min(its own, what is left of the deadline). The run's limit leaves it room because the finals' confirmation
-rounds came after that run: each further round costs about one final (55-58 s with 4 workers busy),
-and what the run takes beyond 199 s comes out of the last steps (the tests first, whose counts so
-far are kept).
+(the machine's start, 1-2 minutes, comes on top, inside a session's 15 minutes). A step's limit
+is min(its own, what is left of the deadline). The run's limit leaves it room because the finals'
+confirmation rounds came after that run: each further round costs about one final (55-58 s with 4
+workers busy), and what the run takes beyond 199 s comes out of the last steps (the tests first,
+whose counts so far are kept).
 
 Writes OUT/gpu-check.json (every step: command, exit code, wall time, figures) and OUT/gpu-run.json
 (device, trials, wall_s, params, val_acc_seeds, val_acc_mean, test_acc_mean, peer_wall_s,
