@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# One script for a session lent a GPU: tests on CUDA, the default run and its export, seed001's recipe,
-# and the bench's GPU sections, written to one JSON file plus bench/results/gpu-run.json.
+# One script, one call of at most 8 minutes, for a session lent a GPU: the default run and its export
+# (the answer's seeds trained in the run, tested at export), one final's images/s, the peer on CUDA
+# (2 epochs), workers 1/2/4/8 sharing the GPU, CUDA graphs against eager, and the tests on CUDA; each
+# step's figures written to bench/results/gpu-check.json and bench/results/gpu-run.json as it ends.
 #
-#   bash bench/gpu_check.sh                              # a GPU machine: planned <= 8 minutes on an H100
+#   bash bench/gpu_check.sh                              # a GPU machine: planned <= 8 minutes on an H200
 #   bash bench/gpu_check.sh --out DIR                    # the same, files under DIR
 #
 # On the lent GPU machine, where only $OUT comes back: build .device first with pytest among its wheels,

@@ -14,8 +14,9 @@ Usage:
 
 Prints one line per epoch and, at the end, one JSON object: wall seconds of the whole process
 from its start (imports, data, training, the per-epoch test passes), seconds of training alone,
-the last epoch's test accuracy, device, torch version and thread count. --limit N trains on the
-first N images only (a quick try; the figures then say nothing about the peer).
+each epoch's seconds (its training and test pass), the last epoch's test accuracy, device, torch
+version and thread count. --limit N trains on the first N images only (a quick try; the figures
+then say nothing about the peer). bench/gpu_check.py times its first 2 epochs on CUDA.
 """
 
 from __future__ import annotations
@@ -96,14 +97,18 @@ def test(model, device, loader) -> tuple[float, float]:
     return loss / n, correct / n
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=14)
     ap.add_argument("--device", default="auto", help="auto (cuda if visible), cpu or cuda")
     ap.add_argument("--limit", type=int, default=None, help="train on the first N images only (a quick try)")
     ap.add_argument("--data-root", default=None, help="folder holding MNIST/raw (default: the project's)")
     ap.add_argument("--out", default=None, help="also write the JSON summary to this file")
-    args = ap.parse_args()
+    return ap
+
+
+def main(argv=None) -> None:
+    args = parser().parse_args(argv)
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
     torch.manual_seed(1)
     train_loader, test_loader = loaders(mdata.resolve_root(args.data_root), device, args.limit)
@@ -111,11 +116,13 @@ def main() -> None:
     opt = torch.optim.Adadelta(model.parameters(), lr=1.0)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.7)
     t0 = time.perf_counter()
-    acc = 0.0
+    acc, epoch_s = 0.0, []
     for epoch in range(1, args.epochs + 1):
+        e0 = time.perf_counter()
         train_epoch(model, device, train_loader, opt)
         loss, acc = test(model, device, test_loader)
         sched.step()
+        epoch_s.append(round(time.perf_counter() - e0, 2))
         print(
             f"epoch {epoch}/{args.epochs}: test loss {loss:.4f}, test accuracy {acc:.2%}, "
             f"{time.perf_counter() - t0:.0f}s",
@@ -130,6 +137,7 @@ def main() -> None:
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "train_s": round(time.perf_counter() - t0, 1),
+        "epoch_s": epoch_s,  # each epoch's training and its test pass
         "wall_s": round(time.perf_counter() - START, 1),
         "test_acc": acc,
     }

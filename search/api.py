@@ -612,7 +612,7 @@ def export(*args, log=print, **settings) -> dict:
     export` flags (study, an optuna.Study or a name, and out may also be given by position); formats
     is a sequence of names or a comma list, as `--format`. seed_check K > 0 also retrains the trial
     with K seeds and records their test accuracy's mean and std in the card (default: the profile's,
-    3 for gpu, 0 for cpu; profile "auto" follows the device). precision applies to retraining only;
+    0 for both; profile "auto" follows the device). precision applies to retraining only;
     the exported weights are fp32."""
     s = ExportSettings(**_bind("export", EXPORT_POSITIONAL, args, settings))  # every check, before any reading
     from . import exporting

@@ -113,20 +113,14 @@ def test_gpu_profile_study_trains_8_epoch_proxies_then_its_finals_with_auto_work
 
 
 @pytest.mark.slow  # trains a study (worker processes, finals): not for the quick suite
-def test_gpu_profile_export_retrains_the_answer_with_its_seed_check(gpu_profile_study, tmp_path):
+def test_gpu_profile_export_tests_the_answer_without_retraining_it(gpu_profile_study, tmp_path):
+    """The run's confirmation trains the answer's seeds; export tests their weights and retrains nothing."""
     study, _, _, _ = gpu_profile_study
-    card = search.export(
-        study,
-        out=tmp_path / "m",
-        profile="gpu",
-        device="cpu",
-        subset=512,
-        epochs=1,
-        formats=["pt"],
-        log=lambda *_: None,
-    )
-    check = card["seed_check"]
-    assert check["seeds"] == profiles.GPU.seed_check == 3 and len(check["test_accs"]) == 3
+    lines = []
+    card = search.export(study, out=tmp_path / "m", profile="gpu", device="cpu", formats=["pt"], log=lines.append)
+    assert profiles.GPU.seed_check == 0 and "seed_check" not in card
+    assert not any("retraining" in line for line in lines)
+    assert card["stage"] == "final" and 0 < card["test_acc"] <= 1
     assert search.api.choose_profile("cpu", "cuda").seed_check == 0  # the cpu profile retrains nothing, anywhere
 
 
@@ -279,25 +273,40 @@ def test_make_setup_stops_on_a_gpu_machine_whose_torch_has_no_cuda(tmp_path):
     assert done.returncode == 0 and done.stderr == ""
 
 
-def test_gpu_check_plans_the_same_steps_at_full_and_tiny_sizes(tmp_path):
+def _gpu_check():
     sys.path.insert(0, str(REPO / "bench"))
     try:
         import gpu_check
+        import peer_training
     finally:
         sys.path.remove(str(REPO / "bench"))
-    names = ["tests", "run", "export", "seed001", "pipeline", "precision", "compile", "workers"]
+    return gpu_check, peer_training
+
+
+def test_gpu_check_plans_the_same_steps_at_full_and_tiny_sizes(tmp_path):
+    gpu_check, peer_training = _gpu_check()
+    names = ["run", "export", "final", "peer", "workers", "compile", "tests", "seed001", "pipeline", "precision"]
     full = dict(gpu_check.steps("cuda", False, tmp_path / "w", tmp_path))
     tiny = dict(gpu_check.steps("cpu", True, tmp_path / "w", tmp_path))
-    assert list(full) == list(tiny) == names == list(gpu_check.LIMITS)
+    assert list(full) == list(tiny) == names == list(gpu_check.LIMITS) == [*gpu_check.PLAN, *gpu_check.EXTRA]
+    assert gpu_check.PLAN[:2] == ("run", "export")  # gpu-run.json needs both: they come first
     assert "run --storage" in " ".join(full["run"]) and full["run"][-2:] == ["--trials", "100"]
     assert "--profile gpu" in " ".join(tiny["run"]) and "--device cpu" in " ".join(tiny["run"])
+    # The seed check happens in the run (its confirmation); export retrains nothing.
+    assert not any("--seed-check" in cmd or "--retrain" in cmd for cmd in (full["export"], tiny["export"]))
+    assert "--preset gap10k" in " ".join(full["final"]) and full["final"][-2:] == ["--epochs", "4"]
+    assert full["peer"][1].endswith("bench/peer_training.py") and "--limit" not in full["peer"]
+    assert "--limit" in tiny["peer"]
     assert "--preset seed001" in " ".join(full["seed001"]) and full["seed001"][-2:] == ["--epochs", "20"]
-    assert "--layouts 1,2,4,8" in " ".join(full["workers"]) and "graphs" in " ".join(full["compile"])
-    # Every command the check runs is one mnist-search accepts, at both sizes: a misspelt flag would
-    # otherwise surface only on the lent GPU machine, at the cost of its one session.
+    assert "--layouts 1,2,4,8" in " ".join(full["workers"]) and "--compile-modes graphs" in " ".join(full["compile"])
+    assert full["tests"][-2:] == ["-m", "not slow"]
+    # Every command the check runs is one mnist-search (or the peer) accepts, at both sizes: a misspelt
+    # flag would otherwise surface only on the lent GPU machine, at the cost of its one session.
     parser = build_parser()
     for name, cmd in [*full.items(), *tiny.items()]:
-        if name != "tests":
+        if name == "peer":
+            peer_training.parser().parse_args(cmd[2:])
+        elif name != "tests":
             assert cmd[1:3] == ["-m", "search"], (name, cmd)
             parser.parse_args(cmd[3:])
     assert gpu_check.pytest_counts("x\n3 passed, 1 failed, 2 deselected in 4.1s\n") == {
@@ -305,29 +314,48 @@ def test_gpu_check_plans_the_same_steps_at_full_and_tiny_sizes(tmp_path):
         "failed": 1,
         "deselected": 2,
     }
+    # A tests step cut short keeps the counts of the tests that ended before the cut.
+    assert gpu_check.pytest_counts("..s.F [ 10%]\n..E.\n") == {
+        "passed": 6,
+        "failed": 1,
+        "errors": 1,
+        "skipped": 1,
+        "partial": True,
+    }
+    # A workers step cut short keeps the layouts it measured.
+    log = "== workers: 8 proxy trials ==\n  1 workers: 28s, 1029 trials/hour (1.00x one worker)\n"
+    assert gpu_check.figures("workers", tmp_path / "w", tmp_path, log) == {
+        "workers": [{"workers": 1, "wall_s": 28, "trials_per_hour": 1029}]
+    }
+
+
+GPU_RUN_FIELDS = {
+    *("device", "trials", "wall_s", "params", "val_acc_seeds", "val_acc_mean", "test_acc_mean"),
+    *("peer_wall_s", "peer_epochs", "peer_s_per_epoch", "final_images_per_s", "final_epochs"),
+}
 
 
 @pytest.mark.slow
 def test_gpu_check_runs_end_to_end_at_tiny_sizes_on_cpu(tmp_path):
-    """The steps nothing else runs end to end: the run and its export (gpu-run.json needs both), and the
-    bench's compile and workers sections. The others are a test run, a preset's training and the
-    sections tests/test_bench.py runs; the plan test above checks their commands."""
+    """Every step of the plan at tiny sizes, and gpu-run.json with every figure filled in: the run's
+    answer confirmed with 2 seeds, both tested at export, the peer and one final timed."""
     import json
 
     done = subprocess.run(
-        ["bash", str(REPO / "bench" / "gpu_check.sh"), "--device", "cpu", "--tiny", str(tmp_path)]
-        + ["--only", "run,export,compile,workers"],
+        ["bash", str(REPO / "bench" / "gpu_check.sh"), "--device", "cpu", "--tiny", str(tmp_path)],
         env={**os.environ, "PYTHON": sys.executable},
         capture_output=True,
         text=True,
         timeout=900,
     )
     summary = json.loads((tmp_path / "gpu-run.json").read_text())
-    assert set(summary) == {"device", "trials", "wall_s", "params", "test_acc"}, done.stdout
-    assert all(v is not None for v in summary.values()), done.stdout
+    assert GPU_RUN_FIELDS <= set(summary), done.stdout
+    assert all(summary[k] is not None for k in GPU_RUN_FIELDS), done.stdout
+    assert len(summary["val_acc_seeds"]) == len(summary["test_acc_seeds"]) == 2, done.stdout
+    assert summary["peer_epochs"] == 2 and summary["final_images_per_s"] > 0
     report = json.loads((tmp_path / "gpu-check.json").read_text())
     steps = report["steps"]
-    assert list(steps) == ["run", "export", "compile", "workers"], done.stdout
-    assert steps["run"]["status"] == steps["export"]["status"] == "ok" and report["gpu_run"] == summary
-    # On a busy machine the check's deadline may cut a later step short; none may fail.
-    assert not [n for n, s in steps.items() if s["status"] == "failed"], done.stdout
+    assert list(steps) == ["run", "export", "final", "peer", "workers", "compile", "tests"], done.stdout
+    assert {n: s["status"] for n, s in steps.items() if s["status"] != "ok"} == {}, done.stdout
+    assert report["gpu_run"] == summary and done.returncode == 0, done.stdout
+    assert steps["tests"]["counts"]["passed"] >= 1 and "failed" not in steps["tests"]["counts"]

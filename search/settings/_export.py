@@ -80,8 +80,7 @@ class ExportSettings(Settings):
     )
     seed_check: int | None = setting(
         None,
-        "also retrain with K seeds and record the test accuracy's mean and std "
-        f"in the card ({PROFILE_DEFAULT}: 3 on a GPU, 0 on CPU)",
+        f"also retrain with K seeds and record the test accuracy's mean and std in the card ({PROFILE_DEFAULT}, 0)",
         parse="count",
         metavar="K",
         check=whole(0),
