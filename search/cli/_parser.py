@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from .. import errors, settings
+from ..errors import DATA, EXIT_CODES, FAILED, INTERRUPTED, OK, USAGE, WRITE
 from ..settings import (
     TARGET_ACC,
     ExportSettings,
@@ -25,29 +26,6 @@ from ..settings import (
     profile_field,
     storage_field,
 )
-
-# Exit codes (listed in docs/failures.md).
-OK = 0
-FAILED = 1  # the work ran but failed (e.g. every trial failed)
-USAGE = 2  # bad or missing arguments
-DATA = 3  # MNIST files missing or corrupt
-STORAGE = 4  # storage URL malformed, database unreachable or not writable
-NOT_FOUND = 5  # unknown study, preset, space, trial, or model folder
-WRITE = 6  # a write was refused: no space left, a file size limit or quota, no permission
-INTERRUPTED = 130  # Ctrl-C
-
-# Most specific first: the first matching kind gives the exit code.
-EXIT_CODES: list[tuple[type, int]] = [
-    (errors.TrainingFailed, FAILED),
-    (errors.DataUnavailable, DATA),
-    (errors.WriteFailed, WRITE),
-    (errors.StorageError, STORAGE),
-    (errors.NotFound, NOT_FOUND),
-    (errors.ModelFolderError, USAGE),
-    (errors.DeviceUnavailable, USAGE),
-    (errors.BadArgument, USAGE),
-    (errors.SearchError, FAILED),
-]
 
 
 class Parser(argparse.ArgumentParser):

@@ -33,7 +33,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from .. import optuna_adapter, records, settings
+from .. import errors, optuna_adapter, records, settings
 from . import _failures as failures
 from ..errors import StorageError, WorkersFailed, WriteFailed
 from ..storage import disk, mask, owners
@@ -41,8 +41,6 @@ from ..engine import StudySpec
 
 # A run's trials are counted in these states: waiting (enqueued) trials are not yet anyone's work.
 COUNTED = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-STORAGE_EXIT = 4  # a worker process that lost the database exits with this (the command line's code)
-WRITE_EXIT = 6  # one whose write the disk refused (no space, a size limit): the command line's code too
 
 
 @dataclass
@@ -301,10 +299,10 @@ def _child(job: WorkerJob, status: str | None = None) -> None:
     except WriteFailed as exc:
         failures.worker_failed(job, exc, quiet=True)  # the parent says it once for all workers
         _write_status(status, str(exc))
-        sys.exit(WRITE_EXIT)
+        sys.exit(errors.WRITE)
     except StorageError as exc:
         failures.worker_failed(job, exc, quiet=True)  # the parent says it once for all workers
-        sys.exit(STORAGE_EXIT)
+        sys.exit(errors.STORAGE)
     except Exception as exc:  # noqa: BLE001 - one line and a log, not a traceback
         failures.worker_failed(job, exc)
         _write_status(status, failures.cause(exc))
@@ -453,10 +451,10 @@ class WorkerPool:
                     p.kill()
             raise
         codes = [0 if self._done(i) else self.procs[i][0].wait() for i in self.active]
-        if WRITE_EXIT in codes:  # the disk refused a write: the first such worker's line says where
-            first = _read_status(self.procs[self.active[codes.index(WRITE_EXIT)]][1])
+        if errors.WRITE in codes:  # the disk refused a write: the first such worker's line says where
+            first = _read_status(self.procs[self.active[codes.index(errors.WRITE)]][1])
             raise WriteFailed(first or f"a worker could not write (details in {failures.worker_log(self.job).parent})")
-        if STORAGE_EXIT in codes:
+        if errors.STORAGE in codes:
             raise StorageError(
                 f"lost the database {mask(self.job.spec.storage)}: no answer for "
                 f"{settings.db_retry_seconds():g} s, so the workers stopped; the study is kept: "
