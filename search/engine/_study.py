@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import warnings
 from dataclasses import asdict, dataclass, fields
 
 import optuna
 
-from .. import records
+from .. import optuna_adapter, records
 from ..settings import DEFAULT_OBJECTIVE, OBJECTIVES, PARETO_MIN_PARAMS  # noqa: F401 (re-exported)
 from ..errors import BadArgument, SettingsMismatch, UnknownStudy
 from ..settings import PRUNERS, TARGET_ACC, RunSettings  # noqa: F401 (PRUNERS re-exported)
@@ -199,8 +198,7 @@ def open_study(spec: StudySpec, storage=None, seed: int | None = None, worker: i
         pruner=pruner,
         load_if_exists=True,
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+    with optuna_adapter.experimental_quiet():
         study.set_metric_names(METRIC_NAMES[spec.objective])  # the dashboard and report label axes with them
     for key, value in asdict(spec).items():
         if key != "storage":  # never store a URL that may carry a password
