@@ -20,11 +20,13 @@ from dataclasses import dataclass, fields
 import optuna
 from optuna.trial import TrialState
 
+from mnistnet.train import GRAPHS_MODE
+
 from . import records
 from .engine import confirmation, profiles, selection
 from .errors import BadArgument, DataUnavailable, DeviceUnavailable, ImpossibleBudget, UnknownPreset, UnknownSpace
 from .storage import DEFAULT_URL, mask, open_storage
-from .settings import DEFAULT_OBJECTIVE
+from .settings import DEFAULT_OBJECTIVE, OBJECTIVE_LINES
 from .settings import clock
 from .settings import ExportSettings
 from .settings import RunSettings
@@ -32,12 +34,6 @@ from .engine import StudySpec, open_study
 from .running import COUNTED, Stage, WorkerJob, WorkerPool, exit_report, run_worker
 
 
-GRAPHS_MODE = "reduce-overhead"  # torch.compile's mode that replays the steps as CUDA graphs
-OBJECTIVE_LINES = {
-    "accuracy": "validation accuracy",
-    "size": "size-adjusted validation accuracy (accuracy minus a share per doubling of parameters)",
-    "pareto": "validation accuracy vs parameters (Pareto)",
-}
 POSITIONAL = ("trials", "space", "storage", "study")  # run()'s arguments that may be given by position
 EXPORT_POSITIONAL = ("study", "out")  # export()'s
 
@@ -51,7 +47,7 @@ def train_images(val_size: int) -> int:
 
 def finals_compiled(choice: str, spec: StudySpec, profile: profiles.Profile) -> bool | str:
     """How the finals train: through torch.compile ("on"; "graphs": compiled with CUDA graphs, as
-    torch.compile's mode "reduce-overhead"), eagerly ("off"), or "auto": compiled where it pays back.
+    torch.compile's mode GRAPHS_MODE), eagerly ("off"), or "auto": compiled where it pays back.
     Returns False, True, or the compile mode."""
     if choice == "graphs":
         return GRAPHS_MODE

@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from .. import settings
-from ..settings import DEFAULT_URL
+from ..settings import DEFAULT_URL, STUDIES_DIR
 from ..errors import StorageError
 from ._urls import mask
 
@@ -32,7 +32,7 @@ def artifact_dir(url: str, explicit: str | None = None) -> Path:
     if explicit:
         return Path(explicit)
     db = sqlite_path(url)
-    return (db.parent if db else Path("studies")) / "artifacts"
+    return (db.parent if db else Path(STUDIES_DIR)) / "artifacts"
 
 
 def _prepare_sqlite(path: Path) -> None:

@@ -31,11 +31,13 @@ import torch
 from mnistnet import data as mdata
 from mnistnet.model import build, count_params
 from mnistnet.precision import resolve as precision_of
+from mnistnet.train import GRAPHS_MODE
 
 from ...engine import profiles
 from ...api import describe_precision, resolve_device
 from ...benchmarks import compiled, parallel, pipeline, precision
 from ...errors import BadArgument
+from ...settings import STUDIES_DIR
 
 SECTIONS = ("pipeline", "precision", "accuracy", "compile", "inference", "workers", "storage")
 TRAIN_IMAGES = 55_000
@@ -210,7 +212,7 @@ def run_compile(result, data, device, args) -> None:
     result["compile"] = rows
 
 
-COMPILE_MODES = {"default": None, "graphs": "reduce-overhead"}  # graphs: CUDA graphs on a GPU
+COMPILE_MODES = {"default": None, "graphs": GRAPHS_MODE}  # graphs: CUDA graphs on a GPU
 
 
 def measured_precisions(args) -> list[str]:
@@ -417,7 +419,7 @@ def main(args) -> int:
         elif name == "storage":
             run_storage(result, args)
     result["wall_s"] = round(time.perf_counter() - start)
-    out = Path(args.out or Path("studies") / "bench" / f"bench-{device.type}.json")
+    out = Path(args.out or Path(STUDIES_DIR) / "bench" / f"bench-{device.type}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     say(f"\nfigures written to {out} ({result['wall_s']}s)")
