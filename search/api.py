@@ -31,7 +31,7 @@ from .settings import clock
 from .settings import ExportSettings
 from .settings import RunSettings
 from .engine import StudySpec, open_study
-from .running import COUNTED, Stage, WorkerJob, WorkerPool, exit_report, run_worker
+from .running import COUNTED, Stage, WorkerJob, WorkerPool, exit_report, run_trials_in_process
 
 
 POSITIONAL = ("trials", "space", "storage", "study")  # run()'s arguments that may be given by position
@@ -143,7 +143,7 @@ def run(*args, log=print, **settings) -> optuna.Study:
             workers.queued_stage(st, rungs, "rung trials")
         if budget is not None and rungs:
             k, _ = replanned(budget, st, records.RUNG, before, log)
-        candidates = finalists(st, plan, before, log, k)
+        candidates = choose_finalists(st, plan, before, log, k)
         final_rounds(st, plan, workers, log, candidates, budget, before)
     wall = time.perf_counter() - start
     if budget is None:
@@ -349,7 +349,7 @@ def rung(st: optuna.Study, plan: Plan, log, k: int, per_band: int) -> int:
     return waiting
 
 
-def finalists(st: optuna.Study, plan: Plan, before: int, log, k: int) -> list[optuna.trial.FrozenTrial]:
+def choose_finalists(st: optuna.Study, plan: Plan, before: int, log, k: int) -> list[optuna.trial.FrozenTrial]:
     """After the proxy stage and the rung: the at most k nets the finals may train, smallest first
     (search.selection.finalists); final_rounds trains them."""
     spec = plan.spec
@@ -523,7 +523,7 @@ class Workers:
         threads = torch.get_num_threads()  # an in-process worker sets its own; the caller gets theirs back
         try:
             if self.plan.workers == 1:
-                run_worker(self.job, callbacks=[bar])
+                run_trials_in_process(self.job, callbacks=[bar])
             else:
                 if self.pool is None:
                     self.pool = WorkerPool(self.job, workers)
@@ -582,7 +582,7 @@ def enqueue_again(study: optuna.Study, trials, done: set, stage: str, of_key: st
 
 def answer(study: optuna.Study, target_acc: float | None = None) -> optuna.trial.FrozenTrial:
     """The study's answer (see search.selection.answer); NoResult when nothing has trained yet."""
-    return selection.the_answer(study, target_acc)
+    return selection.require_answer(study, target_acc)
 
 
 def load(study: str | None = None, storage: str = DEFAULT_URL) -> optuna.Study:

@@ -131,7 +131,7 @@ class ByStage:
         return (self.rung if records.is_rung(trial) else self.proxy)(trial)
 
 
-def run_worker(job: WorkerJob, callbacks=(), objective=None) -> None:
+def run_trials_in_process(job: WorkerJob, callbacks=(), objective=None) -> None:
     """Run trials of the study in this process until it holds `job.until` trials (or the timeout).
 
     The process's torch thread count and Optuna's log verbosity, which the worker sets for its
@@ -141,7 +141,7 @@ def run_worker(job: WorkerJob, callbacks=(), objective=None) -> None:
 
     threads, verbosity = torch.get_num_threads(), optuna.logging.get_verbosity()
     try:
-        _run_worker(job, callbacks, objective)
+        _run_trials_in_process(job, callbacks, objective)
     except _StorageLost as lost:
         raise lost.error from None
     except Exception as exc:
@@ -155,7 +155,7 @@ def run_worker(job: WorkerJob, callbacks=(), objective=None) -> None:
             torch.set_num_threads(threads)
 
 
-def _run_worker(job: WorkerJob, callbacks, objective) -> None:
+def _run_trials_in_process(job: WorkerJob, callbacks, objective) -> None:
     from ..engine import open_study
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are reported by the caller
@@ -283,7 +283,7 @@ def _child(job: WorkerJob, status: str | None = None) -> None:
         objective = make_objective(job)  # the data and imports, once for all of the run's stages
         stage = 0
         while True:
-            run_worker(job, objective=objective)
+            run_trials_in_process(job, objective=objective)
             if job.handshake is None:
                 return
             stage += 1

@@ -10,7 +10,7 @@ from ... import api, reports
 from ...reports import TrialBar
 from ...storage import NO_HEARTBEATS, check, is_proxy, location, mask, open_storage
 from ...engine import StudySpec, load_existing
-from ...running import WorkerJob, run_worker
+from ...running import WorkerJob, run_trials_in_process
 
 
 def main(args) -> int:
@@ -46,7 +46,7 @@ def main(args) -> int:
     )
     bar = TrialBar(study, args.trials, enabled=not args.no_progress)
     try:
-        run_worker(job, callbacks=[bar])
+        run_trials_in_process(job, callbacks=[bar])
     finally:
         bar.close()
     print(reports.summary(study))
