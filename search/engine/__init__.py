@@ -3,7 +3,7 @@ objective at a stage's fidelity, within the space's budget), and the run's decis
 trials: the finalists and the answer (selection), the finals' seeds (confirmation), the size bands,
 the device profiles and the time budget's plan.
 
-`selection`, `confirmation`, `bands`, `profiles` and `time_plan` are namespaces (selection.find_answer,
+`selection`, `confirmation`, `bands`, `profiles`, `stages` and `time_plan` are namespaces (selection.find_answer,
 profiles.for_device): their functions read best by that name. The engine shows nothing itself:
 how progress is drawn and the study's tables belong to search.reports, which it never imports
 (a final's epochs reach the caller through the objective's on_final_epoch callback).
@@ -13,6 +13,7 @@ from . import _bands as bands
 from . import _confirmation as confirmation
 from . import _profiles as profiles
 from . import _selection as selection
+from . import _stages as stages
 from . import _time_plan as time_plan
 from ._objective import SIZE_REFERENCE, SIZE_WEIGHT, Budget, Fidelity, Objective, pareto_size, size_adjusted
 from ._profiles import CPU, GPU, Profile, compile_pays_back, for_device
@@ -51,5 +52,6 @@ __all__ = [
     "selection",
     "size_adjusted",
     "spearman",
+    "stages",
     "time_plan",
 ]

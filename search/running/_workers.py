@@ -31,16 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
-from optuna.trial import TrialState
 
 from .. import errors, optuna_adapter, records, settings
 from . import _failures as failures
 from ..errors import StorageError, WorkersFailed, WriteFailed
 from ..storage import disk, mask, owners
 from ..engine import StudySpec
-
-# A run's trials are counted in these states: waiting (enqueued) trials are not yet anyone's work.
-COUNTED = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 
 @dataclass
@@ -49,7 +45,7 @@ class WorkerJob:
     device: str
     data_root: str | None
     artifact_dir: str | None
-    until: int  # stop once the study holds this many trials (in the COUNTED states)
+    until: int  # stop once the study holds this many trials (in the records.COUNTED states)
     timeout: float | None
     threads: int
     worker: int = 0
@@ -65,7 +61,7 @@ class WorkerJob:
 
 @dataclass(frozen=True)
 class Stage:
-    """What a run's workers do next: trials until the study holds `until` (COUNTED), `threads` each."""
+    """What a run's workers do next: trials until the study holds `until` (records.COUNTED), `threads` each."""
 
     until: int
     timeout: float | None
@@ -167,9 +163,9 @@ def _run_trials_in_process(job: WorkerJob, callbacks, objective) -> None:
     owners.reap(study, log=_say)  # trials left running by dead workers on this machine: failed, retried
     stops = []
     if job.own_trials is None:
-        if len(study.get_trials(deepcopy=False, states=COUNTED)) >= job.until:
+        if len(study.get_trials(deepcopy=False, states=records.COUNTED)) >= job.until:
             return
-        stops = [optuna.study.MaxTrialsCallback(job.until, states=COUNTED)]
+        stops = [optuna.study.MaxTrialsCallback(job.until, states=records.COUNTED)]
     timeout = job.timeout
     if job.stop_at is not None:  # counted from now: loading the data and the study took part of the stage
         timeout = max(0.0, min(timeout or math.inf, job.stop_at - time.time()))
@@ -252,7 +248,7 @@ class _Owned:
     def _surplus(self, trial: optuna.Trial) -> bool:
         """Whether the study already held the run's target number of trials before this one started.
         An enqueued trial (a warm start or a final) is put back in the queue, not lost."""
-        counted = self.study.get_trials(deepcopy=False, states=COUNTED)
+        counted = self.study.get_trials(deepcopy=False, states=records.COUNTED)
         if sum(t.number < trial.number for t in counted) < self.job.until:
             return False
         this = next(t for t in counted if t.number == trial.number)
