@@ -25,6 +25,7 @@ from .precision import autocast, exact_fp32, resolve as resolve_precision
 from .recipe import Recipe
 
 EVAL_BATCH = 2000
+GRAPHS_MODE = "reduce-overhead"  # torch.compile's mode that replays the steps as CUDA graphs
 
 
 @dataclass
@@ -155,7 +156,7 @@ def fit(
     precision: "auto" (bf16 autocast where the hardware has fast bf16, see mnistnet.precision),
     "fp32" or "bf16"; fp32 convolutions on CUDA run in true fp32, not TF32 (see
     mnistnet.precision.exact_fp32). compile: run the training steps through torch.compile (True, or
-    a torch.compile mode such as "reduce-overhead": CUDA graphs on a GPU), falling back to eager
+    a torch.compile mode such as GRAPHS_MODE: CUDA graphs on a GPU), falling back to eager
     with one logged line where it cannot compile. on_step(i), if given, is called before each
     training step i (counted from 0 over the whole run), e.g. to time or pace steps.
     on_validated(model, metrics), if given, is called after each epoch's validation with the model that
@@ -297,8 +298,8 @@ class _Compiled:
     def __init__(self, model: nn.Module, log, mode: str | None = None):
         self.model, self.log = model, log
         self.compiled = torch.compile(model, mode=mode)
-        # CUDA graphs (mode reduce-overhead) reuse their output memory: mark each step as a new one.
-        self.graphs = mode == "reduce-overhead"
+        # CUDA graphs (GRAPHS_MODE) reuse their output memory: mark each step as a new one.
+        self.graphs = mode == GRAPHS_MODE
         self.proven = self.fell_back = False
 
     def __call__(self, x):

@@ -18,44 +18,32 @@ import time
 from dataclasses import dataclass, fields
 
 import optuna
-from optuna.trial import TrialState
+
+from mnistnet.train import GRAPHS_MODE
 
 from . import records
-from .engine import confirmation, profiles, selection
-from .errors import BadArgument, DataUnavailable, DeviceUnavailable, ImpossibleBudget, UnknownPreset, UnknownSpace
+from .engine import profiles, selection, stages
+from .errors import BadArgument, DataUnavailable, DeviceUnavailable, UnknownPreset, UnknownSpace
 from .storage import DEFAULT_URL, mask, open_storage
-from .settings import DEFAULT_OBJECTIVE
+from .settings import DEFAULT_OBJECTIVE, OBJECTIVE_LINES
 from .settings import clock
 from .settings import ExportSettings
 from .settings import RunSettings
 from .engine import StudySpec, open_study
-from .running import COUNTED, Stage, WorkerJob, WorkerPool, exit_report, run_worker
+from .running import Stage, WorkerJob, WorkerPool, exit_report, run_trials_in_process
 
 
-GRAPHS_MODE = "reduce-overhead"  # torch.compile's mode that replays the steps as CUDA graphs
-OBJECTIVE_LINES = {
-    "accuracy": "validation accuracy",
-    "size": "size-adjusted validation accuracy (accuracy minus a share per doubling of parameters)",
-    "pareto": "validation accuracy vs parameters (Pareto)",
-}
 POSITIONAL = ("trials", "space", "storage", "study")  # run()'s arguments that may be given by position
 EXPORT_POSITIONAL = ("study", "out")  # export()'s
 
 
-def train_images(val_size: int) -> int:
-    """The training images beside a validation split of `val_size` (from the data's size)."""
-    from mnistnet.data import train_size
-
-    return train_size(val_size)
-
-
 def finals_compiled(choice: str, spec: StudySpec, profile: profiles.Profile) -> bool | str:
     """How the finals train: through torch.compile ("on"; "graphs": compiled with CUDA graphs, as
-    torch.compile's mode "reduce-overhead"), eagerly ("off"), or "auto": compiled where it pays back.
+    torch.compile's mode GRAPHS_MODE), eagerly ("off"), or "auto": compiled where it pays back.
     Returns False, True, or the compile mode."""
     if choice == "graphs":
         return GRAPHS_MODE
-    images = (spec.final_subset or train_images(spec.val_size)) * spec.final_epochs
+    images = (spec.final_subset or stages.train_images(spec.val_size)) * spec.final_epochs
     return choice == "on" or (choice == "auto" and profiles.compile_pays_back(profile, images))
 
 
@@ -110,10 +98,6 @@ def default_study_name(space_name: str, objective: str) -> str:
     return space_name if objective == DEFAULT_OBJECTIVE else f"{space_name}-{objective}"
 
 
-def counted(study: optuna.Study) -> int:
-    return len(study.get_trials(deepcopy=False, states=COUNTED))
-
-
 def run(*args, log=print, **settings) -> optuna.Study:
     """Run (or resume) a study: `trials` proxy trials, then the finals; returns the optuna.Study.
 
@@ -132,23 +116,23 @@ def run(*args, log=print, **settings) -> optuna.Study:
     st, before = open_or_resume(plan, log)
     if budget is not None:
         log(budget.plan.describe())
-    warm_starts(st, plan, before, log)
+    stages.warm_starts(st, plan, before, log)
     start = time.perf_counter()
     with Workers(plan, before, log, budget) as workers:
         workers.proxy_stage(st)
-        left = queued_proxies(st, log) if plan.spec.finals else 0
+        left = stages.queued_proxies(st, log) if plan.spec.finals else 0
         if left:
             workers.queued_stage(st, left, "queued proxy trials")
         k, per_band = plan.spec.finals, plan.spec.rung
         if budget is not None:
             k, per_band = replanned(budget, st, records.PROXY, before, log)
-        rungs = rung(st, plan, log, k, per_band)
+        rungs = stages.rung(st, plan, log, k, per_band)
         if rungs:
             workers.queued_stage(st, rungs, "rung trials")
         if budget is not None and rungs:
             k, _ = replanned(budget, st, records.RUNG, before, log)
-        candidates = finalists(st, plan, before, log, k)
-        final_rounds(st, plan, workers, log, candidates, budget, before)
+        candidates = stages.choose_finalists(st, plan, before, log, k)
+        stages.final_rounds(st, plan, workers, log, candidates, budget, before)
     wall = time.perf_counter() - start
     if budget is None:
         log(f"\n{plan.settings.trials} trials requested, {wall:.0f}s wall time")
@@ -179,8 +163,8 @@ def time_budget(plan: "Plan", called: float):
         plan.threads(plan.workers),
     )
     seconds = time_plan.parse_duration(plan.settings.time)
-    stages = time_plan.stages_of(spec, train_images(spec.val_size))
-    return time_plan.TimeBudget(time_plan.Deadline(seconds, called), stages, rates, plan.workers)
+    planned = time_plan.stages_of(spec, stages.train_images(spec.val_size))
+    return time_plan.TimeBudget(time_plan.Deadline(seconds, called), planned, rates, plan.workers)
 
 
 def replanned(budget, st: optuna.Study, stage: str, before: int, log) -> tuple[int, int]:
@@ -291,7 +275,7 @@ def open_or_resume(plan: Plan, log) -> tuple[optuna.Study, int]:
     """The study (created, or resumed after checking its defining settings) and its trials so far."""
     spec, s = plan.spec, plan.settings
     st = open_study(spec, open_storage(spec.storage))
-    before = counted(st)
+    before = stages.counted(st)
     log(f"study {spec.name!r} in {mask(spec.storage)}" + (f" (resumed: {before} trials so far)" if before else ""))
     log(
         f"space {s.space}{' on ' + spec.base if spec.base else ''}; objective {OBJECTIVE_LINES[spec.objective]}; "
@@ -299,7 +283,7 @@ def open_or_resume(plan: Plan, log) -> tuple[optuna.Study, int]:
         f"pruner {pruner_line(spec)}; "
         f"device {plan.device}, {plan.precision_line}"
     )
-    log(f"{plan.profile.describe(train_images(spec.val_size), spec.final_subset)} ({profiles.OVERRIDE_HINT})")
+    log(f"{plan.profile.describe(stages.train_images(spec.val_size), spec.final_subset)} ({profiles.OVERRIDE_HINT})")
     return st, before
 
 
@@ -309,148 +293,6 @@ def pruner_line(spec) -> str:
         return "none (every proxy trial trains to its last epoch)"
     name = "size-band median" if spec.pareto else spec.pruner
     return f"{name} (from epoch {spec.warmup_epochs})"
-
-
-def warm_starts(st: optuna.Study, plan: Plan, before: int, log) -> None:
-    """A new study's first trials: the space's warm starts within budget (unless warm_start=False)."""
-    spec = plan.spec
-    from .engine import Budget
-
-    queued = (
-        enqueue_warm_starts(st, plan.space, Budget.for_space(plan.space, spec.max_params, spec.max_macs))
-        if plan.settings.warm_start
-        else []
-    )
-    if queued:
-        log(f"warm start: {', '.join(queued)} enqueued first")
-    elif not plan.settings.warm_start and not before:
-        log("warm start: none (--no-warm-start): every trial is sampled from the space")
-
-
-def queued_proxies(st: optuna.Study, log) -> int:
-    """Proxy trials still queued after the proxy stage (warm starts a --timeout left): they train next,
-    at proxy fidelity, so that the rung and the finals are drawn from all of them."""
-    left = sum(records.stage(t) == records.PROXY for t in st.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
-    if left:
-        log(
-            f"{left} proxy trial{'s' if left > 1 else ''} still queued: {'they train' if left > 1 else 'it trains'} before the rung and the finals"
-        )
-    return left
-
-
-def rung(st: optuna.Study, plan: Plan, log, k: int, per_band: int) -> int:
-    """After the proxy stage: enqueue the rung trials, `per_band` in each of the k finals' size bands
-    (none when per_band is 0); how many wait."""
-    spec = plan.spec
-    new = enqueue_rungs(st, k, per_band)
-    waiting = sum(records.is_rung(t) for t in st.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
-    if waiting:
-        images = spec.rung_subset or train_images(spec.val_size)
-        log(
-            f"rung: {len(new)} plausible net{'s' if len(new) != 1 else ''} ({', '.join(f'trial {n}' for n in new) or 'none new'}) retrain on "
-            f"{images:,} training images x {spec.rung_epochs} epochs; the finals are those no smaller one beats there"
-        )
-    return waiting
-
-
-def finalists(st: optuna.Study, plan: Plan, before: int, log, k: int) -> list[optuna.trial.FrozenTrial]:
-    """After the proxy stage and the rung: the at most k nets the finals may train, smallest first
-    (search.selection.finalists); final_rounds trains them."""
-    spec = plan.spec
-    if counted(st) > before and not any(
-        records.CONFIG in t.user_attrs and records.is_feasible(t) for t in st.get_trials(deepcopy=False)
-    ):
-        raise ImpossibleBudget(
-            f"every sampled net was over budget (max params {spec.max_params}, max MACs "
-            f"{spec.max_macs}): raise --max-params or --max-macs"
-        )
-    if k <= 0:
-        return []
-    picked = sorted(selection.finalists(st, k), key=lambda t: (records.params(t), t.number))
-    if picked:
-        log(
-            f"finals: up to {len(picked)} nets, smallest first "
-            f"({', '.join(f'trial {t.number}: {records.params(t):,} params' for t in picked)}), each on "
-            f"{spec.final_subset or train_images(spec.val_size):,} training images x {spec.final_epochs} epochs "
-            f"until the smallest whose mean over {spec.confirm_seeds} seed{'s' if spec.confirm_seeds > 1 else ''} "
-            f"reaches {spec.target_acc:.2%} is known"
-        )
-    return picked
-
-
-def final_rounds(
-    st: optuna.Study, plan: Plan, workers: "Workers", log, candidates=(), budget=None, before: int = 0
-) -> None:
-    """The finals and their confirmation, a round (as many trainings as there are workers) at a time:
-    the smallest undecided net gets its seeds first (search.confirmation.wanted), and the rounds stop
-    once the smallest net whose mean over confirm_seeds seeds reaches the target is known, or no net
-    near it is left. A larger net is trained only when the smaller ones fall short, so a run whose
-    smallest candidate holds pays for its seeds alone. On a CPU a round holds one net's seeds, so a
-    lone deciding seed gets every core. Under a time budget, a round after the first runs only when it
-    fits; trials left waiting by a killed run are run first."""
-    spec = plan.spec
-    if not spec.finals:
-        return
-    cpu = plan.device.type == "cpu"
-    while True:
-        new = confirmation.wanted(
-            st, spec.confirm_seeds, spec.target_acc, max(1, workers.free()), candidates, one_net=cpu
-        )
-        threads = plan.threads(len(new)) if new and cpu else None
-        if new and budget and confirmation.nets(st) and not budget.round_fits(st, before, threads):
-            log(
-                f"confirmation: no time left in the budget for another round "
-                f"({clock(budget.final_seconds(st, before, threads))} a seed, "
-                f"{clock(max(0.0, budget.deadline.left()))} left): the answer is the best the budget allowed"
-            )
-            new = []
-        enqueue_round(st, new)
-        waiting = len(st.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
-        if not waiting:
-            return
-        if new:
-            log(describe_round(st, new, spec, plan.settings.seed))
-        first = any(not records.is_final(source) for source, _ in new)
-        if not workers.queued_stage(st, waiting, "finals" if first or not new else "confirmation"):
-            return
-
-
-def describe_round(st: optuna.Study, new, spec: StudySpec, run_seed) -> str:
-    """One line for a round: each net, what it has so far, and the seeds it trains with now."""
-    by_net: dict[int, list] = {}
-    sources = {}
-    for source, seed in new:
-        key = confirmation.net_number(source)
-        by_net.setdefault(key, []).append(f"{run_seed} (the run's)" if seed is None else str(seed))
-        sources[key] = source
-    nets = {n.key: n for n in confirmation.nets(st)}
-    parts = []
-    for key, seeds in by_net.items():
-        net = nets.get(key)
-        have = f", {net.describe()}" if net else ""
-        verb = "retrains" if net else "trains"
-        parts.append(
-            f"trial {key} ({records.params(sources[key]):,} params{have}) {verb} with "
-            f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
-        )
-    first = any(not records.is_final(source) for source, _ in new)
-    return (
-        ("finals: " if first else "confirmation: ")
-        + "; ".join(parts)
-        + f" on {spec.final_subset or train_images(spec.val_size):,} training images x {spec.final_epochs} epochs"
-    )
-
-
-def enqueue_round(st: optuna.Study, new) -> None:
-    """Enqueue a round's trainings (search.confirmation.wanted) as finals of their nets: a first final
-    (seed None) trains with the run's seed, a later one with its own (records.TRAIN_SEED)."""
-    for source, seed in new:
-        attrs = {records.STAGE: records.FINAL, records.FINAL_OF: confirmation.net_number(source)}
-        if seed is not None:
-            attrs[records.TRAIN_SEED] = seed
-        if records.preset(source):
-            attrs[records.PRESET] = records.preset(source)
-        st.enqueue_trial(source.params, user_attrs=attrs, skip_if_exists=False)
 
 
 class Workers:
@@ -506,7 +348,7 @@ class Workers:
         workers = min(self.free(), waiting)
         if workers < 1:
             return False
-        stage = Stage(until=counted(st) + waiting, timeout=None, threads=self.plan.threads(workers))
+        stage = Stage(until=stages.counted(st) + waiting, timeout=None, threads=self.plan.threads(workers))
         self.job.until, self.job.timeout, self.job.threads = stage.until, stage.timeout, stage.threads
         self.job.stop_at = None  # the proxy stage's end: these trials always finish
         if self.pool is not None:
@@ -527,7 +369,7 @@ class Workers:
         threads = torch.get_num_threads()  # an in-process worker sets its own; the caller gets theirs back
         try:
             if self.plan.workers == 1:
-                run_worker(self.job, callbacks=[bar])
+                run_trials_in_process(self.job, callbacks=[bar])
             else:
                 if self.pool is None:
                     self.pool = WorkerPool(self.job, workers)
@@ -543,50 +385,9 @@ class Workers:
                 torch.set_num_threads(threads)
 
 
-def enqueue_warm_starts(study: optuna.Study, space, budget) -> list[str]:
-    """Enqueue the space's warm starts that fit the budget, once, as a new study's first trials."""
-    from mnistnet.model import trace
-
-    if study.get_trials(deepcopy=False):
-        return []
-    queued = []
-    for start in space.warm_starts():
-        shape = trace(start.config)
-        if max(budget.excess(shape)) <= 0:
-            study.enqueue_trial(start.params, user_attrs={records.PRESET: start.preset, records.STAGE: records.PROXY})
-            queued.append(start.preset)
-    return queued
-
-
-def enqueue_rungs(study: optuna.Study, k: int, per_band: int) -> list[int]:
-    """Enqueue a rung trial for each rung candidate (search.selection) that has none yet (or whose
-    rung trials all failed)."""
-    done = {
-        records.rung_of(t)
-        for t in study.get_trials(deepcopy=False)
-        if records.is_rung(t) and t.state != TrialState.FAIL
-    }
-    return enqueue_again(study, selection.rung_candidates(study, k, per_band), done, records.RUNG, records.RUNG_OF)
-
-
-def enqueue_again(study: optuna.Study, trials, done: set, stage: str, of_key: str) -> list[int]:
-    """Enqueue each proxy trial's params again as a trial of `stage` pointing back at it (user attr
-    `of_key`), but none already in `done`; returns the proxy trials' numbers."""
-    new = []
-    for t in trials:
-        if t.number in done:
-            continue
-        attrs = {records.STAGE: stage, of_key: t.number}
-        if records.preset(t):
-            attrs[records.PRESET] = records.preset(t)
-        study.enqueue_trial(t.params, user_attrs=attrs, skip_if_exists=False)
-        new.append(t.number)
-    return new
-
-
 def answer(study: optuna.Study, target_acc: float | None = None) -> optuna.trial.FrozenTrial:
-    """The study's answer (see search.selection.answer); NoResult when nothing has trained yet."""
-    return selection.the_answer(study, target_acc)
+    """The study's answer (see search.engine.selection.find_answer); NoResult when nothing has trained yet."""
+    return selection.require_answer(study, target_acc)
 
 
 def load(study: str | None = None, storage: str = DEFAULT_URL) -> optuna.Study:

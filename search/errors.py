@@ -1,8 +1,9 @@
 """What can go wrong for a caller of the engine, as exception types.
 
 Every failure the engine reports on purpose is a `SearchError`; its subclass says what kind of
-problem it is, its message says what is wrong and how to fix it. The command line maps the kinds
-to exit codes (search/cli); a notebook catches them like any exception.
+problem it is, its message says what is wrong and how to fix it. The exit codes the command line
+gives each kind are the table at the end (listed in docs/failures.md); a notebook catches them like
+any exception.
 """
 
 from __future__ import annotations
@@ -92,3 +93,27 @@ class ExportFailed(SearchError):
 
 class WorkersFailed(SearchError):
     """Every worker process of a run exited with an error (the message names the first one's error and log)."""
+
+
+# Exit codes of the command line (listed in docs/failures.md).
+OK = 0
+FAILED = 1  # the work ran but failed (e.g. every trial failed)
+USAGE = 2  # bad or missing arguments
+DATA = 3  # MNIST files missing or corrupt
+STORAGE = 4  # storage URL malformed, database unreachable or not writable
+NOT_FOUND = 5  # unknown study, preset, space, trial, or model folder
+WRITE = 6  # a write was refused: no space left, a file size limit or quota, no permission
+INTERRUPTED = 130  # Ctrl-C
+
+# Most specific first: the first matching kind gives the exit code.
+EXIT_CODES: list[tuple[type, int]] = [
+    (TrainingFailed, FAILED),
+    (DataUnavailable, DATA),
+    (WriteFailed, WRITE),
+    (StorageError, STORAGE),
+    (NotFound, NOT_FOUND),
+    (ModelFolderError, USAGE),
+    (DeviceUnavailable, USAGE),
+    (BadArgument, USAGE),
+    (SearchError, FAILED),
+]

@@ -9,9 +9,22 @@ tests/test_reliability.py exercise each).
 
 from __future__ import annotations
 
+import warnings
+from contextlib import contextmanager
+
 import optuna
 from optuna.storages import GrpcStorageProxy  # grpc itself is imported when a proxy connects
 from optuna.trial import FrozenTrial
+
+
+@contextmanager
+def experimental_quiet():
+    """Calls of Optuna's features marked experimental (the gRPC proxy, metric names, the retry
+    callback, grouped TPE, heartbeats) without the ExperimentalWarning each one raises."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        yield
+
 
 # The system attribute where Study.enqueue_trial keeps an enqueued trial's parameters: no public
 # accessor tells whether a trial was enqueued, nor with what.

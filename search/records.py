@@ -62,6 +62,8 @@ PROXY, FINAL, SURPLUS = "proxy", "final", "surplus"
 # A rung: a plausible proxy trial's net retrained at an intermediate fidelity before the finals are drawn,
 # because among the small nets the proxy's own score says little about full fidelity (bench/RESULTS.md).
 RUNG = "rung"
+# A run's trials are counted in these states: waiting (enqueued) trials are not yet anyone's work.
+COUNTED = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 # Files each trained trial uploads as Optuna artifacts.
 CONFIG_FILE, RECIPE_FILE, WEIGHTS_FILE = "config.json", "recipe.json", "weights.pt"
 ARTIFACT_FILES = (CONFIG_FILE, RECIPE_FILE, WEIGHTS_FILE)

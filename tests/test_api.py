@@ -51,7 +51,7 @@ def test_run_returns_the_study_with_both_stages(staged):
         assert f.user_attrs[records.CONFIG] == proxy.user_attrs[records.CONFIG]
         assert f.user_attrs[records.TRAIN_IMAGES] == 3000 and proxy.user_attrs[records.TRAIN_IMAGES] == 800
         assert records.epochs_trained(f) == 1 and not f.intermediate_values
-    assert selection.answer(study).number in {f.number for f in finals}
+    assert selection.find_answer(study).number in {f.number for f in finals}
     assert max(records.accuracy(f) for f in finals) > 0.6  # it learned: 3,000 images, one epoch
     # the default rung ran first, and never longer than a final: 3,000 images x 1 epoch, not 20,000 x 8
     rungs = [t for t in study.trials if records.is_rung(t)]
@@ -90,7 +90,7 @@ def test_over_budget_nets_are_pruned_with_their_reason_never_valued(staged):
 def test_export_writes_the_answers_own_weights_and_measures_test_once(staged, tmp_path):
     study, _, _ = staged
     card = search.export(study, out=tmp_path / "model", profile="cpu", log=lambda *_: None)
-    a = selection.answer(study)
+    a = selection.find_answer(study)
     assert card["trial"] == a.number and card["stage"] == "final" and card["final_of"] == records.final_of(a)
     assert card["val_acc"] == records.accuracy(a) and 0.6 < card["test_acc"] <= 1
     files = json.loads((tmp_path / "model" / "card.json").read_text())["files"]
@@ -138,7 +138,7 @@ def test_a_trial_started_past_the_requested_count_stops_untrained_and_an_enqueue
     """Two workers that end a trial at the same moment both see one trial left and both start one
     (Optuna counts after each trial): the later one stops untrained, and the run stops there."""
     from search.engine import open_study
-    from search.running import run_worker
+    from search.running import run_trials_in_process
 
     job = worker_job(tmp_path, until=3)
     study = open_study(job.spec)
@@ -155,7 +155,7 @@ def test_a_trial_started_past_the_requested_count_stops_untrained_and_an_enqueue
             st.ask()  # counted: now 3 of 3, but this worker's loop goes on to its next trial,
             st.enqueue_trial({"x": 2}, user_attrs={records.PRESET: "known"})  # which is this one
 
-    run_worker(job, callbacks=[other_worker_starts_one], objective=objective)
+    run_trials_in_process(job, callbacks=[other_worker_starts_one], objective=objective)
     trials = open_study(job.spec).trials
     assert ran == [1]  # trial 3 (the second enqueued point) was not trained
     surplus = [t for t in trials if records.stage(t) == records.SURPLUS]
@@ -170,7 +170,7 @@ def test_a_database_lost_in_a_trial_stops_the_worker_and_leaves_the_trial_to_ret
     the worker stops with the StorageError, and the trial stays RUNNING under its owner, so the next
     worker on this machine fails it and runs it again (tests/test_owners.py)."""
     from search.engine import open_study
-    from search.running import run_worker
+    from search.running import run_trials_in_process
 
     job = worker_job(tmp_path, until=3)
 
@@ -181,7 +181,7 @@ def test_a_database_lost_in_a_trial_stops_the_worker_and_leaves_the_trial_to_ret
         return 0.5
 
     with pytest.raises(search.StorageError, match="lost the database"):
-        run_worker(job, objective=objective)
+        run_trials_in_process(job, objective=objective)
     first, second = open_study(job.spec).trials
     assert first.state == TrialState.COMPLETE and second.state == TrialState.RUNNING
     assert records.owner(second)["pid"] == os.getpid() and records.fail_reason(second) is None
@@ -580,7 +580,7 @@ def test_the_answer_is_confirmed_over_seeds_and_export_tests_each_seeds_own_weig
     study = search.run(
         trials=4, storage=f"sqlite:///{tmp_path / 'c.db'}", seed=3, target_acc=0.5, confirm_seeds=2, **settings
     )
-    a = selection.answer(study)
+    a = selection.find_answer(study)
     net = [t for t in study.trials if records.is_final(t) and records.final_of(t) == records.final_of(a)]
     assert sorted(records.train_seed(t) for t in net) == [0, 3]  # the run's seed, then the first one free
     assert all(t.state == TrialState.COMPLETE and t.user_attrs[records.TRAIN_IMAGES] == 3000 for t in net)

@@ -136,3 +136,16 @@ def test_bad_input_gives_one_line_and_a_documented_exit_code(index, env, capsys)
 def test_the_table_covers_every_case(env):
     tmp, url, corrupt = env
     assert len(cases(tmp, url, corrupt)) == 44
+
+
+def test_exit_codes_match_the_docs():
+    """docs/failures.md's table lists exactly the codes search.errors defines."""
+    from pathlib import Path
+
+    from search import errors
+
+    table = Path(__file__).parent.parent / "docs" / "failures.md"
+    documented = {int(line.split("|")[1]) for line in table.read_text().splitlines() if line[:3].strip("| ").isdigit()}
+    kinds = ("OK", "FAILED", "USAGE", "DATA", "STORAGE", "NOT_FOUND", "WRITE", "INTERRUPTED")
+    assert documented == {getattr(errors, kind) for kind in kinds}
+    assert {code for _, code in errors.EXIT_CODES} <= documented

@@ -135,7 +135,7 @@ def test_run_gives_the_caller_its_thread_count_back(tmp_path, monkeypatch):
         make_objective(job)  # what sets the threads in a real worker
         seen.append(torch.get_num_threads())
 
-    monkeypatch.setattr(api, "run_worker", worker)
+    monkeypatch.setattr(api, "run_trials_in_process", worker)
     monkeypatch.setattr(api.os, "cpu_count", lambda: 3)  # one worker x 3 threads
     torch.set_num_threads(2)
     search.run(

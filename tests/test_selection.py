@@ -56,25 +56,25 @@ def test_answer_is_the_smallest_final_reaching_the_target(study):
     add(study, 0.9941, 7000, "final", 2)
     add(study, 0.9960, 19000, "final", 3)
     add(study, 0.9930, 5000, "final", 4)  # smaller, but below the target
-    assert records.params(selection.answer(study)) == 7000
+    assert records.params(selection.find_answer(study)) == 7000
 
 
 def test_answer_falls_back_to_the_most_accurate_final_then_the_best_proxy(study):
     add(study, 0.985, 9000)
     add(study, 0.970, 4000)
-    assert records.params(selection.answer(study)) == 9000  # no finals yet: best proxy
+    assert records.params(selection.find_answer(study)) == 9000  # no finals yet: best proxy
     add(study, 0.990, 9000, "final", 0)
     add(study, 0.992, 15000, "final", 1)
-    assert records.params(selection.answer(study)) == 15000
-    assert records.params(selection.answer(study, target_acc=0.99)) == 9000
+    assert records.params(selection.find_answer(study)) == 15000
+    assert records.params(selection.find_answer(study, target_acc=0.99)) == 9000
 
 
 def test_infeasible_and_unfinished_trials_are_never_selected(study):
     add(study, None, 30000, state=TrialState.PRUNED, infeasible=True)
     add(study, 0.0, 30000, infeasible=True)  # how schema 1 stored an over-budget net
-    assert selection.answer(study) is None
+    assert selection.find_answer(study) is None
     add(study, 0.95, 9000)
-    assert selection.answer(study).number == 2
+    assert selection.find_answer(study).number == 2
 
 
 def test_finalists_skip_near_copies(study):
@@ -121,7 +121,7 @@ def test_a_rung_retrains_each_bands_best_and_its_scores_choose_the_finalists(stu
     # the rung reorders each band; its trials are neither proxies nor finals
     assert [records.params(t) for t in selection.finalists(study, 2)] == [3000, 9000]
     assert len(selection.trained(study, records.PROXY)) == 4 and not selection.trained(study, records.FINAL)
-    assert records.params(selection.answer(study)) == 12000  # no finals yet: still the best proxy
+    assert records.params(selection.find_answer(study)) == 12000  # no finals yet: still the best proxy
 
 
 def test_near_copies_in_neighbouring_bands_both_go_to_the_rung_but_never_two_of_one_band(study):
@@ -191,7 +191,7 @@ def test_an_untrained_study_has_no_answer_for_the_api_nor_for_export(study):
     from search.exporting import pick_trial
 
     add(study, None, 9000, state=TrialState.FAIL)
-    assert selection.answer(study) is None
+    assert selection.find_answer(study) is None
     for call in (lambda: search.answer(study), lambda: pick_trial(study, "answer")):
         with pytest.raises(search.NoResult, match="no trained model"):
             call()

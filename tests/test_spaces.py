@@ -4,7 +4,7 @@ import pytest
 import space
 from mnistnet.model import trace
 from search.engine import Budget
-from search.api import enqueue_warm_starts
+from search.engine import stages
 from search.engine import StudySpec, open_study
 
 
@@ -117,12 +117,12 @@ def test_known_nets_are_enqueued_once_as_points_of_the_space(tmp_path):
     url = f"sqlite:///{tmp_path / 's.db'}"
     spec = StudySpec("w", url, "arch", "", "accuracy", 20000, None, 2, "hyperband", 0)
     study = open_study(spec)
-    queued = enqueue_warm_starts(study, space.get("arch"), Budget(20000, None))
+    queued = stages.enqueue_warm_starts(study, space.get("arch"), Budget(20000, None))
     assert queued == ["gap8k", "gap10k"]
     assert trace(space.KNOWN[0].config).params < 8000
     waiting = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
     assert [t.user_attrs[space.PRESET_ATTR] for t in waiting] == queued
-    assert enqueue_warm_starts(study, space.get("arch"), Budget(20000, None)) == []
+    assert stages.enqueue_warm_starts(study, space.get("arch"), Budget(20000, None)) == []
     # each enqueued trial builds its known net exactly, architecture and recipe alike (asked through a
     # plain storage: the run's own storage keeps a heartbeat, which Optuna means for Study.optimize only)
     plain = optuna.load_study(study_name="w", storage=url)
@@ -130,7 +130,7 @@ def test_known_nets_are_enqueued_once_as_points_of_the_space(tmp_path):
         config, recipe = space.get("arch").sample(plain.ask())
         assert config == known.config and recipe.lr == known.recipe.lr and recipe.nesterov
     # a budget below gap10k keeps gap8k only
-    assert enqueue_warm_starts(
+    assert stages.enqueue_warm_starts(
         open_study(StudySpec("w2", url, "arch", "", "accuracy", 9000, 2_000_000, 2, "hyperband", 0)),
         space.get("arch"),
         Budget(9000, 2_000_000),

@@ -4,7 +4,8 @@ codes, and one module per command in search.cli.commands, imported when its comm
 `mnist-search` (pyproject's console script) and `python -m search` both call main().
 """
 
-from ._parser import DATA, FAILED, INTERRUPTED, NOT_FOUND, OK, STORAGE, USAGE, WRITE, build_parser, exit_code, main
+from ..errors import DATA, FAILED, INTERRUPTED, NOT_FOUND, OK, STORAGE, USAGE, WRITE
+from ._parser import build_parser, exit_code, main
 
 __all__ = [
     "DATA",

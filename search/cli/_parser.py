@@ -10,7 +10,12 @@ import argparse
 import sys
 
 from .. import errors, settings
+from mnistnet.data import DEFAULT_VAL_SIZE
+
+from ..storage import DEFAULT_PORT
+from ..errors import DATA, EXIT_CODES, FAILED, INTERRUPTED, OK, USAGE, WRITE
 from ..settings import (
+    STUDIES_DIR,
     TARGET_ACC,
     ExportSettings,
     RunSettings,
@@ -25,29 +30,6 @@ from ..settings import (
     profile_field,
     storage_field,
 )
-
-# Exit codes (listed in docs/failures.md).
-OK = 0
-FAILED = 1  # the work ran but failed (e.g. every trial failed)
-USAGE = 2  # bad or missing arguments
-DATA = 3  # MNIST files missing or corrupt
-STORAGE = 4  # storage URL malformed, database unreachable or not writable
-NOT_FOUND = 5  # unknown study, preset, space, trial, or model folder
-WRITE = 6  # a write was refused: no space left, a file size limit or quota, no permission
-INTERRUPTED = 130  # Ctrl-C
-
-# Most specific first: the first matching kind gives the exit code.
-EXIT_CODES: list[tuple[type, int]] = [
-    (errors.TrainingFailed, FAILED),
-    (errors.DataUnavailable, DATA),
-    (errors.WriteFailed, WRITE),
-    (errors.StorageError, STORAGE),
-    (errors.NotFound, NOT_FOUND),
-    (errors.ModelFolderError, USAGE),
-    (errors.DeviceUnavailable, USAGE),
-    (errors.BadArgument, USAGE),
-    (errors.SearchError, FAILED),
-]
 
 
 class Parser(argparse.ArgumentParser):
@@ -267,7 +249,7 @@ def build_parser(run_defaults: dict | None = None) -> Parser:
     p.add_argument(
         "--val-size",
         type=positive_int,
-        help="validation images each training scores every epoch (default 5000; fewer for quick checks)",
+        help=f"validation images each training scores every epoch (default {DEFAULT_VAL_SIZE}; fewer for quick checks)",
     )
     p.add_argument(
         "--section-precisions",
@@ -312,7 +294,7 @@ def build_parser(run_defaults: dict | None = None) -> Parser:
         metavar="S",
         help="storage: seconds each storage and worker count is measured (default 10)",
     )
-    p.add_argument("--out", metavar="FILE", help="JSON output (default studies/bench/bench-DEVICE.json)")
+    p.add_argument("--out", metavar="FILE", help=f"JSON output (default {STUDIES_DIR}/bench/bench-DEVICE.json)")
     add_precision_arg(p)
     add_data_args(p)
     p.set_defaults(command_module="bench")
@@ -357,12 +339,12 @@ def build_parser(run_defaults: dict | None = None) -> Parser:
         default="127.0.0.1",
         help="address to bind (default 127.0.0.1: this machine only; the proxy has no authentication)",
     )
-    p.add_argument("--port", type=port_arg, default=13000, help="default 13000")
+    p.add_argument("--port", type=port_arg, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
     p.set_defaults(command_module="storage_server")
 
     p = sub.add_parser("report", help="write a self-contained HTML report of a study")
     add_storage_args(p, "study name (default: the only study in the storage)")
-    p.add_argument("--out", metavar="DIR", help="folder for STUDY.html (default studies/reports)")
+    p.add_argument("--out", metavar="DIR", help=f"folder for STUDY.html (default {STUDIES_DIR}/reports)")
     p.set_defaults(command_module="report")
 
     p = sub.add_parser("export", help="export a trial's model (weights, torch.export, TorchScript, ONNX, model card)")

@@ -3,7 +3,7 @@ objective at a stage's fidelity, within the space's budget), and the run's decis
 trials: the finalists and the answer (selection), the finals' seeds (confirmation), the size bands,
 the device profiles and the time budget's plan.
 
-`selection`, `confirmation`, `bands`, `profiles` and `time_plan` are namespaces (selection.answer,
+`selection`, `confirmation`, `bands`, `profiles`, `stages` and `time_plan` are namespaces (selection.find_answer,
 profiles.for_device): their functions read best by that name. The engine shows nothing itself:
 how progress is drawn and the study's tables belong to search.reports, which it never imports
 (a final's epochs reach the caller through the objective's on_final_epoch callback).
@@ -13,11 +13,12 @@ from . import _bands as bands
 from . import _confirmation as confirmation
 from . import _profiles as profiles
 from . import _selection as selection
+from . import _stages as stages
 from . import _time_plan as time_plan
 from ._objective import SIZE_REFERENCE, SIZE_WEIGHT, Budget, Fidelity, Objective, pareto_size, size_adjusted
 from ._profiles import CPU, GPU, Profile, compile_pays_back, for_device
 from ._sampling import STARTUP_TRAINED, make_sampler
-from ._selection import answer, spearman, the_answer
+from ._selection import find_answer, require_answer, spearman
 from ._study import StudySpec, load_existing, make_pruner, open_study, pick_study
 from ._time_plan import MIN_PROXY_TRIALS, Rates, Stages
 
@@ -35,10 +36,10 @@ __all__ = [
     "Rates",
     "Stages",
     "StudySpec",
-    "answer",
     "bands",
     "compile_pays_back",
     "confirmation",
+    "find_answer",
     "for_device",
     "load_existing",
     "make_pruner",
@@ -47,9 +48,10 @@ __all__ = [
     "pareto_size",
     "pick_study",
     "profiles",
+    "require_answer",
     "selection",
     "size_adjusted",
     "spearman",
-    "the_answer",
+    "stages",
     "time_plan",
 ]

@@ -4,7 +4,7 @@ A small net's full-fidelity validation accuracy moves about +-0.1 pp between see
 four trainings of one 4,822-param net), which is the whole margin to the 99.4 % target. So one final
 is one draw: believed alone, it favours lucky nets and drops unlucky ones. The finals therefore train
 the candidate nets smallest first, with seeds, a round at a time, until the smallest net whose mean
-over `confirm_seeds` seeds reaches the target is known (search.api.final_rounds):
+over `confirm_seeds` seeds reaches the target is known (search.engine.stages.final_rounds):
 
 - a net counts toward the answer once it has `confirm_seeds` finished finals (its seeds), by their mean;
 - only a net whose mean so far is within CONFIRM_MARGIN of the target is worth more seeds: one further

@@ -12,8 +12,6 @@ it was meant to. Enqueued trials (warm starts) count like any other.
 
 from __future__ import annotations
 
-import warnings
-
 import optuna
 from optuna.samplers import BaseSampler, RandomSampler, TPESampler
 from optuna.trial import FrozenTrial, TrialState
@@ -64,8 +62,7 @@ class TrainedStartupSampler(BaseSampler):
 
 
 def make_sampler(seed: int | None) -> BaseSampler:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+    with optuna_adapter.experimental_quiet():
         # constant_liar keeps parallel workers from sampling the same point; group handles the
         # conditional parameters of the arch space. The objective's trial.set_constraint values
         # (Optuna 5's replacement of constraints_func) steer the sampler away from over-budget nets.

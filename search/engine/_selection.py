@@ -228,7 +228,7 @@ def finals_of(study: optuna.Study) -> dict[int, list[FrozenTrial]]:
     return out
 
 
-def answer(study: optuna.Study, target_acc: float | None = None) -> FrozenTrial | None:
+def find_answer(study: optuna.Study, target_acc: float | None = None) -> FrozenTrial | None:
     """The study's answer: of the smallest net confirmed at the target validation accuracy (its mean over
     the study's confirm_seeds seeds reaches it), else of the net with the best mean, the seed with the
     best validation accuracy; with no finished final, the best proxy trial."""
@@ -249,9 +249,9 @@ def answer_net(study: optuna.Study, target_acc: float | None = None) -> confirma
     return net if net is not None else max(found, key=lambda n: (n.mean, -n.params))
 
 
-def the_answer(study: optuna.Study, target_acc: float | None = None) -> FrozenTrial:
-    """answer(), or NoResult when nothing has trained yet (search.answer, export's default trial)."""
-    a = answer(study, target_acc)
+def require_answer(study: optuna.Study, target_acc: float | None = None) -> FrozenTrial:
+    """find_answer(), or NoResult when nothing has trained yet (search.answer, export's default trial)."""
+    a = find_answer(study, target_acc)
     if a is None:
         raise NoResult(f"study {study.study_name!r} has no trained model within budget yet: run more trials")
     return a

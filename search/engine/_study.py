@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import warnings
 from dataclasses import asdict, dataclass, fields
 
 import optuna
 
-from .. import records
-from ..settings import DEFAULT_OBJECTIVE, OBJECTIVES, PARETO_MIN_PARAMS  # noqa: F401 (re-exported)
+from mnistnet.data import DEFAULT_VAL_SIZE
+
+from .. import optuna_adapter, records
+from ..settings import DEFAULT_OBJECTIVE, METRIC_NAMES, OBJECTIVES, PARETO_MIN_PARAMS  # noqa: F401 (re-exported)
 from ..errors import BadArgument, SettingsMismatch, UnknownStudy
-from ..settings import PRUNERS, TARGET_ACC, RunSettings  # noqa: F401 (PRUNERS re-exported)
+from ..settings import PRUNERS, RUNG_EPOCHS, RUNG_IMAGES, TARGET_ACC, RunSettings  # noqa: F401 (PRUNERS re-exported)
 from ._sampling import make_sampler
 from ..storage import mask, open_storage
 
@@ -40,11 +41,6 @@ FLAGS = {
 # Defining settings that only a device profile sets (no flag of their own): how to get them back.
 PROFILE_SETTINGS = {"final_ema_images": "the --profile it was created with"}
 WARMUP = 0.3  # the one-cycle schedule's share of warm-up steps (OneCycleLR's pct_start)
-METRIC_NAMES = {
-    "accuracy": ["validation accuracy"],
-    "size": ["size-adjusted validation accuracy"],
-    "pareto": ["validation accuracy", f"parameters (at least {PARETO_MIN_PARAMS:,})"],
-}
 
 
 @dataclass
@@ -60,7 +56,7 @@ class StudySpec:
     pruner: str
     seed: int
     subset: int | None = None  # proxy training images per trial (None: all)
-    val_size: int = 5000
+    val_size: int = DEFAULT_VAL_SIZE
     finals: int = 0  # top-K distinct proxy trials retrained at full fidelity
     final_epochs: int = 15
     final_subset: int | None = None  # training images of a final (None: all; a slice only for quick tries)
@@ -68,8 +64,8 @@ class StudySpec:
     target_acc: float = TARGET_ACC  # the answer: the smallest net whose finals' mean reaches this accuracy
     confirm_seeds: int = records.DEFAULT_CONFIRM_SEEDS  # seeds a net's finals need before their mean counts
     rung: int = 0  # plausible proxy nets per size band retrained at the rung's fidelity (0: no rung)
-    rung_subset: int | None = 20_000  # a rung trial's training images
-    rung_epochs: int = 8
+    rung_subset: int | None = RUNG_IMAGES  # a rung trial's training images
+    rung_epochs: int = RUNG_EPOCHS
 
     def __post_init__(self) -> None:
         self.validate()
@@ -199,8 +195,7 @@ def open_study(spec: StudySpec, storage=None, seed: int | None = None, worker: i
         pruner=pruner,
         load_if_exists=True,
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+    with optuna_adapter.experimental_quiet():
         study.set_metric_names(METRIC_NAMES[spec.objective])  # the dashboard and report label axes with them
     for key, value in asdict(spec).items():
         if key != "storage":  # never store a URL that may carry a password

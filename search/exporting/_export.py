@@ -47,9 +47,9 @@ def pick_trial(study: optuna.Study, which) -> optuna.trial.FrozenTrial:
     """'answer' (or 'best'): the study's answer; else a trial number of a trained trial."""
     number = trial_number(which)
     if number is None:
-        from ..engine import the_answer
+        from ..engine import require_answer
 
-        return the_answer(study)
+        return require_answer(study)
     matches = [t for t in study.get_trials(deepcopy=False) if t.number == number]
     if not matches:
         raise UnknownTrial(f"study {study.study_name!r} has no trial {number}")

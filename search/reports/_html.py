@@ -339,7 +339,7 @@ def sections(study: optuna.Study) -> list[tuple[str, object]]:
 
 
 def headline(study: optuna.Study) -> str:
-    a = selection.answer(study)
+    a = selection.find_answer(study)
     if a is None:
         return "No trial has trained to the end within budget yet."
     line = answer_line(study, a)

@@ -64,7 +64,7 @@ class TrialBar:
         if net is not None:  # after the finals: the answer's net, by its mean over seeds
             seeds = f", {net.count} seeds" if net.count > 1 else ""
             return f"best {net.mean:.2%} ({net.params:,} params{seeds})"
-        best = selection.answer(self.study)
+        best = selection.find_answer(self.study)
         return "" if best is None else f"best {records.accuracy(best):.2%} ({records.params(best):,} params)"
 
     def refresh(self) -> None:

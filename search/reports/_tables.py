@@ -121,7 +121,7 @@ def summary(study: optuna.Study) -> str:
         rho = selection.ranking_quality(study)
         if rho is not None:
             lines.append(f"proxy-to-final rank correlation (Spearman) over {len(nets)} nets: {rho:+.2f}")
-    a = selection.answer(study)
+    a = selection.find_answer(study)
     lines += ["", answer_line(study, a)]
     lines += [f"  {k} = {v:.4g}" if isinstance(v, float) else f"  {k} = {v}" for k, v in a.params.items()]
     return "\n".join(lines)

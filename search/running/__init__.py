@@ -5,6 +5,16 @@ leaves behind (one line on stderr, its traceback in the worker's log file).
 A worker shows a final's epochs as lines on stderr (search.reports); the engine it runs shows nothing.
 """
 
-from ._workers import COUNTED, Stage, WorkerJob, WorkerPool, child_main, exit_report, make_objective, run_worker
+from ..records import COUNTED
+from ._workers import Stage, WorkerJob, WorkerPool, child_main, exit_report, make_objective, run_trials_in_process
 
-__all__ = ["COUNTED", "Stage", "WorkerJob", "WorkerPool", "child_main", "exit_report", "make_objective", "run_worker"]
+__all__ = [
+    "COUNTED",
+    "Stage",
+    "WorkerJob",
+    "WorkerPool",
+    "child_main",
+    "exit_report",
+    "make_objective",
+    "run_trials_in_process",
+]

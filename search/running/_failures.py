@@ -23,7 +23,7 @@ from ..storage import sqlite_path
 def log_folder(storage_url: str, artifact_dir: str | None, study: str) -> Path:
     db = sqlite_path(storage_url)
     local = artifact_dir and not artifact_dir.startswith("s3://")  # logs stay on the machine that ran the worker
-    base = db.parent if db else Path(artifact_dir) if local else Path("studies")
+    base = db.parent if db else Path(artifact_dir) if local else Path(settings.STUDIES_DIR)
     return base / "logs" / (re.sub(r"[^\w.-]+", "_", study) or "study")
 
 

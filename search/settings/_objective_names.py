@@ -13,3 +13,17 @@ DEFAULT_OBJECTIVE = "pareto"
 # (bench/RESULTS.md). The smallest net in this project's finals to reach 99.4 % validation had
 # 4,020 parameters; the smallest published net near the target has 4,838.
 PARETO_MIN_PARAMS = 4_000
+
+# What each objective's values are called: the study's metric names (the dashboard's and report's
+# axes), and the run's opening line that names its objective (search.api).
+SIZE_RULE = "accuracy minus a share per doubling of parameters"
+METRIC_NAMES = {
+    "accuracy": ["validation accuracy"],
+    "size": ["size-adjusted validation accuracy"],
+    "pareto": ["validation accuracy", f"parameters (at least {PARETO_MIN_PARAMS:,})"],
+}
+OBJECTIVE_LINES = {
+    "accuracy": "validation accuracy",
+    "size": f"size-adjusted validation accuracy ({SIZE_RULE})",
+    "pareto": "validation accuracy vs parameters (Pareto)",
+}

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import BadArgument
-from ._objective_names import DEFAULT_OBJECTIVE, OBJECTIVES
+from ._objective_names import DEFAULT_OBJECTIVE, OBJECTIVES, SIZE_RULE
 from ..records import DEFAULT_CONFIRM_SEEDS as CONFIRM_SEEDS
 from ..records import DEFAULT_TARGET_ACC as TARGET_ACC  # the answer's target, defined once
 from ._fields import (
@@ -40,6 +40,9 @@ from ._fields import (
 )
 
 PRUNERS = ("hyperband", "median", "none")
+# The rung's fidelity by default: each rung trial trains on this many images for this many epochs.
+RUNG_IMAGES = 20_000
+RUNG_EPOCHS = 8
 
 
 def target_example() -> str:
@@ -112,21 +115,25 @@ class RunSettings(Settings):
     )
     rung: int = setting(
         2,
-        "plausible nets per size band retrained on 20,000 images x 8 epochs before the finals are drawn; "
+        f"plausible nets per size band retrained on {RUNG_IMAGES:,} images x {RUNG_EPOCHS} epochs before the finals are drawn; "
         "the finals are then the nets no smaller one beats there (default 2; 0: no rung)",
         parse="count",
         metavar="N",
         check=whole(0, " (0: no rung)"),
     )
     rung_subset: int | None = setting(
-        20000,
-        "training images of a rung trial (default 20000; at most a final's)",
+        RUNG_IMAGES,
+        f"training images of a rung trial (default {RUNG_IMAGES}; at most a final's)",
         parse="subset",
         metavar="N|all",
         check=images,
     )
     rung_epochs: int = setting(
-        8, "epochs of a rung trial (default 8; at most a final's)", parse="positive_int", metavar="E", check=whole(1)
+        RUNG_EPOCHS,
+        f"epochs of a rung trial (default {RUNG_EPOCHS}; at most a final's)",
+        parse="positive_int",
+        metavar="E",
+        check=whole(1),
     )
     final_subset: int | None = setting(
         None,
@@ -154,8 +161,8 @@ class RunSettings(Settings):
     val_size: int = val_size_field()
     objective: str = setting(
         DEFAULT_OBJECTIVE,
-        "the proxy stage's value: accuracy, size (accuracy minus a share "
-        "per doubling of parameters) or pareto (accuracy vs parameters, two objectives) "
+        f"the proxy stage's value: accuracy, size ({SIZE_RULE}) "
+        "or pareto (accuracy vs parameters, two objectives) "
         f"(default: {DEFAULT_OBJECTIVE})",
         choices=OBJECTIVES,
         check=named("objective", OBJECTIVES),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ._fields import (
+    STUDIES_DIR,
     Settings,
     compile_field,
     data_root_field,
@@ -52,7 +53,7 @@ class TrainSettings(Settings):
     )
     val_size: int = val_size_field()
     seed: int = setting(0, "seed of the weights' initialisation and the data order (default 0)", parse="int")
-    out: str | None = setting(None, "run folder (default: studies/runs/PRESET-TIME)", metavar="DIR")
+    out: str | None = setting(None, f"run folder (default: {STUDIES_DIR}/runs/PRESET-TIME)", metavar="DIR")
     progress: bool = setting(True, "no tqdm bars", negate="--no-progress")
     precision: str = precision_field()
     compile: str = compile_field("the training steps")

@@ -9,12 +9,13 @@ retried), and what a refused disk write says.
 from . import _disk as disk
 from . import _owners as owners
 from ._artifacts import PrefixedStore, bucket_and_prefix, check, location, open_store
-from ._proxy import NO_HEARTBEATS, is_proxy, proxy_class
+from ._proxy import DEFAULT_PORT, NO_HEARTBEATS, is_proxy, proxy_class
 from ._proxy_server import serve
 from ._storage import DEFAULT_URL, artifact_dir, open_storage, sqlite_path
 from ._urls import mask
 
 __all__ = [
+    "DEFAULT_PORT",
     "DEFAULT_URL",
     "NO_HEARTBEATS",
     "PrefixedStore",

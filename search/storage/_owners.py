@@ -17,7 +17,6 @@ import copy
 import datetime
 import os
 import socket
-import warnings
 from functools import lru_cache
 from pathlib import Path
 
@@ -148,8 +147,7 @@ class CleanRetry:
     def __init__(self, max_retry: int | None = 1):
         from optuna.storages import RetryHeartbeatStaleTrialCallback
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        with optuna_adapter.experimental_quiet():
             self.inner = RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
@@ -191,8 +189,7 @@ def reap(study: optuna.Study, log=None) -> list[int]:
         # The retry starts clean: no owner, no failure reason of its predecessor.
         dead.user_attrs = records.retry_user_attrs(dead)
         dead.system_attrs = without_constraints(dead.system_attrs)  # the retry sets them itself, once
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        with optuna_adapter.experimental_quiet():
             retry_callback(storage)(study, dead)
         failed.append(t.number)
         if log:

@@ -25,8 +25,6 @@ trial RUNNING until `mnist-search worker` runs again there (or forever, if that 
 
 from __future__ import annotations
 
-import warnings
-
 import optuna
 from optuna.storages import GrpcStorageProxy
 
@@ -107,8 +105,7 @@ class ReconnectingGrpcProxy(Retrying, optuna_adapter.GrpcProxyWithOptions):
         self.url = url  # api.storage_url reads it
         self._start_retrying()
         host, port = address(url)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        with optuna_adapter.experimental_quiet():
             super().__init__(host=host, port=port)
 
     def probe(self) -> None:

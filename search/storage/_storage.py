@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from .. import settings
-from ..settings import DEFAULT_URL
+from ..settings import DEFAULT_URL, STUDIES_DIR
 from ..errors import StorageError
 from ._urls import mask
 
@@ -32,7 +32,7 @@ def artifact_dir(url: str, explicit: str | None = None) -> Path:
     if explicit:
         return Path(explicit)
     db = sqlite_path(url)
-    return (db.parent if db else Path("studies")) / "artifacts"
+    return (db.parent if db else Path(STUDIES_DIR)) / "artifacts"
 
 
 def _prepare_sqlite(path: Path) -> None:
@@ -80,8 +80,7 @@ def _lock_on_begin(engine) -> None:
 def open_storage(url: str, create: bool = True, heartbeat: bool = True):
     """An Optuna RDBStorage for `url` (or, for grpc://HOST:PORT, the storage proxy in front of one,
     search.storage); malformed, unreachable or unwritable storage is a StorageError."""
-    import warnings
-
+    from .. import optuna_adapter
     from ._proxy import is_proxy, open_proxy
 
     if is_proxy(url):
@@ -117,8 +116,7 @@ def open_storage(url: str, create: bool = True, heartbeat: bool = True):
         if u.get_backend_name() == "postgresql" and "connect_timeout" not in u.query:
             engine_kwargs["connect_args"] = {"connect_timeout": 10}  # an unreachable host fails, not hangs
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        with optuna_adapter.experimental_quiet():
             kwargs = {}
             if beat:
                 # A worker that dies mid-trial stops beating; its trial is marked FAIL and re-run once

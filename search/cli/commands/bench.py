@@ -31,11 +31,13 @@ import torch
 from mnistnet import data as mdata
 from mnistnet.model import build, count_params
 from mnistnet.precision import resolve as precision_of
+from mnistnet.train import GRAPHS_MODE
 
 from ...engine import profiles
 from ...api import describe_precision, resolve_device
 from ...benchmarks import compiled, parallel, pipeline, precision
 from ...errors import BadArgument
+from ...settings import STUDIES_DIR
 
 SECTIONS = ("pipeline", "precision", "accuracy", "compile", "inference", "workers", "storage")
 TRAIN_IMAGES = 55_000
@@ -53,7 +55,7 @@ def say(text: str = "") -> None:
     print(text, flush=True)
 
 
-def run_pipeline(result, data, device, root, args) -> None:
+def measure_pipeline(result, data, device, root, args) -> None:
     gpu = device.type == "cuda"
     images = {
         "seed001": 55_000 if gpu else 2_000,
@@ -117,7 +119,7 @@ class peak_memory:
             self.found["mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
 
 
-def run_precision(result, data, device, args) -> None:
+def measure_precision(result, data, device, args) -> None:
     from space.known import base_net
 
     n = args.epoch_images or TRAIN_IMAGES
@@ -148,7 +150,7 @@ def run_precision(result, data, device, args) -> None:
         )
 
 
-def run_accuracy(result, data, device, args) -> None:
+def measure_accuracy(result, data, device, args) -> None:
     from space.known import base_net
 
     if not args.accuracy_seeds:
@@ -180,7 +182,7 @@ def run_accuracy(result, data, device, args) -> None:
         )
 
 
-def run_compile(result, data, device, args) -> None:
+def measure_compile(result, data, device, args) -> None:
     from space.known import base_net
 
     n = args.compile_images
@@ -210,7 +212,7 @@ def run_compile(result, data, device, args) -> None:
     result["compile"] = rows
 
 
-COMPILE_MODES = {"default": None, "graphs": "reduce-overhead"}  # graphs: CUDA graphs on a GPU
+COMPILE_MODES = {"default": None, "graphs": GRAPHS_MODE}  # graphs: CUDA graphs on a GPU
 
 
 def measured_precisions(args) -> list[str]:
@@ -259,7 +261,7 @@ def study_args(args) -> list[str]:
     return extra
 
 
-def run_inference(result, args) -> None:
+def measure_inference(result, args) -> None:
     from space.known import base_net
 
     from ...exporting import runtimes, write_formats
@@ -285,7 +287,7 @@ def run_inference(result, args) -> None:
             say(f"{name:<13}{f}")
 
 
-def run_workers(result, device, args) -> None:
+def measure_workers(result, device, args) -> None:
     if not args.trials:
         result["workers"] = "not measured (--trials 0)"
         return
@@ -342,7 +344,7 @@ def run_workers(result, device, args) -> None:
     }
 
 
-def run_storage(result, args) -> None:
+def measure_storage(result, args) -> None:
     from ...benchmarks import storage
 
     seconds = args.storage_seconds
@@ -403,21 +405,21 @@ def main(args) -> int:
     start = time.perf_counter()
     for name in chosen:
         if name == "pipeline":
-            run_pipeline(result, data, device, root, args)
+            measure_pipeline(result, data, device, root, args)
         elif name == "precision":
-            run_precision(result, data, device, args)
+            measure_precision(result, data, device, args)
         elif name == "accuracy":
-            run_accuracy(result, data, device, args)
+            measure_accuracy(result, data, device, args)
         elif name == "compile":
-            run_compile(result, data, device, args)
+            measure_compile(result, data, device, args)
         elif name == "inference":
-            run_inference(result, args)
+            measure_inference(result, args)
         elif name == "workers":
-            run_workers(result, device, args)
+            measure_workers(result, device, args)
         elif name == "storage":
-            run_storage(result, args)
+            measure_storage(result, args)
     result["wall_s"] = round(time.perf_counter() - start)
-    out = Path(args.out or Path("studies") / "bench" / f"bench-{device.type}.json")
+    out = Path(args.out or Path(STUDIES_DIR) / "bench" / f"bench-{device.type}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     say(f"\nfigures written to {out} ({result['wall_s']}s)")

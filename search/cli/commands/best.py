@@ -10,6 +10,6 @@ from ...errors import TrainingFailed
 def main(args) -> int:
     study = api.load(args.study, args.storage)
     print(reports.summary(study))
-    if selection.answer(study) is None:
+    if selection.find_answer(study) is None:
         raise TrainingFailed(f"study {study.study_name!r} has no trained model within budget yet: run more trials")
     return 0

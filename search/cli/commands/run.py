@@ -22,7 +22,7 @@ def main(args) -> int:
         print(NO_HEARTBEATS)
     study = api.run(**settings)
     print(reports.summary(study))
-    if selection.answer(study) is None:
+    if selection.find_answer(study) is None:
         raise TrainingFailed(
             f"no trial of study {study.study_name!r} trained to the end within budget; "
             f"see the failures above, then run more trials"

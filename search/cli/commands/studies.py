@@ -18,7 +18,7 @@ def main(args) -> int:
     print(f"{'study':<24}{'space':<8}{'trials':>7}{'answer val acc':>16}{'params':>9}  stage")
     for name in names:
         study = optuna.load_study(study_name=name, storage=storage)
-        a = selection.answer(study)
+        a = selection.find_answer(study)
         acc, params, stage = (
             (f"{records.accuracy(a):.2%}", f"{records.params(a):,}", records.stage(a)) if a else ("-", "-", "")
         )

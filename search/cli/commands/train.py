@@ -10,12 +10,12 @@ from mnistnet import data as mdata
 from mnistnet import presets
 from mnistnet.model import count_macs, summary
 from mnistnet.rundir import save_run
-from mnistnet.train import evaluate, fit
+from mnistnet.train import GRAPHS_MODE, evaluate, fit
 
 from ...engine import profiles
 from ...api import describe_precision, resolve_device
 from ...errors import BadArgument, UnknownPreset
-from ...settings import TrainSettings
+from ...settings import STUDIES_DIR, TrainSettings
 
 
 def format_epoch(m, epochs: int) -> str:
@@ -53,11 +53,11 @@ def train(s: TrainSettings) -> int:
         raise BadArgument(str(exc)) from None
     device = resolve_device(s.device)
     precision_line = describe_precision(s.precision, device)
-    out = Path(s.out or Path("studies") / "runs" / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out = Path(s.out or Path(STUDIES_DIR) / "runs" / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
     data = mdata.load(s.data_root, val_size=s.val_size, device=device).subset(s.subset)
     images = len(data.train) * recipe.epochs
     compiled = (
-        "reduce-overhead"
+        GRAPHS_MODE
         if s.compile == "graphs"
         else s.compile == "on"
         or (s.compile == "auto" and profiles.compile_pays_back(profiles.for_device(device.type), images))
@@ -66,7 +66,7 @@ def train(s: TrainSettings) -> int:
     print(summary(config))
     print(
         f"device {device}, {precision_line}, {'compiled' if compiled else 'not compiled'}"
-        f"{' with CUDA graphs' if compiled == 'reduce-overhead' else ''} "
+        f"{' with CUDA graphs' if compiled == GRAPHS_MODE else ''} "
         f"(--compile {s.compile}); {len(data.train):,} training / {len(data.val):,} validation images; "
         f"{recipe.optimizer} lr {recipe.lr:g} batch {recipe.batch_size}, {recipe.epochs} epochs"
     )

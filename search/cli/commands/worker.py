@@ -9,8 +9,8 @@ import socket
 from ... import api, reports
 from ...reports import TrialBar
 from ...storage import NO_HEARTBEATS, check, is_proxy, location, mask, open_storage
-from ...engine import StudySpec, load_existing
-from ...running import WorkerJob, run_worker
+from ...engine import StudySpec, load_existing, stages
+from ...running import WorkerJob, run_trials_in_process
 
 
 def main(args) -> int:
@@ -34,7 +34,7 @@ def main(args) -> int:
         args.device,
         args.data_root,
         artifacts,
-        api.counted(study) + args.trials,
+        stages.counted(study) + args.trials,
         args.timeout,
         max(1, os.cpu_count() or 1),
         own_trials=args.trials,
@@ -46,7 +46,7 @@ def main(args) -> int:
     )
     bar = TrialBar(study, args.trials, enabled=not args.no_progress)
     try:
-        run_worker(job, callbacks=[bar])
+        run_trials_in_process(job, callbacks=[bar])
     finally:
         bar.close()
     print(reports.summary(study))
