@@ -15,13 +15,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import optuna  # noqa: E402
 
+from search.optuna_adapter import experimental_quiet  # noqa: E402
 from search.reports import _html as report  # noqa: E402
 
 WIDTH, HEIGHT = 1000, 560
@@ -37,8 +37,7 @@ def main() -> None:
         db = Path(tmp) / "study.db"
         shutil.copy(args.study_db, db)
         url = f"sqlite:///{db}"
-        with warnings.catch_warnings():  # a study's multi-objective directions are experimental in Optuna
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        with experimental_quiet():
             study = optuna.load_study(study_name=optuna.get_all_study_names(url)[0], storage=url)
         fig = report.pareto_figure(study)
         fig.update_layout(width=WIDTH, height=HEIGHT, margin=dict(l=60, r=20, t=60, b=50))
