@@ -69,7 +69,8 @@ def test_measured_presets_are_points_of_the_front_and_inside_its_range(tiny_stud
     from search.reports import _html as report
 
     row = {"preset": "gap16k", "params": 16_478, "val_acc_mean": 0.999, "val_acc_std": 0.0004, "test_acc_mean": 0.998}
-    (tmp_path / "r.json").write_text(json.dumps([row]))
+    answer = {**row, "preset": "default run's answer", "params": 9_000}  # a table row, not a preset
+    (tmp_path / "r.json").write_text(json.dumps([row, answer]))
     monkeypatch.setattr(preset_results, "RESULTS_FILE", tmp_path / "r.json")
     fig = report.pareto_figure(optuna.load_study(study_name="arch", storage=tiny_study[0]))
     points = next(d for d in fig.data if d.name.startswith("source presets"))
