@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import optuna
 from optuna.storages import GrpcStorageProxy  # grpc itself is imported when a proxy connects
-from optuna.trial import FrozenTrial
+from optuna.trial import FrozenTrial, TrialState
 
 
 @contextmanager
@@ -58,6 +58,32 @@ def trial_id(trial: FrozenTrial) -> int:
     """A trial's id in its storage: FrozenTrial exposes only the number, and the storage's
     set_trial_* calls (failing a dead worker's trial, search.storage.owners) take the id."""
     return trial._trial_id
+
+
+def take_waiting_trial(storage, trial_id: int, key: str, value) -> bool:
+    """Take a WAITING trial of an RDBStorage: set it RUNNING and its user attribute `key` in one
+    transaction; False when another worker took it first (as set_trial_state_values says). Optuna
+    takes a queued trial in one call and writes its attributes in later ones, so a worker stopped
+    between them (a full disk refusing the second write) would leave a RUNNING trial that names no
+    worker, which no one can tell is dead. The session helper and the row models are private."""
+    import datetime
+
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+    from sqlalchemy import exc as sa
+
+    try:
+        with _create_scoped_session(storage.scoped_session) as session:
+            trial = models.TrialModel.find_or_raise_by_id(trial_id, session, for_update=True)
+            storage.check_trial_is_updatable(trial_id, trial.state)
+            if trial.state != TrialState.WAITING:
+                return False
+            trial.state = TrialState.RUNNING
+            trial.datetime_start = datetime.datetime.now()
+            storage._set_trial_attr_without_commit(session, models.TrialUserAttributeModel, trial_id, key, value)
+    except sa.IntegrityError:
+        return False
+    return True
 
 
 def grpc_generated():

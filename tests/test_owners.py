@@ -1,6 +1,7 @@
 """Trials left RUNNING by a dead worker on this machine are failed at once and retried (search.storage.owners)."""
 
 import os
+import sqlite3
 import subprocess
 import sys
 
@@ -9,6 +10,7 @@ import pytest
 from optuna.trial import TrialState
 
 from search import optuna_adapter, records
+from search.errors import StudyWriteFailed
 from search.storage import open_storage, owners
 
 pytestmark = [
@@ -132,3 +134,28 @@ def test_a_trial_created_in_this_worker_is_its_own_and_the_objective_names_its_n
     owners.claim(trial)
     assert records.owner(study.trials[trial.number]) == {**owners.me(), "trial": trial.number}
     assert owners.reap(study) == []  # alive
+
+
+def test_a_disk_that_fills_as_a_worker_takes_a_queued_trial_leaves_the_trial_queued(tmp_path):
+    """The take and the owner are one write: refused, neither happens, so no RUNNING trial is left that
+    names no worker (nothing could tell it was dead; the rerun would leave it RUNNING forever)."""
+    from sqlalchemy import event, exc as sa
+
+    storage = open_storage(f"sqlite:///{tmp_path / 'o.db'}")
+    study = optuna.create_study(storage=storage, study_name="s")
+    study.enqueue_trial({"x": 0.5})
+    owners.own_trials_from_the_start(study)
+
+    def disk_full(_conn, _cursor, statement, params, _context, _many):
+        if statement.lstrip().upper().startswith("INSERT INTO TRIAL_USER_ATTRIBUTES"):
+            full = sqlite3.OperationalError("database or disk is full")
+            raise sa.OperationalError(statement, params, full) from full  # as SQLAlchemy raises it
+
+    event.listen(storage.engine, "before_cursor_execute", disk_full)
+    with pytest.raises(StudyWriteFailed, match="then rerun the same command"):
+        study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    event.remove(storage.engine, "before_cursor_execute", disk_full)
+    assert [t.state for t in study.get_trials()] == [TrialState.WAITING]
+    trial = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})  # with space again: taken, owned
+    assert trial.params == {"x": 0.5}
+    assert records.owner(study.trials[trial.number]) == {**owners.me(), "trial": None}

@@ -1,10 +1,10 @@
 """Who runs a trial, and failing at once the running trials whose worker process is gone.
 
 Each trial records its worker process (records.OWNER: host, boot, PID namespace, pid, and the
-process's start time from /proc/<pid>/stat) in the same storage call that creates it, or in the call
-right after the worker takes it from the queue (own_trials_from_the_start): a worker that loses the
-database between creating a trial and running it leaves no trial without an owner. A worker starting up (and each worker
-before each trial) looks at the study's RUNNING trials: one whose owner ran on this machine, in
+process's start time from /proc/<pid>/stat) in the same storage write that creates it or takes it
+from the queue (own_trials_from_the_start; through the gRPC proxy, in the call right after the take):
+a worker that loses the database, or whose disk fills, between creating a trial and running it
+leaves no trial without an owner. A worker starting up (and each worker before each trial) looks at the study's RUNNING trials: one whose owner ran on this machine, in
 this boot and PID namespace, and whose process no longer exists (pid gone or a zombie, or the pid
 now belongs to a process started at another time) is failed now and retried with the storage's
 heartbeat retry policy, exactly as a heartbeat-stale trial would be. Trials of other machines, and
@@ -89,6 +89,8 @@ def own_trials_from_the_start(study: optuna.Study) -> None:
         return  # already done in this process
     owner = {**owner, "trial": None}
     create, set_state = storage.create_new_trial, storage.set_trial_state_values
+    # A database storage takes a queued trial and names its owner in one write; the proxy, in two.
+    take = getattr(optuna_adapter.backend_of(storage), "take_waiting_trial", None)
 
     def create_owned(study_id, template_trial=None):
         if template_trial is None:  # a trial that study.ask samples: one call creates it with its owner
@@ -108,8 +110,12 @@ def own_trials_from_the_start(study: optuna.Study) -> None:
         return create(study_id, template_trial)
 
     def set_state_owned(trial_id, state, values=None):
+        if state != TrialState.RUNNING or values is not None:
+            return set_state(trial_id, state, values)
+        if take is not None:  # taken from the queue with its owner
+            return take(trial_id, records.OWNER, owner)
         taken = set_state(trial_id, state, values)
-        if taken and state == TrialState.RUNNING and values is None:  # taken from the queue: say whose at once
+        if taken:  # taken from the queue: say whose at once
             storage.set_trial_user_attr(trial_id, records.OWNER, owner)
         return taken
 

@@ -83,6 +83,14 @@ class ReconnectingRDBStorage(Retrying, RDBStorage):
             f"({settings.DB_RETRY} sets how long workers wait)"
         )
 
+    def take_waiting_trial(self, trial_id: int, key: str, value) -> bool:
+        """A queued trial set RUNNING with its user attribute `key` in one write (search.storage.owners),
+        retried like the other calls: an attempt whose answer was lost may have taken it already."""
+        taken = self._call("take_waiting_trial", optuna_adapter.take_waiting_trial, trial_id, key, value)
+        if not taken and self.get_trial(trial_id).user_attrs.get(key) == value:
+            return True  # the lost attempt's write: this worker holds it
+        return taken
+
     def record_heartbeat(self, trial_id: int) -> None:
         try:
             RDBStorage.record_heartbeat(self, trial_id)

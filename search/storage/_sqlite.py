@@ -18,6 +18,7 @@ from pathlib import Path
 from optuna.storages import RDBStorage
 
 from . import _disk as disk
+from .. import optuna_adapter
 from ..errors import DamagedStudy, StudyWriteFailed
 from ._reconnect import RETRIED
 
@@ -79,10 +80,12 @@ class SQLiteStorage(RDBStorage):
             # The trial's own next write meets the same refusal and stops the worker with one line.
             _log.debug("heartbeat of trial %s not recorded: %s", trial_id, exc)
 
+    def take_waiting_trial(self, trial_id: int, key: str, value) -> bool:
+        """A queued trial set RUNNING with its user attribute `key` in one write (search.storage.owners)."""
+        return optuna_adapter.take_waiting_trial(self, trial_id, key, value)
 
-def _guarded(name: str):
-    method = getattr(RDBStorage, name)
 
+def _guarded(method):
     @functools.wraps(method)
     def call(self, *args, **kwargs):
         try:
@@ -98,4 +101,5 @@ def _guarded(name: str):
 
 for _name in (*RETRIED, "set_trial_state_values", "check_trial_is_updatable", "fail_stale_trials"):
     if hasattr(RDBStorage, _name):
-        setattr(SQLiteStorage, _name, _guarded(_name))
+        setattr(SQLiteStorage, _name, _guarded(getattr(RDBStorage, _name)))
+SQLiteStorage.take_waiting_trial = _guarded(SQLiteStorage.take_waiting_trial)
