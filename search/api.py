@@ -320,11 +320,14 @@ class Workers:
             s.device,
             s.data_root,
             plan.artifacts,
-            before + s.trials,
-            s.timeout,
-            threads,
             precision=s.precision,
             compile_finals=plan.compile_finals,
+            progress=s.progress,  # the finals' epoch lines too
+        )
+        self.first = Stage(
+            until=before + s.trials,
+            timeout=s.timeout,
+            threads=threads,
             stop_at=None if budget is None else time.time() + budget.proxy_timeout(),
         )
 
@@ -336,7 +339,7 @@ class Workers:
             self.pool.close()  # workers waiting for a stage stop
 
     def proxy_stage(self, st: optuna.Study) -> None:
-        self._stage(st, self.plan.settings.trials, "proxy trials", self.plan.workers)
+        self._stage(st, self.first, self.plan.settings.trials, "proxy trials", self.plan.workers)
 
     def free(self) -> int:
         """Workers ready for a stage."""
@@ -349,14 +352,12 @@ class Workers:
         if workers < 1:
             return False
         stage = Stage(until=stages.counted(st) + waiting, timeout=None, threads=self.plan.threads(workers))
-        self.job.until, self.job.timeout, self.job.threads = stage.until, stage.timeout, stage.threads
-        self.job.stop_at = None  # the proxy stage's end: these trials always finish
         if self.pool is not None:
             self.pool.next_stage(stage, workers)
-        self._stage(st, waiting, desc, workers)
+        self._stage(st, stage, waiting, desc, workers)
         return True
 
-    def _stage(self, st: optuna.Study, total: int, desc: str, workers: int) -> None:
+    def _stage(self, st: optuna.Study, stage: Stage, total: int, desc: str, workers: int) -> None:
         import torch
 
         from .reports import TrialBar
@@ -365,14 +366,13 @@ class Workers:
         if self.budget is not None:  # the stage's planned end: the proxy stage's share, else the deadline
             ends = self.budget.stage_ends() if desc == "proxy trials" else self.budget.deadline.end
         bar = TrialBar(st, total, desc=desc, enabled=self.plan.settings.progress, ends=ends)
-        self.job.progress = self.plan.settings.progress  # the finals' epoch lines too
         threads = torch.get_num_threads()  # an in-process worker sets its own; the caller gets theirs back
         try:
             if self.plan.workers == 1:
-                run_trials_in_process(self.job, callbacks=[bar])
+                run_trials_in_process(self.job, stage, callbacks=[bar])
             else:
                 if self.pool is None:
-                    self.pool = WorkerPool(self.job, workers)
+                    self.pool = WorkerPool(self.job, workers, stage)
                     pids = ", ".join(str(p.pid) for p, _ in self.pool.procs)
                     self.log(f"started {self.pool.started} worker processes (pids {pids}); they run both stages")
                 codes = self.pool.wait(bar.refresh)  # WorkersFailed when all of them failed

@@ -140,7 +140,7 @@ def test_a_trial_started_past_the_requested_count_stops_untrained_and_an_enqueue
     from search.engine import open_study
     from search.running import run_trials_in_process
 
-    job = worker_job(tmp_path, until=3)
+    job = worker_job(tmp_path)
     study = open_study(job.spec)
     study.enqueue_trial({"x": 1}, user_attrs={records.PRESET: "known"})
     ran = []
@@ -155,7 +155,7 @@ def test_a_trial_started_past_the_requested_count_stops_untrained_and_an_enqueue
             st.ask()  # counted: now 3 of 3, but this worker's loop goes on to its next trial,
             st.enqueue_trial({"x": 2}, user_attrs={records.PRESET: "known"})  # which is this one
 
-    run_trials_in_process(job, callbacks=[other_worker_starts_one], objective=objective)
+    run_trials_in_process(job, stage(until=3), callbacks=[other_worker_starts_one], objective=objective)
     trials = open_study(job.spec).trials
     assert ran == [1]  # trial 3 (the second enqueued point) was not trained
     surplus = [t for t in trials if records.stage(t) == records.SURPLUS]
@@ -172,7 +172,7 @@ def test_a_database_lost_in_a_trial_stops_the_worker_and_leaves_the_trial_to_ret
     from search.engine import open_study
     from search.running import run_trials_in_process
 
-    job = worker_job(tmp_path, until=3)
+    job = worker_job(tmp_path)
 
     def objective(trial):
         trial.suggest_int("x", 0, 9)
@@ -181,7 +181,7 @@ def test_a_database_lost_in_a_trial_stops_the_worker_and_leaves_the_trial_to_ret
         return 0.5
 
     with pytest.raises(search.StorageError, match="lost the database"):
-        run_trials_in_process(job, objective=objective)
+        run_trials_in_process(job, stage(until=3), objective=objective)
     first, second = open_study(job.spec).trials
     assert first.state == TrialState.COMPLETE and second.state == TrialState.RUNNING
     assert records.owner(second)["pid"] == os.getpid() and records.fail_reason(second) is None
@@ -287,17 +287,14 @@ def worker_job(tmp_path, **changes):
         "w", f"sqlite:///{tmp_path / 'w.db'}", "arch", "", "accuracy", 20000, None, 1, "hyperband", 0, subset=300
     )
     return WorkerJob(
-        **{
-            "spec": spec,
-            "device": "cpu",
-            "data_root": None,
-            "artifact_dir": str(tmp_path / "artifacts"),
-            "until": 2,
-            "timeout": None,
-            "threads": 1,
-            **changes,
-        }
+        **{"spec": spec, "device": "cpu", "data_root": None, "artifact_dir": str(tmp_path / "artifacts"), **changes}
     )
+
+
+def stage(until: int = 2):
+    from search.running import Stage
+
+    return Stage(until=until, timeout=None, threads=1)
 
 
 def test_when_every_worker_fails_the_run_raises_naming_the_first_error_and_its_log(tmp_path):
@@ -308,7 +305,7 @@ def test_when_every_worker_fails_the_run_raises_naming_the_first_error_and_its_l
     job = worker_job(tmp_path, data_root=str(tmp_path / "not-a-folder"))
     open_study(job.spec)
     with pytest.raises(search.WorkersFailed) as info:
-        with WorkerPool(job, 2, stages=False, poll_seconds=0.2) as pool:
+        with WorkerPool(job, 2, stage(), stages=False, poll_seconds=0.2) as pool:
             pool.wait()
     message = str(info.value)
     assert isinstance(info.value, search.SearchError)

@@ -127,12 +127,11 @@ def test_gpu_profile_export_tests_the_answer_without_retraining_it(gpu_profile_s
 def test_run_gives_the_caller_its_thread_count_back(tmp_path, monkeypatch):
     """An in-process worker sets torch's intra-op threads for its trials; the caller's count returns."""
     from search import api
-    from search.running import make_objective
 
     seen = []
 
-    def worker(job, callbacks=()):
-        make_objective(job)  # what sets the threads in a real worker
+    def worker(job, stage, callbacks=()):
+        torch.set_num_threads(stage.threads)  # what a real worker does for its stage
         seen.append(torch.get_num_threads())
 
     monkeypatch.setattr(api, "run_trials_in_process", worker)

@@ -27,7 +27,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import optuna
@@ -39,15 +39,15 @@ from ..storage import disk, mask, owners
 from ..engine import StudySpec
 
 
-@dataclass
+@dataclass(frozen=True)
 class WorkerJob:
+    """What a worker is for all of a run's stages (its study, device, data and how it trains); what it
+    does in each stage is a Stage, handed to it."""
+
     spec: StudySpec
     device: str
     data_root: str | None
     artifact_dir: str | None
-    until: int  # stop once the study holds this many trials (in the records.COUNTED states)
-    timeout: float | None
-    threads: int
     worker: int = 0
     own_trials: int | None = None  # `mnist-search worker --trials N`: N trials of its own, whatever others do
     sampler_seed: int | None = None  # default: from the study's seed, its size and the worker's index
@@ -56,21 +56,21 @@ class WorkerJob:
     log_name: str | None = None  # its log file in the study's log folder (default: worker-INDEX)
     progress: bool = True  # a line on stderr per epoch of a final (minutes each on a CPU)
     handshake: str | None = None  # a WorkerPool's folder: wait there for the next stage after this one
-    stop_at: float | None = None  # a time budget's end of this stage (time.time()): start no trial after it
 
 
 @dataclass(frozen=True)
 class Stage:
-    """What a run's workers do next: trials until the study holds `until` (records.COUNTED), `threads` each."""
+    """What a run's workers do next: trials until the study holds `until` (records.COUNTED), `threads`
+    torch threads each, for at most `timeout` seconds; under a time budget no proxy trial starts after
+    `stop_at` (time.time())."""
 
     until: int
     timeout: float | None
     threads: int
+    stop_at: float | None = None
 
 
 def make_objective(job: WorkerJob):
-    import torch
-
     import space as spaces
     from mnistnet import data as mdata
     from mnistnet.precision import resolve as resolve_precision
@@ -84,7 +84,6 @@ def make_objective(job: WorkerJob):
     from ..storage import open_store
 
     store = open_store(job.artifact_dir) if job.artifact_dir else None  # a folder or s3://BUCKET/PREFIX
-    torch.set_num_threads(job.threads)
     space = spaces.get(spec.space, spec.base)
 
     def objective(fidelity: Fidelity) -> Objective:
@@ -127,8 +126,9 @@ class ByStage:
         return (self.rung if records.is_rung(trial) else self.proxy)(trial)
 
 
-def run_trials_in_process(job: WorkerJob, callbacks=(), objective=None) -> None:
-    """Run trials of the study in this process until it holds `job.until` trials (or the timeout).
+def run_trials_in_process(job: WorkerJob, stage: Stage, callbacks=(), objective=None) -> None:
+    """Run the stage's trials of the study in this process: until it holds `stage.until` trials (or the
+    timeout), or `job.own_trials` of its own.
 
     The process's torch thread count and Optuna's log verbosity, which the worker sets for its
     trials, are as they were when it returns: an in-process worker (search.run, a notebook) leaves
@@ -137,7 +137,7 @@ def run_trials_in_process(job: WorkerJob, callbacks=(), objective=None) -> None:
 
     threads, verbosity = torch.get_num_threads(), optuna.logging.get_verbosity()
     try:
-        _run_trials_in_process(job, callbacks, objective)
+        _run_trials_in_process(job, stage, callbacks, objective)
     except _StorageLost as lost:
         raise lost.error from None
     except Exception as exc:
@@ -151,27 +151,30 @@ def run_trials_in_process(job: WorkerJob, callbacks=(), objective=None) -> None:
             torch.set_num_threads(threads)
 
 
-def _run_trials_in_process(job: WorkerJob, callbacks, objective) -> None:
+def _run_trials_in_process(job: WorkerJob, stage: Stage, callbacks, objective) -> None:
+    import torch
+
     from ..engine import open_study
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are reported by the caller
+    torch.set_num_threads(stage.threads)
     objective = objective or make_objective(job)
     if isinstance(objective, ByStage):
-        objective.proxy.stop_at = job.stop_at
+        objective.proxy.stop_at = stage.stop_at
     study = open_study(job.spec, seed=job.sampler_seed, worker=job.worker)
     owners.own_trials_from_the_start(study)
     owners.reap(study, log=_say)  # trials left running by dead workers on this machine: failed, retried
     stops = []
     if job.own_trials is None:
-        if len(study.get_trials(deepcopy=False, states=records.COUNTED)) >= job.until:
+        if len(study.get_trials(deepcopy=False, states=records.COUNTED)) >= stage.until:
             return
-        stops = [optuna.study.MaxTrialsCallback(job.until, states=records.COUNTED)]
-    timeout = job.timeout
-    if job.stop_at is not None:  # counted from now: loading the data and the study took part of the stage
-        timeout = max(0.0, min(timeout or math.inf, job.stop_at - time.time()))
+        stops = [optuna.study.MaxTrialsCallback(stage.until, states=records.COUNTED)]
+    timeout = stage.timeout
+    if stage.stop_at is not None:  # counted from now: loading the data and the study took part of the stage
+        timeout = max(0.0, min(timeout or math.inf, stage.stop_at - time.time()))
     # catch=Exception: one failing trial is recorded as FAIL and the study goes on.
     study.optimize(
-        _Owned(objective, job, study),
+        _Owned(objective, job, study, stage.until),
         n_trials=job.own_trials,
         timeout=timeout,
         catch=(Exception,),
@@ -201,8 +204,8 @@ class _Owned:
     """The objective, run by this process: it claims the trial, first fails the trials of workers
     that died meanwhile, and reports a failure in one line (traceback in the worker's log)."""
 
-    def __init__(self, objective, job: WorkerJob, study: optuna.Study):
-        self.objective, self.job, self.study = objective, job, study
+    def __init__(self, objective, job: WorkerJob, study: optuna.Study, until: int):
+        self.objective, self.job, self.study, self.until = objective, job, study, until
 
     def __call__(self, trial: optuna.Trial):
         try:
@@ -214,7 +217,7 @@ class _Owned:
         owners.claim(trial)
         if self.job.own_trials is None and self._surplus(trial):
             self.study.stop()
-            records.write_surplus(trial, self.job.until)
+            records.write_surplus(trial, self.until)
             raise optuna.TrialPruned("surplus")
         try:
             owners.reap(self.study, log=_say)
@@ -249,7 +252,7 @@ class _Owned:
         """Whether the study already held the run's target number of trials before this one started.
         An enqueued trial (a warm start or a final) is put back in the queue, not lost."""
         counted = self.study.get_trials(deepcopy=False, states=records.COUNTED)
-        if sum(t.number < trial.number for t in counted) < self.job.until:
+        if sum(t.number < trial.number for t in counted) < self.until:
             return False
         this = next(t for t in counted if t.number == trial.number)
         fixed = this.system_attrs.get(optuna_adapter.FIXED_PARAMS)  # an enqueued trial's parameters
@@ -271,25 +274,22 @@ def _say_final(*epoch) -> None:
     say(final_epoch_line(*epoch))
 
 
-def _child(job: WorkerJob, status: str | None = None) -> None:
+def _child(job: WorkerJob, stage: Stage, status: str | None = None) -> None:
     import logging
+
+    import torch
 
     logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)  # as the command line does (search.cli)
     try:
+        torch.set_num_threads(stage.threads)
         objective = make_objective(job)  # the data and imports, once for all of the run's stages
-        stage = 0
-        while True:
-            run_trials_in_process(job, objective=objective)
+        number = 0
+        while stage is not None:
+            run_trials_in_process(job, stage, objective=objective)
             if job.handshake is None:
                 return
-            stage += 1
-            nxt = _next_stage(Path(job.handshake), job.worker, stage)
-            if nxt is None:
-                return
-            import torch
-
-            job.until, job.timeout, job.threads, job.stop_at = nxt.until, nxt.timeout, nxt.threads, None
-            torch.set_num_threads(nxt.threads)
+            number += 1
+            stage = _next_stage(Path(job.handshake), job.worker, number)
     except KeyboardInterrupt:
         pass  # the parent reports the interruption
     except WriteFailed as exc:
@@ -333,7 +333,7 @@ def _write_status(path: str | None, line: str) -> None:
 
 
 # What a worker process runs: a fresh interpreter, importing this package by its location, reading its
-# job from the file named first; a failure to even start is written to the status file named second.
+# job and first stage from the file named first; a failure to even start is written to the status file named second.
 BOOT = (
     "import sys\n"
     "try:\n"
@@ -346,11 +346,11 @@ BOOT = (
 
 
 def child_main(job_file: str, status: str) -> None:
-    """A worker process's entry point (see BOOT): run the pickled WorkerJob in `job_file`."""
+    """A worker process's entry point (see BOOT): run the pickled WorkerJob and first Stage in `job_file`."""
     with open(job_file, "rb") as f:
-        job = pickle.load(f)
+        job, stage = pickle.load(f)
     _stop_when_orphaned(os.getppid())
-    _child(job, status)
+    _child(job, stage, status)
 
 
 _ORPHANED = threading.Event()  # set once this worker's run is gone
@@ -378,11 +378,11 @@ def _package_root() -> str:
     return str(Path(__file__).resolve().parents[1])
 
 
-def _start(job: WorkerJob, folder: Path):
+def _start(job: WorkerJob, stage: Stage, folder: Path):
     """One worker process: a fresh interpreter (sys.executable) that never imports the caller's __main__."""
     job_file, status = folder / f"job-{job.worker}.pickle", folder / f"status-{job.worker}.txt"
     with open(job_file, "wb") as f:
-        pickle.dump(job, f)
+        pickle.dump((job, stage), f)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([_package_root(), *filter(None, [env.get("PYTHONPATH")])])
     proc = subprocess.Popen([sys.executable, "-c", BOOT, str(job_file), str(status)], env=env)
@@ -390,22 +390,19 @@ def _start(job: WorkerJob, folder: Path):
 
 
 class WorkerPool:
-    """`workers` processes on a study, started once (each a fresh interpreter, see BOOT) and kept for
-    the run's stages: `wait()` for a stage to end, then `next_stage()` with the workers it needs; the
+    """`workers` processes on a study, started once (each a fresh interpreter, see BOOT) on its first
+    `stage` and kept for the run's stages: `wait()` for a stage to end, then `next_stage()` with the workers it needs; the
     others sit it out and wait for a later one (`close()` stops them). With stages=False each worker
     exits after its one stage. `started` counts the processes started (once each, whatever the number
     of stages). Each worker counts its own stages, so one that sat a stage out is told the next by its
     own number."""
 
-    def __init__(self, job: WorkerJob, workers: int, *, stages: bool = True, poll_seconds: float = 2.0):
+    def __init__(self, job: WorkerJob, workers: int, stage: Stage, *, stages: bool = True, poll_seconds: float = 2.0):
         self.job, self.poll_seconds = job, poll_seconds
         self._tmp = tempfile.TemporaryDirectory(prefix="mnist-search-workers-")
         self.folder = Path(self._tmp.name)
         handshake = str(self.folder) if stages else None
-        self.procs = [
-            _start(WorkerJob(**{**job.__dict__, "worker": i, "handshake": handshake}), self.folder)
-            for i in range(workers)
-        ]
+        self.procs = [_start(replace(job, worker=i, handshake=handshake), stage, self.folder) for i in range(workers)]
         self.started = len(self.procs)
         self.active = list(range(workers))  # the workers running the current stage
         self.stage_of = [0] * workers  # each worker's stage number (a worker that sat one out is behind)
@@ -509,7 +506,7 @@ def _read_status(path: Path) -> str:
 
 
 def _log_of(job: WorkerJob, worker: int) -> Path:
-    return failures.worker_log(WorkerJob(**{**job.__dict__, "worker": worker}))
+    return failures.worker_log(replace(job, worker=worker))
 
 
 def exit_report(job: WorkerJob, codes: list[int], workers: list[int] | None = None) -> str | None:

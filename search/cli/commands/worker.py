@@ -10,7 +10,7 @@ from ... import api, reports
 from ...reports import TrialBar
 from ...storage import NO_HEARTBEATS, check, is_proxy, location, mask, open_storage
 from ...engine import StudySpec, load_existing, stages
-from ...running import WorkerJob, run_trials_in_process
+from ...running import Stage, WorkerJob, run_trials_in_process
 
 
 def main(args) -> int:
@@ -34,9 +34,6 @@ def main(args) -> int:
         args.device,
         args.data_root,
         artifacts,
-        stages.counted(study) + args.trials,
-        args.timeout,
-        max(1, os.cpu_count() or 1),
         own_trials=args.trials,
         sampler_seed=secrets.randbelow(2**31),
         precision=args.precision,
@@ -44,9 +41,10 @@ def main(args) -> int:
         log_name=f"worker-{socket.gethostname()}-{os.getpid()}",
         progress=not args.no_progress,
     )
+    stage = Stage(until=stages.counted(study) + args.trials, timeout=args.timeout, threads=max(1, os.cpu_count() or 1))
     bar = TrialBar(study, args.trials, enabled=not args.no_progress)
     try:
-        run_trials_in_process(job, callbacks=[bar])
+        run_trials_in_process(job, stage, callbacks=[bar])
     finally:
         bar.close()
     print(reports.summary(study))
