@@ -43,6 +43,8 @@ VARIANTS = {
     "20-ls": {"epochs": 20, "label_smoothing": 0.1},
     "20-ema-ls": {"epochs": 20, "ema_images": 128_000, "label_smoothing": 0.1},
     "15-ema": {"epochs": 15, "ema_images": 128_000},
+    # 10 epochs keep their last weights: 10 x 55,000 images is under EMA_MIN_HORIZONS averages of 128,000
+    "10": {"epochs": 10},
 }
 BASELINE = "30"
 
