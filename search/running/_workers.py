@@ -397,8 +397,19 @@ class WorkerPool:
     of stages). Each worker counts its own stages, so one that sat a stage out is told the next by its
     own number."""
 
-    def __init__(self, job: WorkerJob, workers: int, stage: Stage, *, stages: bool = True, poll_seconds: float = 2.0):
-        self.job, self.poll_seconds = job, poll_seconds
+    def __init__(
+        self,
+        job: WorkerJob,
+        workers: int,
+        stage: Stage,
+        *,
+        stages: bool = True,
+        poll_seconds: float = 2.0,
+        check_seconds: float = 0.1,
+    ):
+        # on_poll (progress read from the storage) every poll_seconds; whether a worker has ended
+        # its stage (a file, a process) every check_seconds, so a stage's end is seen at once
+        self.job, self.poll_seconds, self.check_seconds = job, poll_seconds, check_seconds
         self._tmp = tempfile.TemporaryDirectory(prefix="mnist-search-workers-")
         self.folder = Path(self._tmp.name)
         handshake = str(self.folder) if stages else None
@@ -433,9 +444,12 @@ class WorkerPool:
             return self.procs[i][0].poll() is None and not self._done(i)
 
         try:
+            polled = float("-inf")
             while any(running(i) for i in self.active):
-                poll()
-                time.sleep(self.poll_seconds)
+                if time.monotonic() - polled >= self.poll_seconds:
+                    poll()
+                    polled = time.monotonic()
+                time.sleep(self.check_seconds)
         except KeyboardInterrupt:
             for p, _ in self.procs:
                 try:
