@@ -271,7 +271,7 @@ def test_workers_start_from_python_dash_c_and_from_standard_input(tmp_path, how)
     """Several workers from `python -c` or a script fed on standard input (no __main__ file at all to
     re-import)."""
     code = (
-        "import search; st = search.run(trials=2, storage='sqlite:///c.db', study='c', subset=300, epochs=1, "
+        "import search; st = search.run(trials=2, storage='sqlite:///c.db', study='c', subset=300, epochs=1, val_size=300, "
         "finals=0, workers=2, progress=False); print('finished', len(st.trials))"
     )
     done = python(tmp_path, "-c", code) if how == "-c" else python(tmp_path, "-", stdin=code)
