@@ -629,7 +629,7 @@ def test_a_postgres_that_stays_down_stops_the_workers_with_one_line(postgres_ser
         "--artifacts",
         str(tmp_path / "a"),
         *PG_TINY,
-        env={"MNIST_SEARCH_DB_RETRY": "10"},
+        env={"MNIST_SEARCH_DB_RETRY": "4"},
     )
     try:
         wait_for(lambda: counts(url)[TrialState.COMPLETE] >= 2, timeout=180, what="completed trials", proc=proc)
@@ -643,6 +643,6 @@ def test_a_postgres_that_stays_down_stops_the_workers_with_one_line(postgres_ser
     assert "Traceback" not in err and "s3cret-pw" not in err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("mnist-search: error: lost the database "), err
-    assert "no answer for 10 s" in lines[0] and "MNIST_SEARCH_DB_RETRY" in lines[0]
-    assert 10 <= waited < 10 + 30, waited  # the retry window, plus the step each worker was in
-    print(f"workers stopped {waited:.1f} s after the server did (MNIST_SEARCH_DB_RETRY=10)")
+    assert "no answer for 4 s" in lines[0] and "MNIST_SEARCH_DB_RETRY" in lines[0]
+    assert 4 <= waited < 4 + 30, waited  # the retry window, plus the step each worker was in
+    print(f"workers stopped {waited:.1f} s after the server did (MNIST_SEARCH_DB_RETRY=4)")
