@@ -356,7 +356,7 @@ def child_main(job_file: str, status: str) -> None:
 _ORPHANED = threading.Event()  # set once this worker's run is gone
 
 
-def _stop_when_orphaned(parent: int, seconds: float = 0.5) -> None:
+def _stop_when_orphaned(parent: int, seconds: float = 2.0) -> None:
     """If the run that started this worker dies (killed, not interrupted), stop as on Ctrl-C: the
     running trial is marked FAIL and queued again for the next run, and no new one starts, instead of
     training on unwatched."""
