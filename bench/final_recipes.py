@@ -49,6 +49,7 @@ VARIANTS = {
     # batch linearly or by the square root; the average's horizon stays 128,000 images (0.992 a step).
     "20-ema-b1024": {"epochs": 20, "ema_images": 128_000, "batch_size": 1024, "lr_scale": "linear"},
     "20-ema-b1024-sqrt": {"epochs": 20, "ema_images": 128_000, "batch_size": 1024, "lr_scale": "sqrt"},
+    "20-ema-b512-sqrt": {"epochs": 20, "ema_images": 128_000, "batch_size": 512, "lr_scale": "sqrt"},
 }
 BASELINE = "30"
 
