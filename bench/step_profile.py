@@ -4,7 +4,8 @@ The step is the trainer's own (mnistnet/train.py: augmentation, forward and back
 the optimizer, the weight average, the schedule), timed part by part over N steps on real MNIST after
 a warm-up, eager and compiled, and the forward and backward broken down by operator with the PyTorch
 profiler. A final is about 8,600 of these steps (55,000 images / 128 x 20 epochs), so the
-milliseconds say what a cheaper final would have to remove. Run it alone on the machine.
+milliseconds say what a cheaper final would have to remove. The compiled step is also timed at larger
+batch sizes, as images per second (what a batch-size schedule could save). Run it alone on the machine.
 
     .venv/bin/python bench/step_profile.py bench/results/default-run-finals2-seed0-card.json --threads 1 \
         --out bench/results/step-profile.json
@@ -128,6 +129,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--precision", default="auto")
+    ap.add_argument(
+        "--batch-sizes",
+        type=int,
+        nargs="*",
+        default=[256, 512, 1024],
+        help="also time the compiled step at these batch sizes (images per second against the net's own)",
+    )
     ap.add_argument("--out")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -144,6 +152,16 @@ def main() -> None:
         "compiled": time_parts(config, recipe, data, precision, True, args.steps),
         "operators_eager": operators(config, recipe, precision),
     }
+    # Larger batches, same images: a CPU step's fixed costs (optimizer, average, Python) spread thinner.
+    result["batch_sizes"] = [
+        {
+            "batch_size": recipe.batch_size,
+            "images_per_s": round(1e3 * recipe.batch_size / result["compiled"]["ms_per_step"]),
+        }
+    ]
+    for b in args.batch_sizes:
+        timed = time_parts(config, recipe.replace(batch_size=b), data, precision, True, max(20, args.steps * 128 // b))
+        result["batch_sizes"].append({"batch_size": b, "images_per_s": round(1e3 * b / timed["ms_per_step"])})
     print(json.dumps(result, indent=1))
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
