@@ -91,6 +91,11 @@ CPU = Profile(
 #   The 8-epoch schedule itself was not in the study: `bench/proxy_ranking.py --proxies
 #   8000x4,8000x8,16000x8 --full 55000x20` on a GPU measures it.
 # - No MACs bound: a launch-bound step costs the same for wider nets; the 20k parameter budget stays.
+# - Each net keeps its own batch (32-512, searched) in its finals too. A batch that fills the GPU would
+#   cut a final's steps 4-8x, but on validation at full fidelity (3 small nets x 3 seeds, CPU) batch
+#   512 and 1024 with the learning rate scaled by the square root of the batch ratio lost 0.11 and
+#   0.15 pp against the nets' own batch 128; linear scaling at 1024 lost 0.43 pp, and 40 epochs at
+#   1024 did no better than 20 (bench/final_recipes.py, bench/RESULTS.md, 2026-12-05).
 # - workers_per_gpu 4: one launch-bound worker leaves the GPU idle between its kernels; four
 #   processes (each its own CUDA context, ~0.5 GB, and its own 47 MB copy of MNIST on the device)
 #   fill those gaps. bench/gpu_check.sh measures 1, 2, 4 and 8 workers; pick from its table.
