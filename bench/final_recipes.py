@@ -63,14 +63,12 @@ def variant_recipe(recipe, changes: dict):
     one-cycle's peak), lr_scale by the new batch size over the recipe's own ("linear") or by its square
     root ("sqrt")."""
     changes = dict(changes)
-    factor = changes.pop("lr_factor", None)
-    if factor:
-        changes["lr"] = recipe.lr * factor
+    factor = changes.pop("lr_factor", 1.0)
     scale = changes.pop("lr_scale", None)
     if scale:
         ratio = changes["batch_size"] / recipe.batch_size
-        changes["lr"] = recipe.lr * (ratio if scale == "linear" else ratio**0.5)
-    return recipe.replace(**changes)
+        factor *= ratio if scale == "linear" else ratio**0.5
+    return recipe.replace(lr=recipe.lr * factor, **changes)
 
 
 def trial_params(net: dict) -> dict:

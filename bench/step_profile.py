@@ -1,7 +1,8 @@
 """Where a full-fidelity final's time goes on this CPU: one training step of a net, in parts.
 
-The step is the trainer's own (mnistnet/train.py: augmentation, forward and backward under autocast,
-the optimizer, the weight average, the schedule), timed part by part over N steps on real MNIST after
+The step is the trainer's (mnistnet/train.py, _fit), rebuilt here from the same pieces so that each
+part can be timed (augmentation, forward and backward under autocast, the optimizer, the weight average,
+the schedule): keep the two in step. Each part is timed over N steps on real MNIST after
 a warm-up, eager and compiled, and the forward and backward broken down by operator with the PyTorch
 profiler. A final is about 8,600 of these steps (55,000 images / 128 x 20 epochs), so the
 milliseconds say what a cheaper final would have to remove. The compiled step is also timed at larger
@@ -68,7 +69,7 @@ def time_parts(config, recipe, data, precision: str, compiled: bool, steps: int,
         marks.append(time.perf_counter())
         with autocast(device, precision):
             logits = forward(x).float()
-        loss = F.cross_entropy(logits, y)
+        loss = F.cross_entropy(logits, y, label_smoothing=recipe.label_smoothing)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         marks.append(time.perf_counter())
