@@ -54,6 +54,8 @@ VARIANTS = {
     "15-ema-peak1.5": {"epochs": 15, "ema_images": 128_000, "lr_factor": 1.5},
     # twice the images at batch 1024: a quarter of today's final's steps (what a launch-bound GPU pays for)
     "40-ema-b1024-sqrt": {"epochs": 40, "ema_images": 128_000, "batch_size": 1024, "lr_scale": "sqrt"},
+    # warmup-stable-decay at the net's own peak: a stable-phase checkpoint (a rung's) could be continued
+    "20-ema-wsd": {"epochs": 20, "ema_images": 128_000, "scheduler": "wsd"},
 }
 BASELINE = "30"
 

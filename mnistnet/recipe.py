@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 EMA_MIN_HORIZONS = 5  # a training shorter than this many weight-average horizons keeps its last weights
-SCHEDULERS = ("none", "step", "onecycle", "cosine")
+SCHEDULERS = ("none", "step", "onecycle", "cosine", "wsd")
 
 
 @dataclass

@@ -93,7 +93,25 @@ def _scheduler(opt, r: Recipe, steps_per_epoch: int):
         return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=r.lr, total_steps=total, cycle_momentum=False)
     if r.scheduler == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
+    if r.scheduler == "wsd":
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda step: wsd_factor(step, total))
     return None
+
+
+WSD_WARMUP = 0.05  # share of the steps warming up, from OneCycleLR's own start (a 25th of the peak)
+WSD_DECAY = 0.2  # share of the steps cooling down to zero, as 1 - sqrt (the stable phase in between)
+
+
+def wsd_factor(step: int, total: int) -> float:
+    """Warmup-stable-decay: the learning rate's share of its peak at `step` of `total`. Any checkpoint
+    of the stable phase can be continued into a longer training, or cooled down into a shorter one."""
+    warm = max(1, round(WSD_WARMUP * total))
+    cool_from = total - max(1, round(WSD_DECAY * total))
+    if step < warm:
+        return 1 / 25 + (1 - 1 / 25) * step / warm
+    if step < cool_from:
+        return 1.0
+    return 1 - min(1.0, (step - cool_from) / (total - cool_from)) ** 0.5
 
 
 @torch.no_grad()

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from mnistnet import ConvLayer, Head, NetConfig, Recipe, fit
+from mnistnet.train import wsd_factor
 from search.cli import main
 
 SMALL = NetConfig([ConvLayer(8, 3, bn=True, pool=True), ConvLayer(16, 3, bn=True, pool=True)], Head(pool="flatten"))
@@ -65,7 +66,7 @@ def test_nan_loss_is_a_reported_failure_not_a_crash(mnist):
     assert result.status == "diverged" and result.history == []
 
 
-@pytest.mark.parametrize("scheduler", ["step", "cosine", "onecycle"])
+@pytest.mark.parametrize("scheduler", ["step", "cosine", "onecycle", "wsd"])
 @pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
 def test_every_optimizer_and_scheduler_runs(mnist, optimizer, scheduler):
     recipe = Recipe(
@@ -80,6 +81,14 @@ def test_every_optimizer_and_scheduler_runs(mnist, optimizer, scheduler):
     )
     result = fit(SMALL, recipe, mnist.subset(300))
     assert result.status == "completed" and len(result.history) == 2
+
+
+def test_warmup_stable_decay_warms_up_holds_the_peak_then_cools_to_zero():
+    total = 1000
+    lrs = [wsd_factor(step, total) for step in range(total + 1)]
+    assert lrs[0] == pytest.approx(1 / 25) and all(a < b for a, b in zip(lrs[:50], lrs[1:50]))
+    assert all(lr == 1.0 for lr in lrs[50:800])  # the stable phase: any checkpoint here can be continued
+    assert all(a > b for a, b in zip(lrs[800:], lrs[801:])) and lrs[-1] == 0.0
 
 
 @pytest.mark.slow
