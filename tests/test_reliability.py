@@ -160,11 +160,14 @@ def test_workers_of_a_killed_run_stop_and_leave_no_trial_running(tmp_path):
         wait_for(lambda: running_after_a_completed_trial(url), what="a running trial after a completed one", proc=proc)
         with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
             workers = [int(p) for p in f.read().split()]
+        with open(f"/proc/{workers[0]}/cmdline") as f:
+            folder = Path(f.read().split("\0")[3]).parent  # python -c BOOT JOB_FILE STATUS: the run's worker files
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    assert len(workers) == 2
+    assert len(workers) == 2 and folder.is_dir()
     wait_for(lambda: all(_gone(p) for p in workers), timeout=90, what="the orphaned workers to exit")
+    assert not folder.exists()  # nothing left behind in the temporary folder
 
 
 def test_sigkill_mid_trial_is_failed_retried_and_loses_nothing(tmp_path):

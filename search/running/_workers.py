@@ -19,9 +19,11 @@ confirmation of the answer may need them again), and the others raise their torc
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -349,25 +351,28 @@ def child_main(job_file: str, status: str) -> None:
     """A worker process's entry point (see BOOT): run the pickled WorkerJob and first Stage in `job_file`."""
     with open(job_file, "rb") as f:
         job, stage = pickle.load(f)
-    _stop_when_orphaned(os.getppid())
+    _stop_when_orphaned(os.getppid(), Path(job_file).parent)
     _child(job, stage, status)
 
 
 _ORPHANED = threading.Event()  # set once this worker's run is gone
 
 
-def _stop_when_orphaned(parent: int, seconds: float = 2.0) -> None:
+def _stop_when_orphaned(parent: int, folder: Path, seconds: float = 2.0) -> None:
     """If the run that started this worker dies (killed, not interrupted), stop as on Ctrl-C: the
     running trial is marked FAIL and queued again for the next run, and no new one starts, instead of
-    training on unwatched."""
+    training on unwatched. The run's folder of worker files goes too: the run cannot remove it now."""
     import _thread
 
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(seconds)
         _ORPHANED.set()
+        # after the main thread has marked its trial (each orphan tries; the first removes the folder)
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
         _thread.interrupt_main()
         time.sleep(20)
+        shutil.rmtree(folder, ignore_errors=True)
         os._exit(1)  # the interrupt did not land (SIGINT ignored?): its trial is left to search.storage.owners
 
     threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
