@@ -2,6 +2,10 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 TRIALS ?= 100
+# Test files run in this many processes (pytest-xdist), a file's tests in one of them so that its
+# fixtures (a trained reader, a PostgreSQL server) are built once (tests/conftest.py groups them):
+# many tests wait on servers and child processes while the other process trains. 0: one process.
+TEST_WORKERS ?= 2
 
 .PHONY: setup run lint test test-quick
 # On a machine whose nvidia-smi lists a GPU, a torch without CUDA stops setup with one line (how to fix it).
@@ -31,7 +35,7 @@ lint: setup
 
 # CI (.ci/run) runs `make test`: the whole suite.
 test: lint
-	$(PY) -m pytest -q --durations=15
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --durations=15
 
 test-quick: lint
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup -m "not slow"

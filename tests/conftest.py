@@ -1,3 +1,5 @@
+import os
+
 import optuna
 import pytest
 import torch
@@ -31,6 +33,20 @@ TINY = [
 ]
 
 
+# `make test` runs the files in 2 processes (pytest-xdist, --dist loadgroup). Each group runs in one
+# process, so its session fixtures are built once: a file is a group, and the files sharing the tiny
+# study are one. The longest files start first, so that no process is left with one at the end.
+LONGEST_FIRST = ("test_reliability.py", "test_many_machines.py", "test_api.py", "test_gpu_profile.py")
+
+
+def pytest_collection_modifyitems(items):
+    shared = {item.path for item in items if "tiny_study" in item.fixturenames}
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group("tiny_study" if item.path in shared else item.path.name))
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a file's own order is kept
+
+
 def run_cli(capsys, *argv):
     """(exit code, stdout, stderr) of `mnist-search ARGV`, run in-process."""
     try:
@@ -48,9 +64,10 @@ def mnist():
 
 
 @pytest.fixture(autouse=True)
-def _two_threads():
-    # The CI machine has 2 cores; more threads only add contention.
-    torch.set_num_threads(2)
+def _threads_per_test_process():
+    # The CI machine has 2 cores, shared by the test processes (make test runs 2, pytest-xdist);
+    # more threads only add contention.
+    torch.set_num_threads(max(1, 2 // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
 
 
 @pytest.fixture(scope="session")
