@@ -33,18 +33,30 @@ TINY = [
 ]
 
 
-# `make test` runs the files in 2 processes (pytest-xdist, --dist loadgroup). Each group runs in one
-# process, so its session fixtures are built once: a file is a group, and the files sharing the tiny
-# study are one. The longest files start first, so that no process is left with one at the end.
+# `make test` runs the files in 2 processes (pytest-xdist, --dist loadfile). A file's tests run in one
+# process, so its session fixtures (a trained reader, a PostgreSQL server) are built once; so do the
+# files that share the tiny study. The longest files start first, so that no process is left with one
+# at the end.
+TINY_STUDY_FILES = ("tests/test_dashboard.py", "tests/test_report.py", "tests/test_results.py", "tests/test_search.py")
 LONGEST_FIRST = ("test_reliability.py", "test_many_machines.py", "test_api.py", "test_gpu_profile.py")
 
 
 def pytest_collection_modifyitems(items):
-    shared = {item.path for item in items if "tiny_study" in item.fixturenames}
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group("tiny_study" if item.path in shared else item.path.name))
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a file's own order is kept
+
+
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None  # pytest-xdist's own
+    from xdist.scheduler import LoadFileScheduling
+
+    class FilesAndTheTinyStudy(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = super()._split_scope(nodeid)
+            return "the tiny study" if file in TINY_STUDY_FILES else file
+
+    return FilesAndTheTinyStudy(config, log)
 
 
 def run_cli(capsys, *argv):
