@@ -334,6 +334,19 @@ GPU_RUN_FIELDS = {
 }
 
 
+def test_the_gpu_checks_test_step_runs_without_pytest_xdist():
+    """The GPU machine installs pytest alone (../shared/device: DEVICE_EXTRA_WHEELS), and the gpu check's
+    tests step runs the suite's conftest there."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:xdist", "-p", "no:cacheprovider", "tests/test_augment.py"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+
 @pytest.mark.slow
 def test_gpu_check_runs_end_to_end_at_tiny_sizes_on_cpu(tmp_path):
     """Every step of the plan at tiny sizes, and gpu-run.json with every figure filled in: the run's
