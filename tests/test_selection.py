@@ -210,3 +210,19 @@ def test_the_target_and_a_retry_s_attributes_are_read_through_records(study):
     t = study.trials[-1]
     assert records.fail_reason(t) == "x" * 400
     assert records.FAIL_REASON not in records.retry_user_attrs(t) and records.PARAMS in records.retry_user_attrs(t)
+
+
+def test_the_finals_line_names_each_finalist_and_counts_them_in_plain_words(study):
+    from types import SimpleNamespace
+
+    from search.engine import _stages as stages
+
+    spec = SimpleNamespace(final_subset=None, val_size=5000, final_epochs=20, confirm_seeds=3, target_acc=0.994)
+    plan = SimpleNamespace(spec=spec)
+    lines = []
+    add(study, 0.975, 6000)
+    assert [records.params(t) for t in stages.choose_finalists(study, plan, 0, lines.append, 2)] == [6000]
+    assert lines[-1].startswith("finals: up to 1 net, smallest first (trial 0: 6,000 params), each on 55,000")
+    add(study, 0.980, 12000, widths=(10, 14, 20))
+    stages.choose_finalists(study, plan, 0, lines.append, 2)
+    assert lines[-1].startswith("finals: up to 2 nets, smallest first (trial 0: 6,000 params, trial 1: 12,000 params)")

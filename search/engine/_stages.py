@@ -87,7 +87,7 @@ def choose_finalists(st: optuna.Study, plan, before: int, log, k: int) -> list[o
     picked = sorted(selection.finalists(st, k), key=lambda t: (records.params(t), t.number))
     if picked:
         log(
-            f"finals: up to {len(picked)} nets, smallest first "
+            f"finals: up to {len(picked)} net{'s' if len(picked) != 1 else ''}, smallest first "
             f"({', '.join(f'trial {t.number}: {records.params(t):,} params' for t in picked)}), each on "
             f"{spec.final_subset or train_images(spec.val_size):,} training images x {spec.final_epochs} epochs "
             f"until the smallest whose mean over {spec.confirm_seeds} seed{'s' if spec.confirm_seeds > 1 else ''} "
