@@ -189,7 +189,10 @@ def second_chance(retrained, picks, k: int, scores: dict[int, float]) -> list:
     left it one and another distinct net there scored within SECOND_CHANCE_MARGIN of it at the rung.
     With k finals already, it takes the place of the pick the rung scored lowest outside that band
     (never the rung's best). In 2 of 7 default runs logged in bench/results, one net under 8,000
-    parameters reached the finals, and when it missed the target no small net had another try."""
+    parameters reached the finals, and when it missed the target no small net had another try.
+    Never the rung's best, because that pick is the run's fallback: giving the smallest band both finals
+    in its place would have turned 1 of 5 default runs into a smaller confirmed answer and 1 into none
+    at all (bench/RESULTS.md, "two small finals instead of one")."""
     if k < 2 or not retrained:
         return picks
     sizes = [records.params(t) for t in retrained]
