@@ -55,6 +55,7 @@ def test_export_writes_every_format_and_a_card(exported):
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")  # docs/models.md says so
 def test_exported_models_take_raw_pixels_and_agree(exported, mnist):
     _, model = load_run(exported)
     x = to_float(mnist.test.x[:500])  # raw [0, 1] pixels, no normalization by the caller
