@@ -47,30 +47,19 @@ class GroupedLinear(nn.Module):
 
 
 def grouped(config, k: int) -> nn.Sequential:
-    """The net of `config` as k copies in one module: input [N, k, 28, 28], logits [N, k * 10]."""
-    modules: list[nn.Module] = []
-    c = 1
-    for layer in config.layers:
-        modules.append(nn.Conv2d(c * k, layer.channels * k, layer.kernel, padding=layer.padding, groups=k))
-        if layer.relu:
-            modules.append(nn.ReLU())
-        if layer.bn:
-            modules.append(nn.BatchNorm2d(layer.channels * k))
-        if layer.dropout:
-            modules.append(nn.Dropout2d(layer.dropout))
-        if layer.pool:
-            modules.append(nn.MaxPool2d(2))
-        c = layer.channels
-    head = config.head
-    features = trace(config).features
-    modules.append(nn.AdaptiveAvgPool2d(1) if head.pool == "gap" else nn.Identity())
-    modules.append(nn.Flatten())
-    if head.hidden:
-        modules += [GroupedLinear(k, features, head.hidden), nn.ReLU()]
-        features = head.hidden
-    if head.linear:
-        modules.append(GroupedLinear(k, features, NUM_CLASSES))
-    return nn.Sequential(*modules)
+    """The net of `config` (mnistnet.model.build) as k copies in one module: input [N, k, 28, 28], logits
+    [N, k * 10]. Each layer with weights becomes its k-copy twin; the others act per channel already."""
+
+    def twin(m: nn.Module) -> nn.Module:
+        if isinstance(m, nn.Conv2d):
+            return nn.Conv2d(m.in_channels * k, m.out_channels * k, m.kernel_size, padding=m.padding, groups=k)
+        if isinstance(m, nn.BatchNorm2d):
+            return nn.BatchNorm2d(m.num_features * k)
+        if isinstance(m, nn.Linear):
+            return GroupedLinear(k, m.in_features, m.out_features)
+        return m
+
+    return nn.Sequential(*(twin(m) for m in build(config)))
 
 
 def ms_per_step(model: nn.Module, k: int, batch: int, precision: str, steps: int, warmup: int = 10) -> float:
